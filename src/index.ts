@@ -1,0 +1,36 @@
+/**
+ * jwt-revoke: JWT authentication where logout actually works.
+ * @example
+ * import { createAuth, memoryStore } from "jwt-revoke";
+ * const auth = await createAuth({ issuer: "https://auth.example.com", audience: "api", store: memoryStore() });
+ */
+export {
+  Auth,
+  type AuthOptions,
+  type AuthStatus,
+  createAuth,
+  type Logger,
+  type LoginOptions,
+  type RefreshTokenInfo,
+  type RevokeOptions,
+  type SessionInfo,
+  type TokenSet,
+  type VerifyOptions,
+} from "./auth.js";
+export { type AccessTokenClaims, RESERVED_CLAIMS } from "./core/access-token.js";
+export { type Duration, parseDuration } from "./core/duration.js";
+export * from "./core/errors.js";
+export { type Decision, evaluate, type RevocationFacts } from "./core/evaluate.js";
+export {
+  type HttpError,
+  httpErrorFor,
+  insufficientScopeError,
+  invalidRequestError,
+  missingTokenError,
+} from "./core/http-errors.js";
+export { ALGORITHMS, type Algorithm, type KeyInput } from "./core/keys.js";
+export { decideRotation, type RotationDecision } from "./core/refresh.js";
+export { AuthMetrics } from "./metrics.js";
+export type { ReplicaStatus } from "./replica/replica.js";
+export { memoryStore } from "./stores/memory.js";
+export type * from "./stores/types.js";

@@ -1,0 +1,208 @@
+import type { RevocationFacts } from "../core/evaluate.js";
+import type { RevocationEntry, Store } from "../stores/types.js";
+import { MapIndex, type RevocationIndex } from "./index.js";
+
+/** Options of {@link Replica}. */
+export interface ReplicaOptions {
+  /** The clock, ms. */
+  now: () => number;
+  /** How old the last confirmation from the store may be before the replica counts as stale, ms. */
+  maxStalenessMs: number;
+  /** Called when the store's data was found lost (its epoch changed); the replica has already cut off. */
+  onDataLoss?: (cutoff: number) => void;
+  /** Called on every feed error (the loop retries by itself). */
+  onError?: (error: unknown) => void;
+  /** Index factory (the compact index replaces the default `Map` one). */
+  createIndex?: () => RevocationIndex;
+}
+
+/** Diagnostic state of a replica. */
+export interface ReplicaStatus {
+  /** Active `jti` entries held. */
+  tokens: number;
+  /** Active `session` entries held. */
+  sessions: number;
+  globalCutoff: number;
+  /** Milliseconds since the store last confirmed the replica was current. */
+  lagMs: number;
+  /** Whether `lagMs <= maxStaleness`. */
+  fresh: boolean;
+  cursor: string;
+  epoch: string;
+  /** Last feed error message, or `null` once the feed works again. */
+  lastError: string | null;
+}
+
+const SWEEP_INTERVAL_MS = 1000;
+const SWEEP_BUDGET = 20_000;
+const BATCH = 1000;
+
+/**
+ * The in-memory copy of the active revocations that `verify` reads. It loads a snapshot, then follows
+ * the store's change feed with long polls; every answer from the store confirms freshness as of the
+ * moment the call started. Entries expire by themselves; an incremental sweep frees their memory.
+ */
+export class Replica {
+  readonly jtis: RevocationIndex;
+  readonly sessions: RevocationIndex;
+  #globalCutoff = 0;
+  #cursor = "";
+  #epoch = "";
+  #confirmedAt = Number.NEGATIVE_INFINITY;
+  #lastError: string | null = null;
+  #closed = false;
+  #loop: Promise<void> | undefined;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #wake: (() => void) | undefined;
+  readonly #store: Store;
+  readonly #opts: ReplicaOptions;
+  readonly #waitMs: number;
+
+  constructor(store: Store, options: ReplicaOptions) {
+    this.#store = store;
+    this.#opts = options;
+    const create = options.createIndex ?? (() => new MapIndex());
+    this.jtis = create();
+    this.sessions = create();
+    // Long polls short enough that a quiet feed still confirms freshness well within the bound.
+    this.#waitMs = Math.max(5, Math.min(250, Math.floor(options.maxStalenessMs / 4)));
+  }
+
+  /** Loads the snapshot and starts following the feed. Rejects when the store cannot answer. */
+  async start(): Promise<void> {
+    await this.#load();
+    this.#loop = this.#follow();
+    this.#sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.#sweepTimer.unref();
+  }
+
+  async #load(): Promise<void> {
+    const started = this.#opts.now();
+    const snap = await this.#store.snapshot(started);
+    this.jtis.clear();
+    this.sessions.clear();
+    this.#globalCutoff = Math.max(this.#globalCutoff, snap.globalCutoff);
+    for (const e of snap.entries) this.apply(e);
+    this.#cursor = snap.cursor;
+    this.#epoch = snap.epoch;
+    this.#confirmedAt = started;
+  }
+
+  async #follow(): Promise<void> {
+    let backoff = 10;
+    while (!this.#closed) {
+      const started = this.#opts.now();
+      try {
+        const batch = await this.#store.changes(this.#cursor, { waitMs: this.#waitMs, limit: BATCH });
+        if (this.#closed) return;
+        if (batch.epoch !== this.#epoch) {
+          await this.#dataLost(started);
+          continue;
+        }
+        for (const e of batch.entries) this.apply(e);
+        this.#cursor = batch.cursor;
+        this.#confirmedAt = started;
+        this.#lastError = null;
+        backoff = 10;
+      } catch (error) {
+        if (this.#closed) return;
+        this.#lastError = error instanceof Error ? error.message : String(error);
+        this.#opts.onError?.(error);
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, backoff);
+          this.#wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        this.#wake = undefined;
+        backoff = Math.min(backoff * 2, 500);
+      }
+    }
+  }
+
+  /**
+   * The store came back without the data it had (its first-start marker changed): every token issued
+   * before now is treated as revoked, here and, through the store, on every node.
+   */
+  async #dataLost(at: number): Promise<void> {
+    this.#globalCutoff = Math.max(this.#globalCutoff, at);
+    this.#opts.onDataLoss?.(at);
+    await this.#store.addRevocation({
+      kind: "global",
+      subject: "",
+      cutoff: at,
+      expiresAt: Number.MAX_SAFE_INTEGER,
+      reason: "store_data_loss",
+      actor: "system",
+      at,
+    });
+    const cutoff = this.#globalCutoff;
+    await this.#load();
+    this.#globalCutoff = Math.max(this.#globalCutoff, cutoff);
+  }
+
+  /** Applies one feed entry. Idempotent; entries may arrive twice (from the feed and locally). */
+  apply(entry: RevocationEntry): void {
+    switch (entry.kind) {
+      case "jti":
+        this.jtis.add(entry.subject, entry.expiresAt);
+        break;
+      case "session":
+        this.sessions.add(entry.subject, entry.expiresAt);
+        break;
+      case "global":
+        if (entry.cutoff !== undefined && entry.cutoff > this.#globalCutoff) this.#globalCutoff = entry.cutoff;
+        break;
+      case "user":
+        break; // an audit record; its sessions arrive as session entries
+    }
+  }
+
+  /** What the replica knows about one token. Pure memory reads. */
+  facts(jti: string, sessionId: string, now: number): RevocationFacts {
+    return {
+      jtiRevoked: this.jtis.has(jti, now),
+      sessionRevoked: this.sessions.has(sessionId, now),
+      globalCutoff: this.#globalCutoff,
+    };
+  }
+
+  /** The global cutoff known here (ms, 0 when none). */
+  get globalCutoff(): number {
+    return this.#globalCutoff;
+  }
+
+  /** Whether the store confirmed the replica current within `maxStaleness` of `now`. */
+  isFresh(now: number): boolean {
+    return now - this.#confirmedAt <= this.#opts.maxStalenessMs;
+  }
+
+  /** Frees memory of expired entries, a bounded amount at a time. */
+  sweep(now = this.#opts.now()): void {
+    this.jtis.sweep(now, SWEEP_BUDGET);
+    this.sessions.sweep(now, SWEEP_BUDGET);
+  }
+
+  /** Diagnostics for `/healthz`, `/metrics` and `status`. */
+  status(now = this.#opts.now()): ReplicaStatus {
+    return {
+      tokens: this.jtis.size,
+      sessions: this.sessions.size,
+      globalCutoff: this.#globalCutoff,
+      lagMs: Math.max(0, now - this.#confirmedAt),
+      fresh: this.isFresh(now),
+      cursor: this.#cursor,
+      epoch: this.#epoch,
+      lastError: this.#lastError,
+    };
+  }
+
+  /** Stops following the feed. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#sweepTimer) clearInterval(this.#sweepTimer);
+    this.#wake?.();
+    await this.#loop?.catch(() => undefined);
+  }
+}
