@@ -36,7 +36,7 @@ export function verifyCompactJws(token: unknown, options: JwsVerifyOptions): Ver
   if (token.length > options.maxLength) throw new TokenInvalidError("too_long");
   const dot1 = token.indexOf(".");
   const dot2 = dot1 < 0 ? -1 : token.indexOf(".", dot1 + 1);
-  if (dot1 <= 0 || dot2 < 0 || token.indexOf(".", dot2 + 1) !== -1 || dot2 === token.length - 1) {
+  if (dot1 <= 0 || dot2 < 0 || token.indexOf(".", dot2 + 1) !== -1) {
     throw new TokenInvalidError("malformed");
   }
   const headerBytes = decodeBase64urlStrict(token.slice(0, dot1));
@@ -57,7 +57,7 @@ export function verifyCompactJws(token: unknown, options: JwsVerifyOptions): Ver
   // The key decides the algorithm; the header must agree (no algorithm/key confusion).
   if (key.alg !== alg) throw new TokenInvalidError("alg");
 
-  const signature = decodeBase64urlStrict(token.slice(dot2 + 1));
+  const signature = dot2 === token.length - 1 ? undefined : decodeBase64urlStrict(token.slice(dot2 + 1));
   if (!signature) throw new TokenInvalidError("malformed");
   const signingInput = Buffer.from(token.slice(0, dot2), "latin1");
   if (!checkSignature(key, signingInput, signature)) throw new TokenInvalidError("signature");

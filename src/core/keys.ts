@@ -170,10 +170,15 @@ export function loadKey(stored: StoredKey): KeyEntry {
 export class KeyRing {
   readonly #byKid = new Map<string, KeyEntry>();
   readonly #entries: KeyEntry[];
+  readonly #rank = new Map<KeyEntry, number>();
 
+  /** `entries` oldest first, as `Store.listKeys` returns them; that order breaks ties in time. */
   constructor(entries: readonly KeyEntry[]) {
     this.#entries = [...entries].sort((a, b) => a.activateAt - b.activateAt || a.createdAt - b.createdAt);
-    for (const e of this.#entries) this.#byKid.set(e.kid, e);
+    this.#entries.forEach((e, i) => {
+      this.#byKid.set(e.kid, e);
+      this.#rank.set(e, i);
+    });
   }
 
   /** The key with this kid, if known. */
@@ -196,7 +201,7 @@ export class KeyRing {
   /** When the key stops being needed (its successor's activation plus retention), or `Infinity`. */
   retiredUntil(entry: KeyEntry, now: number, retentionMs: number): number {
     for (const e of this.#entries) {
-      if (e.alg === entry.alg && e !== entry && e.activateAt <= now && precedes(entry, e)) {
+      if (e.alg === entry.alg && e.activateAt <= now && (this.#rank.get(e) ?? 0) > (this.#rank.get(entry) ?? 0)) {
         return e.activateAt + retentionMs;
       }
     }
@@ -216,8 +221,4 @@ export class KeyRing {
     }
     return { keys };
   }
-}
-
-function precedes(a: KeyEntry, b: KeyEntry): boolean {
-  return a.activateAt < b.activateAt || (a.activateAt === b.activateAt && a.createdAt < b.createdAt);
 }

@@ -26,7 +26,7 @@ export function decideRotation(
   if (
     tokenGeneration === session.generation - 1 &&
     session.rotatedAt !== null &&
-    now - session.rotatedAt <= graceMs
+    now - session.rotatedAt < graceMs
   ) {
     return "grace";
   }

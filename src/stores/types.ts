@@ -105,7 +105,7 @@ export interface RotateInput {
   /** Hash of the new refresh token to store if the rotation wins. */
   newHash: string;
   now: number;
-  /** Within this long after a rotation, the immediate predecessor may still be used once more. */
+  /** For this long after a rotation (exclusive), the immediate predecessor may still be used; 0 turns the window off. */
   graceMs: number;
   /** Idle lifetime: the session ends this long after its last use (capped by `expiresAt`). */
   idleTtlMs: number;

@@ -1,0 +1,229 @@
+/**
+ * Request parsing shared by the Express, Fastify and Hono middleware: reading the one bearer token of
+ * a request (RFC 6750 §2.1 header, or a cookie when asked), checking `requireAuth` options, and
+ * composing verification, the scope check and the error mapping of `src/core/http-errors.ts` (the
+ * only place where an outcome becomes a status and a challenge, so the three adapters cannot drift).
+ */
+import type { Auth } from "../auth.js";
+import type { AccessTokenClaims } from "../core/access-token.js";
+import {
+  type HttpError,
+  httpErrorFor,
+  insufficientScopeError,
+  invalidRequestError,
+  missingTokenError,
+} from "../core/http-errors.js";
+
+/** Options of `requireAuth` in `jwt-revoke/express`, `jwt-revoke/fastify` and `jwt-revoke/hono`. */
+export interface RequireAuthOptions {
+  /** Scopes the token's `scope` claim must all hold (an array, or one space-separated string); else 403 `insufficient_scope`. */
+  scope?: string | string[];
+  /** Also ask the store, on top of the replica (for the most sensitive routes). Default `false`. */
+  strict?: boolean;
+  /** Also read the token from this cookie when the request has no `Authorization: Bearer` header. */
+  cookie?: string;
+  /** `realm` of the bare challenge sent when a request carries no token. Default `"api"`. */
+  realm?: string;
+}
+
+/** {@link RequireAuthOptions}, checked and normalized once, when the middleware is created. */
+export interface ResolvedAuthOptions {
+  scopes: readonly string[];
+  strict: boolean;
+  cookie: string | undefined;
+  realm: string;
+}
+
+/** What {@link readBearer} reads from a request. */
+export interface BearerInput {
+  /** The `Authorization` header: a string, one string per header line, or `undefined` when absent. */
+  authorization: string | string[] | undefined;
+  /** The `Cookie` header, when a cookie may carry the token. */
+  cookieHeader?: string | undefined;
+  /** Name of the cookie that may carry the token; without it cookies are ignored. */
+  cookieName?: string | undefined;
+}
+
+/** The outcome of {@link readBearer}: one token, no credentials at all, or a malformed request. */
+export type BearerResult = { token: string } | { missing: true } | { error: HttpError };
+
+/** The outcome of {@link authenticate}: the verified claims, or the HTTP answer to send. */
+export type AuthenticateResult = { claims: AccessTokenClaims } | { error: HttpError };
+
+/**
+ * An authentication failure as an `Error` carrying its HTTP answer: `status` (also as `statusCode`,
+ * which Fastify and `http-errors`-aware handlers read), `headers` (the `WWW-Authenticate` challenge or
+ * `Retry-After`) and the JSON `body` `{ error, error_description }`. `code` is the RFC 6750 error code.
+ */
+export class AuthHttpError extends Error {
+  /** RFC 6750 / RFC 6749 error code of the body: `invalid_token`, `invalid_request`, ... */
+  readonly code: string;
+  readonly status: number;
+  readonly statusCode: number;
+  readonly headers: Record<string, string>;
+  readonly body: HttpError["body"];
+  /** The message is safe to show to the client (it never contains a token). */
+  readonly expose = true;
+  constructor(answer: HttpError, options?: ErrorOptions) {
+    super(answer.body.error_description, options);
+    this.name = "AuthHttpError";
+    this.code = answer.body.error;
+    this.status = answer.status;
+    this.statusCode = answer.status;
+    this.headers = { ...answer.headers };
+    this.body = { ...answer.body };
+  }
+}
+
+/** RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`. */
+const BEARER_CREDENTIALS = /^bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
+/** Credentials: an auth-scheme (RFC 9110 token), spaces, then something. */
+const CREDENTIALS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ +\S/;
+/** RFC 6265 cookie-name (a token). */
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** RFC 6749 §3.3 scope-token. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+/** A realm: visible ASCII and spaces (quoted and escaped in the challenge). */
+const REALM = /^[\x20-\x7e]+$/;
+
+const MORE_THAN_ONE = "The request must carry exactly one access token";
+const MALFORMED = "The Authorization header is malformed";
+
+/**
+ * Reads the one bearer token of a request. No credentials, or credentials of another scheme, give
+ * `{ missing: true }` (answered with a bare challenge); two `Authorization` headers (or two
+ * comma-joined credentials), a token in both the header and the cookie, or a malformed `Bearer`
+ * header give a 400 `invalid_request` answer. The token is not verified here.
+ */
+export function readBearer(input: BearerInput): BearerResult {
+  const header = singleHeader(input.authorization);
+  if (header === null) return { error: invalidRequestError(MORE_THAN_ONE) };
+  let token: string | undefined;
+  if (header !== undefined) {
+    const match = BEARER_CREDENTIALS.exec(header);
+    if (match) {
+      token = match[1]!;
+    } else if (
+      header.includes(",") &&
+      header.split(",").filter((part) => CREDENTIALS.test(part.trim())).length > 1
+    ) {
+      // Two header lines joined by a proxy or a client (RFC 9110 §5.3).
+      return { error: invalidRequestError(MORE_THAN_ONE) };
+    } else if (/^bearer(?: |$)/i.test(header)) {
+      return { error: invalidRequestError(MALFORMED) };
+    }
+    // Any other scheme is not a bearer token: as if there were no credentials (RFC 6750 §3.1).
+  }
+  if (input.cookieName !== undefined && input.cookieHeader) {
+    const cookie = readCookie(input.cookieHeader, input.cookieName);
+    if (cookie === null) return { error: invalidRequestError(MORE_THAN_ONE) };
+    if (cookie !== undefined) {
+      if (token !== undefined) return { error: invalidRequestError(MORE_THAN_ONE) };
+      token = cookie;
+    }
+  }
+  return token === undefined ? { missing: true } : { token };
+}
+
+/** The one header value, `undefined` when absent or empty, `null` when the request has several. */
+function singleHeader(value: string | string[] | undefined): string | undefined | null {
+  if (Array.isArray(value)) {
+    if (value.length > 1) return null;
+    value = value[0];
+  }
+  if (typeof value !== "string") return undefined;
+  const trimmed = value.trim();
+  return trimmed.length === 0 ? undefined : trimmed;
+}
+
+/**
+ * The value of cookie `name` in a `Cookie` header (quotes removed): `undefined` when absent or empty,
+ * `null` when the header holds the name twice with different values (two tokens).
+ */
+function readCookie(header: string, name: string): string | undefined | null {
+  let found: string | undefined;
+  for (const pair of header.split(";")) {
+    const eq = pair.indexOf("=");
+    if (eq < 0 || pair.slice(0, eq).trim() !== name) continue;
+    let value = pair.slice(eq + 1).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    if (value.length === 0) continue;
+    if (found !== undefined && found !== value) return null;
+    found = value;
+  }
+  return found;
+}
+
+/**
+ * Checks `requireAuth`'s arguments when the middleware is created (a `TypeError` names the bad one)
+ * and normalizes the options.
+ */
+export function resolveAuthOptions(
+  auth: unknown,
+  options: RequireAuthOptions | undefined,
+): ResolvedAuthOptions {
+  if (typeof auth !== "object" || auth === null || typeof (auth as Auth).verify !== "function") {
+    throw new TypeError("requireAuth: auth must be an Auth instance from createAuth()");
+  }
+  if (options === undefined) return { scopes: [], strict: false, cookie: undefined, realm: "api" };
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new TypeError("requireAuth: options must be an object");
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== "scope" && key !== "strict" && key !== "cookie" && key !== "realm") {
+      throw new TypeError(`requireAuth: unknown option "${key}"`);
+    }
+  }
+  const { scope, strict = false, cookie, realm = "api" } = options;
+  let scopes: string[] = [];
+  if (scope !== undefined) {
+    const list = typeof scope === "string" ? scope.split(" ").filter((s) => s.length > 0) : scope;
+    if (
+      !Array.isArray(list) ||
+      list.length === 0 ||
+      !list.every((s) => typeof s === "string" && SCOPE_TOKEN.test(s))
+    ) {
+      throw new TypeError(
+        "requireAuth: scope must be one or more scope tokens (a string or an array of strings)",
+      );
+    }
+    scopes = [...new Set(list)];
+  }
+  if (typeof strict !== "boolean") throw new TypeError("requireAuth: strict must be a boolean");
+  if (cookie !== undefined && (typeof cookie !== "string" || !COOKIE_NAME.test(cookie))) {
+    throw new TypeError("requireAuth: cookie must be a cookie name");
+  }
+  if (typeof realm !== "string" || !REALM.test(realm)) {
+    throw new TypeError("requireAuth: realm must be a non-empty string of printable ASCII");
+  }
+  return { scopes, strict, cookie, realm };
+}
+
+/**
+ * Authenticates one request: reads its bearer token, verifies it (against the replica, and the store
+ * too when `strict`), and checks the required scopes. Failures come back as the HTTP answer mapped by
+ * the core; errors that are not authentication outcomes (a closed `Auth`, a bug) are thrown.
+ */
+export async function authenticate(
+  auth: Auth,
+  input: BearerInput,
+  options: ResolvedAuthOptions,
+): Promise<AuthenticateResult> {
+  const read = readBearer(input);
+  if ("missing" in read) return { error: missingTokenError(options.realm) };
+  if ("error" in read) return read;
+  let claims: AccessTokenClaims;
+  try {
+    claims = await auth.verify(read.token, options.strict ? { strict: true } : undefined);
+  } catch (error) {
+    const answer = httpErrorFor(error);
+    if (answer === undefined) throw error;
+    return { error: answer };
+  }
+  if (options.scopes.length > 0) {
+    const held = new Set(typeof claims.scope === "string" ? claims.scope.split(" ") : []);
+    if (!options.scopes.every((s) => held.has(s)))
+      return { error: insufficientScopeError(options.scopes.join(" ")) };
+  }
+  return { claims };
+}

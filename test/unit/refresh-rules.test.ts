@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { applyRotation, decideRotation, type RotationDecision } from "../../src/core/refresh.js";
+import type { SessionRecord } from "../../src/stores/types.js";
+
+const T = 1_800_000_000_000;
+const base: SessionRecord = {
+  id: "s",
+  userId: "u",
+  clientId: "default",
+  createdAt: T - 60_000,
+  lastUsedAt: T - 5_000,
+  expiresAt: T + 86_400_000,
+  idleExpiresAt: T + 3_600_000,
+  userAgent: null,
+  ip: null,
+  claims: null,
+  scope: null,
+  generation: 3,
+  rotatedAt: T - 5_000,
+  revokedAt: null,
+  revokeReason: null,
+};
+
+const cases: [string, Partial<SessionRecord>, number, number, RotationDecision, number?][] = [
+  ["current generation rotates", {}, 3, T, "rotate"],
+  ["predecessor inside the grace window", {}, 2, T, "grace"],
+  ["predecessor just inside the window", { rotatedAt: T - 9_999 }, 2, T, "grace"],
+  ["predecessor at the window's end", { rotatedAt: T - 10_000 }, 2, T, "reuse"],
+  ["two generations back, inside the window", {}, 1, T, "reuse"],
+  ["first token, never rotated, replayed", { generation: 0, rotatedAt: null }, 0, T, "rotate"],
+  ["predecessor without any rotation time", { rotatedAt: null }, 2, T, "reuse"],
+  ["revoked session refuses even the current token", { revokedAt: T - 1 }, 3, T, "revoked"],
+  ["revoked session does not count reuse again", { revokedAt: T - 1 }, 0, T, "revoked"],
+  ["absolute lifetime over", { expiresAt: T }, 3, T, "expired"],
+  ["idle lifetime over", { idleExpiresAt: T }, 3, T, "idle_expired"],
+  ["created before the global cutoff", {}, 3, T, "revoked", T - 30_000],
+  ["created after the global cutoff", {}, 3, T, "rotate", T - 90_000],
+];
+
+describe("decideRotation (refresh-token rules)", () => {
+  it.each(cases)("%s", (_name, patch, generation, now, expected, cutoff) => {
+    expect(decideRotation({ ...base, ...patch }, generation, now, 10_000, cutoff ?? 0)).toBe(expected);
+  });
+
+  it("with a zero grace window even a same-millisecond replay of the predecessor is reuse", () => {
+    expect(decideRotation({ ...base, rotatedAt: T }, 2, T, 0)).toBe("reuse");
+  });
+
+  it("a rotation moves to the next generation and pushes the idle end, capped by the absolute end", () => {
+    const next = applyRotation({ ...base, expiresAt: T + 1000 }, T, 3_600_000);
+    expect(next).toMatchObject({ generation: 4, rotatedAt: T, lastUsedAt: T, idleExpiresAt: T + 1000 });
+  });
+});
