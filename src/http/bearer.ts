@@ -109,7 +109,7 @@ export function readBearer(input: BearerInput): BearerResult {
     ) {
       // Two header lines joined by a proxy or a client (RFC 9110 §5.3).
       return { error: invalidRequestError(MORE_THAN_ONE) };
-    } else if (/^bearer(?: |$)/i.test(header)) {
+    } else if (/^bearer(?:\s|$)/i.test(header)) {
       return { error: invalidRequestError(MALFORMED) };
     }
     // Any other scheme is not a bearer token: as if there were no credentials (RFC 6750 §3.1).
@@ -154,6 +154,13 @@ function readCookie(header: string, name: string): string | undefined | null {
   return found;
 }
 
+/** Throws a `TypeError` naming `what` unless `auth` is an `Auth` (something with a `verify` method). */
+export function assertAuth(auth: unknown, what: string): asserts auth is Auth {
+  if (typeof auth !== "object" || auth === null || typeof (auth as Auth).verify !== "function") {
+    throw new TypeError(`${what} must be an Auth instance from createAuth()`);
+  }
+}
+
 /**
  * Checks `requireAuth`'s arguments when the middleware is created (a `TypeError` names the bad one)
  * and normalizes the options.
@@ -162,9 +169,7 @@ export function resolveAuthOptions(
   auth: unknown,
   options: RequireAuthOptions | undefined,
 ): ResolvedAuthOptions {
-  if (typeof auth !== "object" || auth === null || typeof (auth as Auth).verify !== "function") {
-    throw new TypeError("requireAuth: auth must be an Auth instance from createAuth()");
-  }
+  assertAuth(auth, "requireAuth: auth");
   if (options === undefined) return { scopes: [], strict: false, cookie: undefined, realm: "api" };
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     throw new TypeError("requireAuth: options must be an object");

@@ -13,7 +13,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerAsyncH
 import fp from "fastify-plugin";
 import type { Auth } from "../auth.js";
 import type { AccessTokenClaims } from "../core/access-token.js";
-import { authenticate, type RequireAuthOptions, resolveAuthOptions } from "./bearer.js";
+import { assertAuth, authenticate, type RequireAuthOptions, resolveAuthOptions } from "./bearer.js";
 
 export { AuthHttpError, type RequireAuthOptions } from "./bearer.js";
 
@@ -31,7 +31,7 @@ export interface JwtRevokePluginOptions {
 }
 
 const plugin: FastifyPluginAsync<JwtRevokePluginOptions> = async (fastify, options) => {
-  resolveAuthOptions(options?.auth, undefined);
+  assertAuth(options?.auth, "jwtRevoke: options.auth");
   if (!fastify.hasRequestDecorator("auth")) fastify.decorateRequest("auth", null);
 };
 
