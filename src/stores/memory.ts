@@ -38,7 +38,8 @@ class MemoryStore implements Store {
   readonly #sessions = new Map<string, SessionRecord>();
   readonly #userSessions = new Map<string, Set<string>>();
   readonly #tokens = new Map<string, TokenRow>();
-  readonly #disabled = new Set<string>();
+  /** Disabled users and when they were disabled. */
+  readonly #disabled = new Map<string, number>();
   readonly #log: RevocationEntry[] = [];
   readonly #jtis = new Map<string, number>();
   #seq = 0;
@@ -65,7 +66,8 @@ class MemoryStore implements Store {
 
   async addKey(key: StoredKey, options?: { ifNoKeyFor?: StoredKey["alg"] }): Promise<boolean> {
     if (this.#keys.has(key.kid)) return false;
-    if (options?.ifNoKeyFor && [...this.#keys.values()].some((k) => k.alg === options.ifNoKeyFor)) return false;
+    if (options?.ifNoKeyFor && [...this.#keys.values()].some((k) => k.alg === options.ifNoKeyFor))
+      return false;
     this.#keys.set(key.kid, structuredClone(key));
     return true;
   }
@@ -153,7 +155,7 @@ class MemoryStore implements Store {
     meta: RevocationMeta,
     options?: { exceptSessionId?: string; disable?: boolean },
   ): Promise<string[]> {
-    if (options?.disable) this.#disabled.add(userId);
+    if (options?.disable && !this.#disabled.has(userId)) this.#disabled.set(userId, meta.at);
     const ids: string[] = [];
     for (const id of this.#userSessions.get(userId) ?? []) {
       const s = this.#sessions.get(id);
@@ -188,7 +190,8 @@ class MemoryStore implements Store {
       this.#globalCutoff = cutoff;
       return this.#append(entry);
     }
-    if (entry.kind !== "jti") throw new TypeError(`addRevocation takes jti or global entries, not ${entry.kind}`);
+    if (entry.kind !== "jti")
+      throw new TypeError(`addRevocation takes jti or global entries, not ${entry.kind}`);
     const prev = this.#jtis.get(entry.subject);
     if (prev !== undefined && prev >= entry.expiresAt) return null;
     this.#jtis.set(entry.subject, entry.expiresAt);
@@ -232,7 +235,11 @@ class MemoryStore implements Store {
     }
     const entries = this.#log.filter((e) => Number(e.seq) > after).slice(0, options.limit);
     const last = entries.at(-1);
-    return { entries: structuredClone(entries), cursor: last ? last.seq : String(Math.max(after, 0)), epoch: this.#epoch };
+    return {
+      entries: structuredClone(entries),
+      cursor: last ? last.seq : String(Math.max(after, 0)),
+      epoch: this.#epoch,
+    };
   }
 
   async check(query: { jti?: string; sessionId?: string }, now: number): Promise<RevocationCheck> {
@@ -255,9 +262,12 @@ class MemoryStore implements Store {
       }
     }
     for (const [jti, exp] of this.#jtis) if (exp <= now) this.#jtis.delete(jti) && n++;
+    // A revoked session stays until its feed entry expires too: its access tokens may outlive it.
+    const revokedLive = new Set<string>();
+    for (const e of this.#log) if (e.kind === "session") revokedLive.add(e.subject);
     const gone = new Set<string>();
     for (const [id, s] of this.#sessions) {
-      if (s.expiresAt <= now) {
+      if (s.expiresAt <= now && !revokedLive.has(id)) {
         this.#sessions.delete(id);
         this.#userSessions.get(s.userId)?.delete(id);
         gone.add(id);
@@ -274,6 +284,8 @@ class MemoryStore implements Store {
     const name = user.username.toLowerCase();
     for (const u of this.#users.values()) if (u.username === name) return "taken";
     this.#users.set(user.id, { ...user, username: name });
+    if (user.disabledAt !== null && !this.#disabled.has(user.id))
+      this.#disabled.set(user.id, user.disabledAt);
     return "created";
   }
 
@@ -289,11 +301,13 @@ class MemoryStore implements Store {
   }
 
   #withFlag(u: UserRecord): UserRecord {
-    return { ...u, disabledAt: this.#disabled.has(u.id) ? (u.disabledAt ?? 0) : null };
+    return { ...u, disabledAt: this.#disabled.get(u.id) ?? null };
   }
 
   async listUsers(): Promise<UserRecord[]> {
-    return [...this.#users.values()].map((u) => this.#withFlag(u)).sort((a, b) => a.username.localeCompare(b.username));
+    return [...this.#users.values()]
+      .map((u) => this.#withFlag(u))
+      .sort((a, b) => a.username.localeCompare(b.username));
   }
 
   async setPasswordHash(userId: string, passwordHash: string): Promise<boolean> {
@@ -320,7 +334,9 @@ class MemoryStore implements Store {
   }
 
   async listClients(): Promise<ClientRecord[]> {
-    return [...this.#clients.values()].map((c) => ({ ...c })).sort((a, b) => a.clientId.localeCompare(b.clientId));
+    return [...this.#clients.values()]
+      .map((c) => ({ ...c }))
+      .sort((a, b) => a.clientId.localeCompare(b.clientId));
   }
 
   async removeClient(clientId: string): Promise<boolean> {
@@ -328,7 +344,11 @@ class MemoryStore implements Store {
   }
 
   // ---- rate limits
-  async hitRateLimit(key: string, windowMs: number, now: number): Promise<{ count: number; resetAt: number }> {
+  async hitRateLimit(
+    key: string,
+    windowMs: number,
+    now: number,
+  ): Promise<{ count: number; resetAt: number }> {
     let r = this.#rates.get(key);
     if (!r || r.resetAt <= now) this.#rates.set(key, (r = { count: 0, resetAt: now + windowMs }));
     r.count++;

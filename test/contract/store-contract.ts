@@ -104,7 +104,12 @@ function newKey(overrides: Partial<StoredKey> = {}): StoredKey {
   };
 }
 
-function jtiEntry(subject: string, at: number, expiresAt: number, overrides: Partial<NewRevocation> = {}): NewRevocation {
+function jtiEntry(
+  subject: string,
+  at: number,
+  expiresAt: number,
+  overrides: Partial<NewRevocation> = {},
+): NewRevocation {
   return { kind: "jti", subject, expiresAt, reason: "revoked", actor: "admin", at, ...overrides };
 }
 
@@ -254,7 +259,9 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       it("with ifNoKeyFor adds only when no key of that algorithm exists", async () => {
         const ed = newKey({ alg: "EdDSA" });
         expect(await store.addKey(ed, { ifNoKeyFor: "EdDSA" })).toBe(true);
-        expect(await store.addKey(newKey({ alg: "EdDSA", createdAt: T0 + 1 }), { ifNoKeyFor: "EdDSA" })).toBe(false);
+        expect(await store.addKey(newKey({ alg: "EdDSA", createdAt: T0 + 1 }), { ifNoKeyFor: "EdDSA" })).toBe(
+          false,
+        );
         const es = newKey({ alg: "ES256", createdAt: T0 + 2 });
         expect(await store.addKey(es, { ifNoKeyFor: "ES256" })).toBe(true);
         // Without the option, a second key of an algorithm is added (key rotation).
@@ -290,7 +297,13 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
     describe("sessions", () => {
       it("creates a session and returns it by id with every field intact", async () => {
         const s = newSession();
-        const bare = newSession({ userAgent: null, ip: null, claims: null, scope: null, clientId: "mobile-app" });
+        const bare = newSession({
+          userAgent: null,
+          ip: null,
+          claims: null,
+          scope: null,
+          clientId: "mobile-app",
+        });
         expect(await store.createSession(s, hash())).toBe("created");
         expect(await store.createSession(bare, hash())).toBe("created");
         expect(await store.getSession(s.id)).toEqual(s);
@@ -347,7 +360,9 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
           }
         }
         expect(await store.listUserSessions(userId, T0 + 60)).toEqual([]);
-        expect(await store.createSession(newSession({ userId, createdAt: T0 + 100 }), hash())).toBe("user_disabled");
+        expect(await store.createSession(newSession({ userId, createdAt: T0 + 100 }), hash())).toBe(
+          "user_disabled",
+        );
       });
 
       it("lists a user's live sessions newest first, without revoked, expired or idle-expired ones", async () => {
@@ -382,7 +397,9 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
     });
 
     describe("refresh-token rotation", () => {
-      async function start(overrides: Partial<SessionRecord> = {}): Promise<{ s: SessionRecord; h0: string }> {
+      async function start(
+        overrides: Partial<SessionRecord> = {},
+      ): Promise<{ s: SessionRecord; h0: string }> {
         const s = newSession(overrides);
         const h0 = hash();
         expect(await store.createSession(s, h0)).toBe("created");
@@ -449,12 +466,16 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         expect(await store.findRefreshToken(replay.newHash)).toBeNull();
       });
 
-      it("counts the grace window inclusively, from the last rotation", async () => {
+      it("closes the grace window exactly graceMs after the last rotation (exclusive)", async () => {
         const { h0 } = await start();
         const t1 = T0 + MINUTE;
-        expectRotated(await store.rotateRefreshToken(rotateInput(h0, t1)));
-        const r = expectRotated(await store.rotateRefreshToken(rotateInput(h0, t1 + GRACE)));
+        const first = rotateInput(h0, t1);
+        expectRotated(await store.rotateRefreshToken(first));
+        const r = expectRotated(await store.rotateRefreshToken(rotateInput(h0, t1 + GRACE - 1)));
         expect(r.grace).toBe(true);
+        // The grace rotation restarted the window; the winner's token (now the predecessor) is reuse at its end.
+        const late = await store.rotateRefreshToken(rotateInput(first.newHash, t1 + GRACE - 1 + GRACE));
+        expect(late.status).toBe("reused");
       });
 
       it("treats a superseded token after the grace window as reuse: revokes the session in the same step and records it", async () => {
@@ -493,10 +514,10 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         expect(after.status).toBe("revoked");
       });
 
-      it("treats the predecessor as reuse when the grace window is zero and time has moved on", async () => {
+      it("treats the predecessor as reuse when the grace window is zero, even at the same instant", async () => {
         const { h0 } = await start();
         expectRotated(await store.rotateRefreshToken(rotateInput(h0, T0 + MINUTE, { graceMs: 0 })));
-        const r = await store.rotateRefreshToken(rotateInput(h0, T0 + MINUTE + 1, { graceMs: 0 }));
+        const r = await store.rotateRefreshToken(rotateInput(h0, T0 + MINUTE, { graceMs: 0 }));
         expect(r.status).toBe("reused");
       });
 
@@ -534,7 +555,9 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
 
       it("refuses with unknown for a hash it never stored", async () => {
         await start();
-        expect(await store.rotateRefreshToken(rotateInput(hash(), T0 + MINUTE))).toEqual({ status: "unknown" });
+        expect(await store.rotateRefreshToken(rotateInput(hash(), T0 + MINUTE))).toEqual({
+          status: "unknown",
+        });
       });
 
       it("refuses with revoked for a session created before the global cutoff, and rotates later ones", async () => {
@@ -560,7 +583,9 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         // presented token is two generations back, which is reuse.
         expect(graced.length).toBeLessThanOrEqual(1);
         for (const r of results) expect(["rotated", "reused", "revoked"]).toContain(r.status);
-        const rotatedGenerations = results.flatMap((r) => (r.status === "rotated" ? [r.session.generation] : []));
+        const rotatedGenerations = results.flatMap((r) =>
+          r.status === "rotated" ? [r.session.generation] : [],
+        );
         expect(new Set(rotatedGenerations).size).toBe(rotatedGenerations.length);
         const final = await store.getSession(s.id);
         if (!final) throw new Error("session missing");
@@ -574,6 +599,28 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
           expect(final.revokedAt).toBe(now);
           expect(final.revokeReason).toBe("refresh_token_reuse");
         }
+      });
+
+      it("lets exactly one of 50 parallel rotations win without a grace window; the rest are reuse or revoked", async () => {
+        const { s, h0 } = await start();
+        const other = await peer();
+        const now = T0 + MINUTE;
+        const inputs = Array.from({ length: 50 }, () => rotateInput(h0, now, { graceMs: 0 }));
+        const results = await Promise.all(
+          inputs.map((input, i) => (i % 2 === 0 ? store : other).rotateRefreshToken(input)),
+        );
+        const rotated = results.filter((r) => r.status === "rotated");
+        expect(rotated).toHaveLength(1);
+        expect(rotated[0]?.status === "rotated" && rotated[0].grace).toBe(false);
+        expect(results.filter((r) => r.status === "reused").length).toBeGreaterThanOrEqual(1);
+        for (const r of results) expect(["rotated", "reused", "revoked"]).toContain(r.status);
+        const final = await store.getSession(s.id);
+        expect(final?.generation).toBe(1);
+        expect(final?.revokedAt).toBe(now);
+        const live = (await Promise.all(inputs.map((i) => store.findRefreshToken(i.newHash)))).filter(
+          (f) => f !== null,
+        );
+        expect(live).toHaveLength(1);
       });
     });
 
@@ -633,7 +680,11 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         const ids = await store.revokeUserSessions(userId, m, { exceptSessionId: keep.id });
         expect([...ids].sort()).toEqual([a.id, b.id].sort());
         for (const s of [a, b]) {
-          expect(await store.getSession(s.id)).toEqual({ ...s, revokedAt: T0 + MINUTE, revokeReason: "password_change" });
+          expect(await store.getSession(s.id)).toEqual({
+            ...s,
+            revokedAt: T0 + MINUTE,
+            revokeReason: "password_change",
+          });
         }
         expect((await store.getSession(keep.id))?.revokedAt).toBeNull();
         expect((await store.getSession(already.id))?.revokedAt).toBe(T0 + 10);
@@ -654,7 +705,11 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         });
         expect(sessionEntries.map((e) => e.subject).sort()).toEqual([a.id, b.id].sort());
         for (const e of sessionEntries) {
-          expect(e).toMatchObject({ reason: "password_change", at: T0 + MINUTE, expiresAt: T0 + MINUTE + TTL });
+          expect(e).toMatchObject({
+            reason: "password_change",
+            at: T0 + MINUTE,
+            expiresAt: T0 + MINUTE + TTL,
+          });
         }
         expect(await store.listUserSessions(userId, T0 + 2 * MINUTE)).toHaveLength(2);
       });
@@ -682,7 +737,9 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
 
       it("disables a user that has no sessions and no user record", async () => {
         const userId = uid("user");
-        expect(await store.revokeUserSessions(userId, meta(T0, "user_disabled"), { disable: true })).toEqual([]);
+        expect(await store.revokeUserSessions(userId, meta(T0, "user_disabled"), { disable: true })).toEqual(
+          [],
+        );
         expect(await store.isUserDisabled(userId)).toBe(true);
       });
     });
@@ -721,7 +778,10 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       it("moves the global cutoff only forward", async () => {
         const cursor = await startCursor(store);
         expect((await store.check({}, T0)).globalCutoff).toBe(0);
-        expect(await store.addRevocation(globalEntry(T0 + 100))).toMatchObject({ kind: "global", cutoff: T0 + 100 });
+        expect(await store.addRevocation(globalEntry(T0 + 100))).toMatchObject({
+          kind: "global",
+          cutoff: T0 + 100,
+        });
         expect(await store.addRevocation(globalEntry(T0 + 50))).toBeNull();
         expect(await store.addRevocation(globalEntry(T0 + 100))).toBeNull();
         expect((await store.check({}, T0 + 200)).globalCutoff).toBe(T0 + 100);
@@ -913,7 +973,9 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
           const rest = await drain(store, cursor);
           seen.push(...rest.entries.map((e) => e.subject));
         })();
-        await Promise.all(jtis.map((j, i) => (i % 2 === 0 ? store : other).addRevocation(jtiEntry(j, T0, T0 + TTL))));
+        await Promise.all(
+          jtis.map((j, i) => (i % 2 === 0 ? store : other).addRevocation(jtiEntry(j, T0, T0 + TTL))),
+        );
         done = true;
         await tail;
         expect(seen).toHaveLength(jtis.length);
@@ -981,7 +1043,11 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         const ended = newSession({ expiresAt: T0 + 30 * DAY });
         const endedHash = hash();
         await store.createSession(ended, endedHash);
-        const live = newSession({ createdAt: T0 + 20 * DAY, expiresAt: T0 + 50 * DAY, idleExpiresAt: T0 + 45 * DAY });
+        const live = newSession({
+          createdAt: T0 + 20 * DAY,
+          expiresAt: T0 + 50 * DAY,
+          idleExpiresAt: T0 + 45 * DAY,
+        });
         const liveHash = hash();
         await store.createSession(live, liveHash);
         const rotation = rotateInput(liveHash, T0 + 39 * DAY);
@@ -1174,13 +1240,16 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         const other = await peer();
         const key = uid("burst");
         const results = await Promise.all(
-          Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? store : other).hitRateLimit(key, W, T0 + (i % 5))),
+          Array.from({ length: 50 }, (_, i) =>
+            (i % 2 === 0 ? store : other).hitRateLimit(key, W, T0 + (i % 5)),
+          ),
         );
-        expect(results.map((r) => r.count).sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+        expect(results.map((r) => r.count).sort((x, y) => x - y)).toEqual(
+          Array.from({ length: 50 }, (_, i) => i + 1),
+        );
         expect(new Set(results.map((r) => r.resetAt)).size).toBe(1);
         expect((await store.peekRateLimit(key, T0 + 10)).count).toBe(50);
       });
     });
   });
 }
-
