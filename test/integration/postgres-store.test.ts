@@ -1,0 +1,343 @@
+/**
+ * The PostgreSQL store's own promises, beyond the shared contract: feed order under concurrent
+ * writers (sequence commit order), the LISTEN connection dying and coming back, concurrent
+ * migrations, lost data, outages, purging by itself, and option checks. On a private cluster (the
+ * outage case stops and starts it).
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { ConfigInvalidError, StoreUnavailableError } from "../../src/core/errors.js";
+import { postgresStore } from "../../src/stores/postgres.js";
+import type { NewRevocation, RevocationEntry, SessionRecord, Store } from "../../src/stores/types.js";
+import { type PostgresServer, postgresUnavailableReason, startPostgres } from "../helpers/postgres-server.js";
+
+const T0 = Date.UTC(2025, 0, 1);
+const TTL = 15 * 60_000;
+
+function jti(subject: string = randomUUID(), at = T0): NewRevocation {
+  return { kind: "jti", subject, expiresAt: T0 + TTL, reason: "revoked", actor: "admin", at };
+}
+
+function session(userId = randomUUID()): SessionRecord {
+  return {
+    id: randomUUID(),
+    userId,
+    clientId: "default",
+    createdAt: T0,
+    lastUsedAt: T0,
+    expiresAt: T0 + 86_400_000,
+    idleExpiresAt: T0 + 86_400_000,
+    userAgent: null,
+    ip: null,
+    claims: null,
+    scope: null,
+    generation: 0,
+    rotatedAt: null,
+    revokedAt: null,
+    revokeReason: null,
+  };
+}
+
+async function until(what: string, boundMs: number, probe: () => Promise<boolean>): Promise<void> {
+  const started = Date.now();
+  while (!(await probe())) {
+    if (Date.now() - started > boundMs) throw new Error(`${what}: not within ${boundMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Reads the whole feed after `cursor`, `limit` at a time, without waiting. */
+async function drain(store: Store, cursor: string, limit = 50): Promise<RevocationEntry[]> {
+  const out: RevocationEntry[] = [];
+  for (;;) {
+    const batch = await store.changes(cursor, { waitMs: 0, limit });
+    if (batch.entries.length === 0) return out;
+    out.push(...batch.entries);
+    cursor = batch.cursor;
+  }
+}
+
+const server = await startPostgres({ controllable: true });
+
+describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailableReason})`}`, () => {
+  const pg = server as PostgresServer;
+  const opened: Store[] = [];
+  const schemas: string[] = [];
+
+  function newSchema(): string {
+    const s = `it_${randomBytes(6).toString("hex")}`;
+    schemas.push(s);
+    return s;
+  }
+
+  function make(schema: string, extra: Parameters<typeof postgresStore>[1] = {}): Store {
+    const store = postgresStore({ url: pg.url, schema, purgeIntervalMs: 0, ...extra });
+    opened.push(store);
+    return store;
+  }
+
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+  });
+
+  afterAll(async () => {
+    for (const s of schemas) await pg.sql(`DROP SCHEMA IF EXISTS "${s}" CASCADE`).catch(() => {});
+    await pg.close();
+  });
+
+  it("delivers every entry exactly once, in seq order with no gaps, to readers tailing concurrent writers", async () => {
+    // A plain sequence can commit seq 11 before seq 10; a reader whose cursor passed 11 would skip 10
+    // forever. The feed's seqs are taken from a row lock held until commit, so they become visible in
+    // order: whatever a reader sees is a prefix of the final feed.
+    const schema = newSchema();
+    const writers = [make(schema), make(schema), make(schema)];
+    const reader = make(schema);
+    await Promise.all([...writers, reader].map((s) => s.open()));
+    const start = (await reader.snapshot(T0)).cursor;
+    let writing = true;
+    const readers = [0, 1].map(async (r) => {
+      let cursor = start;
+      const seen: RevocationEntry[] = [];
+      while (writing) {
+        const batch = await reader.changes(cursor, { waitMs: 30, limit: 3 + r * 4 });
+        seen.push(...batch.entries);
+        cursor = batch.cursor;
+      }
+      seen.push(...(await drain(reader, cursor)));
+      return seen;
+    });
+    const users = Array.from({ length: 6 }, () => randomUUID());
+    const sessions = users.flatMap((u) => [session(u), session(u), session(u)]);
+    for (const s of sessions) await writers[0]?.createSession(s, randomBytes(32).toString("base64url"));
+    const meta = { reason: "logout", actor: "admin", at: T0 + 1, ttl: TTL };
+    const ops: Promise<unknown>[] = [];
+    try {
+      for (let i = 0; i < 150; i++) {
+        const w = writers[i % writers.length] as Store;
+        ops.push(w.addRevocation(jti()));
+        if (i % 10 === 0) ops.push(w.revokeSession((sessions[i / 10] as SessionRecord).id, meta));
+        if (i % 25 === 0) ops.push(w.revokeUserSessions(users[i / 25] as string, meta));
+      }
+      await Promise.all(ops);
+    } finally {
+      writing = false;
+      await Promise.allSettled([...ops, ...readers]);
+    }
+    const all = await drain(reader, start, 1000);
+    const seqs = all.map((e) => BigInt(e.seq));
+    expect(seqs.every((s, i) => i === 0 || s === (seqs[i - 1] as bigint) + 1n)).toBe(true);
+    for (const seen of await Promise.all(readers)) {
+      expect(seen.map((e) => e.seq)).toEqual(all.map((e) => e.seq));
+    }
+  });
+
+  it("makes a writer wait behind one that holds an earlier seq, so the later seq is never visible first", async () => {
+    const schema = newSchema();
+    const store = make(schema);
+    await store.open();
+    const cursor = (await store.snapshot(T0)).cursor;
+    // A transaction that has taken the next seq (as every store write does) and not committed yet.
+    const { default: pgLib } = await import("pg");
+    const slow = new pgLib.Client({ connectionString: pg.url });
+    await slow.connect();
+    try {
+      await slow.query("BEGIN");
+      const { rows } = await slow.query(
+        `UPDATE "${schema}".state SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq::text AS seq`,
+      );
+      const held = String(rows[0]?.seq);
+      await slow.query(
+        `INSERT INTO "${schema}".revocations (seq, kind, subject, expires_at, reason, actor, at)
+         VALUES ($1, 'jti', 'slow-writer', $2, 'revoked', 'admin', $3)`,
+        [held, T0 + TTL, T0],
+      );
+      let laterDone = false;
+      const later = store.addRevocation(jti("later-writer")).then((e) => {
+        laterDone = true;
+        return e;
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(laterDone).toBe(false);
+      expect((await store.changes(cursor, { waitMs: 0, limit: 10 })).entries).toEqual([]);
+      await slow.query("COMMIT");
+      const entry = await later;
+      expect(BigInt(entry?.seq ?? "0")).toBe(BigInt(held) + 1n);
+      expect((await drain(store, cursor)).map((e) => e.subject)).toEqual(["slow-writer", "later-writer"]);
+    } finally {
+      await slow.end();
+    }
+  });
+
+  it("keeps delivering when its LISTEN connection is killed, and listens again by itself", async () => {
+    const schema = newSchema();
+    const app = `jr-listen-${randomBytes(3).toString("hex")}`;
+    const follower = make(schema, { applicationName: app });
+    const writer = make(schema);
+    await Promise.all([follower.open(), writer.open()]);
+    let cursor = (await follower.snapshot(T0)).cursor;
+    const kill = async () =>
+      pg.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [
+        `${app}:listen`,
+      ]);
+    const listening = async () =>
+      (await pg.sql("SELECT 1 FROM pg_stat_activity WHERE application_name = $1", [`${app}:listen`]))
+        .length === 1;
+    await until("listening", 5_000, listening);
+    const written: string[] = [];
+    const seen: string[] = [];
+    for (let round = 0; round < 5; round++) {
+      const pending = follower.changes(cursor, { waitMs: 10_000, limit: 100 });
+      expect((await kill()).length).toBe(1);
+      const subject = `round-${round}`;
+      written.push(subject);
+      await writer.addRevocation(jti(subject));
+      const started = Date.now();
+      const batch = await pending;
+      // Well under the 10 s wait: the long poll re-checks by seq while it cannot hear NOTIFY.
+      expect(Date.now() - started).toBeLessThan(5_000);
+      seen.push(...batch.entries.map((e) => e.subject));
+      cursor = batch.cursor;
+      await until("listening again", 5_000, listening);
+    }
+    seen.push(...(await drain(follower, cursor)).map((e) => e.subject));
+    expect(seen).toEqual(written);
+    // Once it listens again a NOTIFY wakes a long poll well before its 10 s wait is over.
+    const pending = follower.changes(cursor, { waitMs: 10_000, limit: 10 });
+    await new Promise((r) => setTimeout(r, 50));
+    const started = Date.now();
+    await writer.addRevocation(jti("after"));
+    expect((await pending).entries.map((e) => e.subject)).toEqual(["after"]);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it("migrates once when many nodes open a new schema at the same time", async () => {
+    const schema = newSchema();
+    const stores = Array.from({ length: 6 }, () => make(schema));
+    await Promise.all(stores.map((s) => s.open()));
+    const versions = await pg.sql(`SELECT version FROM "${schema}".schema_migrations`);
+    expect(versions).toEqual([{ version: 1 }]);
+    const epochs = new Set(await Promise.all(stores.map(async (s) => (await s.snapshot(T0)).epoch)));
+    expect(epochs.size).toBe(1);
+  });
+
+  it("refuses to open a schema migrated by a newer version, with a clear message", async () => {
+    const schema = newSchema();
+    await make(schema).open();
+    await pg.sql(`INSERT INTO "${schema}".schema_migrations (version) VALUES (999)`);
+    const newer = make(schema);
+    const error = await newer.open().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect((error as Error).message).toMatch(/version 999, newer than this jwt-revoke supports/);
+  });
+
+  it("reports a new epoch when the database lost its data, and when it went back in time", async () => {
+    const schema = newSchema();
+    const store = make(schema);
+    await store.open();
+    await store.addRevocation(jti());
+    const before = await store.snapshot(T0);
+    expect((await store.changes(before.cursor, { waitMs: 0, limit: 10 })).epoch).toBe(before.epoch);
+    // Restored from an older backup: the feed is behind the cursor a node already holds.
+    await pg.sql(`UPDATE "${schema}".state SET last_seq = 0`);
+    expect((await store.changes(before.cursor, { waitMs: 0, limit: 10 })).epoch).not.toBe(before.epoch);
+    // Wiped: the store recreates its schema with a new first-start marker.
+    await pg.sql(`DROP SCHEMA "${schema}" CASCADE`);
+    const batch = await store.changes(before.cursor, { waitMs: 0, limit: 10 });
+    expect(batch.epoch).not.toBe(before.epoch);
+    const after = await store.snapshot(T0);
+    expect(after.epoch).not.toBe(before.epoch);
+    expect(after.entries).toEqual([]);
+    expect(await store.addRevocation(jti())).not.toBeNull();
+  });
+
+  it("fails with ERR_STORE_UNAVAILABLE promptly while PostgreSQL is down and recovers by itself", async () => {
+    const schema = newSchema();
+    const store = make(schema);
+    await store.open();
+    const s = session();
+    await store.createSession(s, randomBytes(32).toString("base64url"));
+    await pg.stop();
+    try {
+      for (const call of [
+        () => store.check({ sessionId: s.id }, T0),
+        () => store.addRevocation(jti()),
+        () => store.revokeSession(s.id, { reason: "logout", actor: "admin", at: T0, ttl: TTL }),
+        () => store.changes("0", { waitMs: 1000, limit: 10 }),
+      ]) {
+        const started = Date.now();
+        const error = await call().catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(StoreUnavailableError);
+        expect((error as StoreUnavailableError).code).toBe("ERR_STORE_UNAVAILABLE");
+        expect(Date.now() - started).toBeLessThan(5_000);
+      }
+    } finally {
+      await pg.start();
+    }
+    await until("the store answers again", 10_000, async () =>
+      store.check({ sessionId: s.id }, T0).then(
+        () => true,
+        () => false,
+      ),
+    );
+    expect(await store.revokeSession(s.id, { reason: "logout", actor: "admin", at: T0, ttl: TTL })).toBe(
+      true,
+    );
+    expect((await store.check({ sessionId: s.id }, T0 + 1)).sessionRevoked).toBe(true);
+  });
+
+  it("fails to open promptly with ERR_STORE_UNAVAILABLE when nothing listens", async () => {
+    const store = postgresStore({ url: "postgresql://postgres@127.0.0.1:1/postgres", connectTimeoutMs: 500 });
+    const started = Date.now();
+    const error = await store.open().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await store.close();
+  });
+
+  it("purges expired rows by itself on its own timer", async () => {
+    const schema = newSchema();
+    const store = make(schema, { purgeIntervalMs: 100 });
+    await store.open();
+    const now = Date.now();
+    await store.addRevocation({ ...jti(), at: now - 2 * TTL, expiresAt: now - TTL });
+    await store.addRevocation({ ...jti("live"), at: now, expiresAt: now + TTL });
+    const count = async () =>
+      Number((await pg.sql(`SELECT count(*) AS n FROM "${schema}".revocations`))[0]?.n);
+    expect(await count()).toBe(2);
+    await until("the expired entry is purged", 5_000, async () => (await count()) === 1);
+    expect((await store.snapshot(now)).entries.map((e) => e.subject)).toEqual(["live"]);
+  });
+
+  it("works on a pool it is given, follows the feed through it, and leaves it open on close", async () => {
+    const { default: pgLib } = await import("pg");
+    const pool = new pgLib.Pool({ connectionString: pg.url, max: 4 });
+    try {
+      const schema = newSchema();
+      const store = postgresStore({ pool }, { schema, purgeIntervalMs: 0 });
+      const writer = make(schema);
+      await Promise.all([store.open(), writer.open()]);
+      const cursor = (await store.snapshot(T0)).cursor;
+      const pending = store.changes(cursor, { waitMs: 10_000, limit: 10 });
+      await new Promise((r) => setTimeout(r, 50));
+      const started = Date.now();
+      const entry = await writer.addRevocation(jti("via-pool"));
+      expect((await pending).entries).toEqual([entry]);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      await store.close();
+      expect((await pool.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
+      await expect(store.check({}, T0)).rejects.toBeInstanceOf(StoreUnavailableError);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("checks its options", () => {
+    const url = pg.url;
+    expect(() => postgresStore({ url, schema: "Bad-Name" })).toThrow(ConfigInvalidError);
+    expect(() => postgresStore({ url, schema: "x; DROP TABLE y" })).toThrow(ConfigInvalidError);
+    expect(() => postgresStore({ url: "" })).toThrow(ConfigInvalidError);
+    expect(() => postgresStore({} as never)).toThrow(ConfigInvalidError);
+    expect(() => postgresStore({ url, queryTimeoutMs: 0 })).toThrow(ConfigInvalidError);
+    expect(() => postgresStore({ url }, { purgeIntervalMs: -1 })).toThrow(ConfigInvalidError);
+  });
+});
