@@ -305,7 +305,13 @@ export class Auth {
   #reloadKeys(): Promise<void> {
     this.#keyReload ??= (async () => {
       try {
-        const stored = await this.#storeCall(() => this.store.listKeys());
+        let stored = await this.#storeCall(() => this.store.listKeys());
+        if (!stored.some((k) => k.alg === this.algorithm)) {
+          // The store lost its keys (it lost its data): publish a new one, as on a first start.
+          const key = await generateKey(this.algorithm, this.#now());
+          await this.#storeCall(() => this.store.addKey(key, { ifNoKeyFor: this.algorithm }));
+          stored = await this.#storeCall(() => this.store.listKeys());
+        }
         const entries = [];
         for (const k of stored) {
           try {
@@ -324,7 +330,9 @@ export class Auth {
 
   async #maintain(): Promise<void> {
     const now = this.#now();
-    await this.store.purge(now);
+    // Purge as of the earliest clock still within the tolerance: a node running ahead must not drop
+    // an entry that a node running behind still needs.
+    await this.store.purge(now - this.#toleranceMs);
     for (const k of this.#ring.expired(now, this.#keyRetentionMs)) await this.store.deleteKey(k.kid);
   }
 
@@ -333,9 +341,13 @@ export class Auth {
     return this.accessTokenTtlMs + this.#toleranceMs + 2 * this.#keyRefreshMs;
   }
 
-  /** How long a session or user revocation must be remembered: the longest access-token life. */
+  /**
+   * How long a session or user revocation must be remembered: the longest access-token life, counted
+   * on this node's clock. Another node's clock may be ahead by up to the tolerance when it mints a
+   * token, and a verifier accepts up to the tolerance past `exp`: hence twice the tolerance.
+   */
   get #revocationTtlMs(): number {
-    return this.accessTokenTtlMs + this.#toleranceMs + 1000;
+    return this.accessTokenTtlMs + 2 * this.#toleranceMs + 1000;
   }
 
   async #storeCall<T>(fn: () => Promise<T>): Promise<T> {
@@ -417,7 +429,9 @@ export class Auth {
   }
 
   async #mint(session: SessionRecord, now: number): Promise<Omit<TokenSet, "refreshToken">> {
-    const key = this.#ring.signingKey(this.algorithm, now);
+    // A node whose clock is behind (within the tolerance) still signs with a key just created elsewhere.
+    const key =
+      this.#ring.signingKey(this.algorithm, now) ?? this.#ring.signingKey(this.algorithm, now + this.#toleranceMs);
     if (!key) throw new StoreUnavailableError("no active signing key");
     const nowSec = Math.floor(now / 1000);
     // A token minted in the same second as a global cutoff would count as issued before it; stamp it
@@ -653,7 +667,7 @@ export class Auth {
     }
     const now = this.#now();
     let jti = tokenOrJti;
-    let expiresAt = now + this.accessTokenTtlMs + this.#toleranceMs;
+    let expiresAt = now + this.accessTokenTtlMs + 2 * this.#toleranceMs;
     if (tokenOrJti.includes(".")) {
       const { payload } = verifyCompactJws(tokenOrJti, {
         algorithms: this.#algorithms,
@@ -664,7 +678,8 @@ export class Auth {
       if (typeof payload.jti !== "string" || typeof payload.exp !== "number") throw new TokenInvalidError("claims");
       jti = payload.jti;
       expiresAt = payload.exp * 1000 + this.#toleranceMs;
-      if (expiresAt <= now) return; // already expired: nothing left to revoke
+      // Already expired even on a node whose clock is behind (within the tolerance): nothing to revoke.
+      if (expiresAt + this.#toleranceMs <= now) return;
     }
     const reason = options?.reason ?? "revoked";
     const entry = await this.#storeCall(() =>

@@ -1,0 +1,23 @@
+import { randomBytes } from "node:crypto";
+import { afterAll, describe, it } from "vitest";
+import { redisStore } from "../../src/stores/redis.js";
+import { type RedisServer, redisUnavailableReason, startRedis } from "../helpers/redis-server.js";
+import { runStoreContract } from "./store-contract.js";
+
+// A private redis-server (no persistence: the suite does not restart it); each case gets its own prefix.
+const server: RedisServer | undefined = await startRedis();
+afterAll(() => server?.stop());
+
+const quiet = { warn: () => undefined };
+
+if (server) {
+  runStoreContract("redis", async () => {
+    const prefix = `c${randomBytes(6).toString("hex")}:`;
+    const make = () => redisStore({ url: server.url }, { prefix, logger: quiet });
+    return { store: make(), peer: async () => make() };
+  });
+} else {
+  describe.skip(`store contract: redis (${redisUnavailableReason})`, () => {
+    it("needs redis-server", () => {});
+  });
+}
