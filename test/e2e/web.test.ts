@@ -1,7 +1,9 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ServerProcess, startServerProcess } from "../helpers/server-process.js";
+import { type ServeProcess, startServe } from "../fixtures/server-harness.js";
 
 /**
  * The web page in real headless Chromium (Debian's), driven by playwright-core: two browser contexts
@@ -20,13 +22,14 @@ const SAFARI_MAC =
   "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15";
 
 describe.skipIf(!haveBrowser)("web page in Chromium", () => {
-  let server: ServerProcess;
+  let server: ServeProcess;
+  const dir = mkdtempSync(join(tmpdir(), "jwt-revoke-web-"));
   let browser: Browser;
   const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    server = await startServerProcess();
+    server = await startServe(["--host", "127.0.0.1", "--store", `sqlite:${join(dir, "auth.db")}`]);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -46,6 +49,7 @@ describe.skipIf(!haveBrowser)("web page in Chromium", () => {
     for (const c of contexts) await c.close().catch(() => undefined);
     await browser?.close();
     await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   async function device(userAgent: string): Promise<Page> {

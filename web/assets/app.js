@@ -133,7 +133,7 @@ function showSignedOut() {
   $("demo-logout").disabled = true;
 }
 
-function signedOut(message, isAlert) {
+function signedOut(message, isAlert, moveFocus = true) {
   showSignedOut();
   if (isAlert) {
     alertBox(message);
@@ -142,7 +142,7 @@ function signedOut(message, isAlert) {
     alertBox("");
     say(message);
   }
-  $("signin-title").focus();
+  if (moveFocus) $("signin-title").focus();
 }
 
 async function enter(tokenResponse) {
@@ -174,7 +174,12 @@ async function loadDevices() {
     return;
   }
   const list = $("devices");
-  const items = data.sessions.map((s) => {
+  // This device first, then the others newest-used first.
+  const sessions = [...data.sessions].sort(
+    (x, y) =>
+      Number(y.current) - Number(x.current) || Date.parse(y.last_used_at) - Date.parse(x.last_used_at),
+  );
+  const items = sessions.map((s) => {
     const li = document.createElement("li");
     li.className = s.current ? "device current" : "device";
     li.dataset.sessionId = s.session_id;
@@ -376,7 +381,7 @@ async function start() {
       // fall through to the login form
     }
   }
-  signedOut("");
+  signedOut("", false, false); // first paint: leave focus where the browser puts it
 }
 
 start()

@@ -1,0 +1,120 @@
+import { randomBytes } from "node:crypto";
+import { CLIENT_ID_PATTERN, DEFAULT_CLIENT } from "../server/clients.js";
+import { hashSecret } from "../server/passwords.js";
+import {
+  CliError,
+  type Flags,
+  flagHelp,
+  iso,
+  optional,
+  out,
+  parse,
+  readSecretLine,
+  STORE_FLAGS,
+  table,
+  usage,
+  withAdmin,
+} from "./common.js";
+
+const FLAGS: Flags = {
+  secret: {
+    type: "string",
+    value: "SECRET",
+    help: "the client secret (add); - reads it from stdin; default: 256 random bits",
+  },
+  json: { type: "boolean", help: "print JSON (list)" },
+  ...STORE_FLAGS,
+};
+
+/** Help of `clients`. */
+export const CLIENTS_HELP = `Usage: jwt-revoke clients <subcommand> [options]
+
+Manages confidential OAuth clients (resource servers that introspect or revoke tokens).
+
+Subcommands:
+  add ID [--secret S]   create a client; prints {"client_id": ..., "client_secret": ...} once
+  list                  list clients (--json for JSON)
+  remove ID             delete a client
+
+Options:
+${flagHelp(FLAGS)}
+  -h, --help                   show this help
+`;
+
+/** Printable ASCII (RFC 6749 VSCHAR), 1 to 512 characters. */
+const SECRET_PATTERN = /^[\x20-\x7e]{1,512}$/;
+
+/** `jwt-revoke clients add|list|remove`. */
+export async function clients(args: string[]): Promise<number> {
+  const parsed = parse(args, FLAGS);
+  const [sub, ...rest] = parsed.positionals;
+  if (parsed.help || sub === "help") {
+    process.stdout.write(CLIENTS_HELP);
+    return 0;
+  }
+  switch (sub) {
+    case "add": {
+      if (rest.length !== 1) throw usage("clients add takes one ID");
+      const id = rest[0] as string;
+      if (!CLIENT_ID_PATTERN.test(id)) {
+        throw usage("client ID must be 1 to 128 letters, digits or ._~+/=@!- (no spaces or colons)");
+      }
+      if (id === DEFAULT_CLIENT) throw usage(`"${DEFAULT_CLIENT}" is the built-in public client`);
+      const given = optional(parsed, "secret");
+      const secret =
+        given === undefined
+          ? randomBytes(32).toString("base64url")
+          : given === "-"
+            ? await readSecretLine("secret")
+            : given;
+      if (!SECRET_PATTERN.test(secret)) throw usage("the secret must be 1 to 512 printable ASCII characters");
+      const secretHash = await hashSecret(secret);
+      return withAdmin(parsed, async (auth) => {
+        const result = await auth.store.addClient({ clientId: id, secretHash, createdAt: Date.now() });
+        if (result === "exists") throw new CliError(`client already exists: ${id}`);
+        out(JSON.stringify({ client_id: id, client_secret: secret }));
+        return 0;
+      });
+    }
+    case "list": {
+      if (rest.length > 0) throw usage("clients list takes no arguments");
+      return withAdmin(parsed, async (auth) => {
+        const list = await auth.store.listClients();
+        if (parsed.values.json) {
+          out(
+            JSON.stringify(
+              list.map((c) => ({
+                client_id: c.clientId,
+                confidential: c.secretHash !== null,
+                created_at: iso(c.createdAt),
+              })),
+            ),
+          );
+        } else {
+          table(
+            ["CLIENT ID", "TYPE", "CREATED"],
+            list.map((c) => [
+              c.clientId,
+              c.secretHash === null ? "public" : "confidential",
+              iso(c.createdAt),
+            ]),
+          );
+        }
+        return 0;
+      });
+    }
+    case "remove": {
+      if (rest.length !== 1) throw usage("clients remove takes one ID");
+      const id = rest[0] as string;
+      return withAdmin(parsed, async (auth) => {
+        if (!(await auth.store.removeClient(id))) throw new CliError(`no such client: ${id}`);
+        out(`removed client ${id}`);
+        return 0;
+      });
+    }
+    case undefined:
+      throw usage("clients needs a subcommand: add, list or remove (see jwt-revoke clients --help)");
+    default:
+      throw usage(`unknown clients subcommand "${sub}" (see jwt-revoke clients --help)`);
+  }
+}

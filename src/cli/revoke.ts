@@ -1,0 +1,124 @@
+import { isRefreshTokenShape } from "../core/ids.js";
+import {
+  CliError,
+  type Flags,
+  findUser,
+  flagHelp,
+  optional,
+  out,
+  parse,
+  parseTime,
+  readSecretLine,
+  STORE_FLAGS,
+  usage,
+  withAdmin,
+} from "./common.js";
+
+const FLAGS: Flags = {
+  session: {
+    type: "string",
+    value: "ID",
+    help: "revoke one session (device): its refresh and access tokens",
+  },
+  user: { type: "string", value: "NAME", help: "revoke every session of a user (username or user id)" },
+  token: {
+    type: "string",
+    value: "TOKEN",
+    help: "revoke one access token until it expires (a refresh token: its whole session); - reads it from stdin",
+  },
+  jti: { type: "string", value: "ID", help: "revoke one access token by its jti" },
+  before: {
+    type: "string",
+    value: "TIME",
+    help: 'revoke everything issued before TIME (ISO 8601 or "now")',
+  },
+  reason: {
+    type: "string",
+    value: "TEXT",
+    help: "reason recorded with the revocation (default admin_revoke)",
+  },
+  ...STORE_FLAGS,
+};
+
+/** Help of `revoke`. */
+export const REVOKE_HELP = `Usage: jwt-revoke revoke (--session ID | --user NAME | --token JWT | --jti ID | --before TIME) [options]
+
+Revokes at one grain; every node on the store refuses the tokens within its staleness bound.
+
+Options:
+${flagHelp(FLAGS)}
+  -h, --help                   show this help
+`;
+
+const GRAINS = ["session", "user", "token", "jti", "before"] as const;
+
+/** `jwt-revoke revoke`. */
+export async function revoke(args: string[]): Promise<number> {
+  const parsed = parse(args, FLAGS);
+  if (parsed.help) {
+    process.stdout.write(REVOKE_HELP);
+    return 0;
+  }
+  if (parsed.positionals.length > 0)
+    throw usage(`revoke takes no arguments, got ${JSON.stringify(parsed.positionals[0])}`);
+  const chosen = GRAINS.filter((g) => optional(parsed, g) !== undefined);
+  if (chosen.length !== 1)
+    throw usage("revoke needs exactly one of --session, --user, --token, --jti or --before");
+  const grain = chosen[0] as (typeof GRAINS)[number];
+  const value = optional(parsed, grain) as string;
+  if (value.length === 0) throw usage(`--${grain} needs a value`);
+  const reason = optional(parsed, "reason") ?? "admin_revoke";
+  if (!/^[a-z0-9_.:-]{1,64}$/i.test(reason)) throw usage("--reason must be 1 to 64 letters, digits or _.:-");
+  const opts = { actor: "admin", reason };
+  const before = grain === "before" ? parseTime(value, "--before") : undefined;
+  const token = grain === "token" && value === "-" ? await readSecretLine("token") : value;
+  return withAdmin(parsed, async (auth) => {
+    switch (grain) {
+      case "session": {
+        const live = await auth.getSession(value);
+        if (!live) throw new CliError(`no live session ${value}`);
+        await auth.logout(value, opts);
+        out(`revoked session ${value}`);
+        return 0;
+      }
+      case "user": {
+        const user = await findUser(auth, value);
+        const ids = await auth.logoutAll(user.id, opts);
+        out(`revoked ${ids.length} session(s) of ${user.username}`);
+        return 0;
+      }
+      case "token": {
+        if (isRefreshTokenShape(token)) {
+          const info = await auth.inspectRefreshToken(token);
+          if (!info) throw new CliError("unknown refresh token");
+          await auth.logout(info.session.sessionId, opts);
+          out(`revoked session ${info.session.sessionId} (refresh token)`);
+          return 0;
+        }
+        try {
+          await auth.revokeAccessToken(token, opts);
+        } catch (error) {
+          if ((error as { code?: unknown }).code === "ERR_TOKEN_INVALID" || error instanceof TypeError) {
+            throw new CliError("not an access token signed by this store's keys");
+          }
+          throw error;
+        }
+        out("revoked the access token until it expires");
+        return 0;
+      }
+      case "jti":
+        await auth.revokeAccessToken(value, opts);
+        out(`revoked jti ${value}`);
+        return 0;
+      case "before":
+        try {
+          await auth.revokeIssuedBefore(before as Date, opts);
+        } catch (error) {
+          if (error instanceof TypeError) throw usage(`--before: ${error.message}`);
+          throw error;
+        }
+        out(`revoked everything issued before ${(before as Date).toISOString()}`);
+        return 0;
+    }
+  });
+}

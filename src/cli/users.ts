@@ -1,0 +1,140 @@
+import { randomId } from "../core/ids.js";
+import { hashSecret } from "../server/passwords.js";
+import { passwordProblem, usernameProblem } from "../server/users.js";
+import type { UserRecord } from "../stores/types.js";
+import {
+  CliError,
+  type Flags,
+  findUser,
+  flagHelp,
+  iso,
+  out,
+  parse,
+  promptHidden,
+  readSecretLine,
+  STORE_FLAGS,
+  table,
+  usage,
+  withAdmin,
+} from "./common.js";
+
+const FLAGS: Flags = { ...STORE_FLAGS, json: { type: "boolean", help: "print JSON (list)" } };
+
+/** Help of `users`. */
+export const USERS_HELP = `Usage: jwt-revoke users <subcommand> [options]
+
+Manages the server's user accounts.
+
+Subcommands:
+  add NAME       create a user; the password is read from stdin (one line), or asked for on a terminal
+  list           list users (--json for JSON)
+  disable NAME   refuse logins and revoke every session of NAME
+  enable NAME    allow NAME to log in again
+  delete NAME    revoke every session of NAME and delete the account
+
+Options:
+${flagHelp(FLAGS)}
+  -h, --help                   show this help
+`;
+
+async function readPassword(name: string): Promise<string> {
+  if (process.stdin.isTTY) {
+    const first = await promptHidden(`Password for ${name}: `);
+    const again = await promptHidden("Repeat the password: ");
+    if (first !== again) throw new CliError("the passwords do not match");
+    return first;
+  }
+  return readSecretLine("password");
+}
+
+function status(u: UserRecord): string {
+  return u.disabledAt === null ? "active" : "disabled";
+}
+
+function oneName(positionals: string[], sub: string): string {
+  if (positionals.length !== 1) throw usage(`users ${sub} takes one NAME`);
+  return positionals[0] as string;
+}
+
+/** `jwt-revoke users add|list|disable|enable|delete`. */
+export async function users(args: string[]): Promise<number> {
+  const parsed = parse(args, FLAGS);
+  const [sub, ...rest] = parsed.positionals;
+  if (parsed.help || sub === "help") {
+    process.stdout.write(USERS_HELP);
+    return 0;
+  }
+  switch (sub) {
+    case "add": {
+      const name = oneName(rest, sub);
+      const nameProblem = usernameProblem(name);
+      if (nameProblem) throw usage(nameProblem);
+      const password = await readPassword(name);
+      const problem = passwordProblem(password);
+      if (problem) throw usage(problem);
+      const passwordHash = await hashSecret(password);
+      return withAdmin(parsed, async (auth) => {
+        const user: UserRecord = {
+          id: randomId(),
+          username: name.toLowerCase(),
+          passwordHash,
+          createdAt: Date.now(),
+          disabledAt: null,
+        };
+        if ((await auth.store.createUser(user)) === "taken")
+          throw new CliError(`username taken: ${user.username}`);
+        out(JSON.stringify({ user_id: user.id, username: user.username }));
+        return 0;
+      });
+    }
+    case "list": {
+      if (rest.length > 0) throw usage("users list takes no arguments");
+      return withAdmin(parsed, async (auth) => {
+        const list = await auth.store.listUsers();
+        if (parsed.values.json) {
+          out(
+            JSON.stringify(
+              list.map((u) => ({
+                user_id: u.id,
+                username: u.username,
+                created_at: iso(u.createdAt),
+                disabled: u.disabledAt !== null,
+              })),
+            ),
+          );
+        } else {
+          table(
+            ["USERNAME", "USER ID", "CREATED", "STATUS"],
+            list.map((u) => [u.username, u.id, iso(u.createdAt), status(u)]),
+          );
+        }
+        return 0;
+      });
+    }
+    case "disable":
+    case "enable":
+    case "delete": {
+      const name = oneName(rest, sub);
+      return withAdmin(parsed, async (auth) => {
+        const user = await findUser(auth, name);
+        if (sub === "enable") {
+          await auth.enableUser(user.id);
+          out(`enabled ${user.username}`);
+        } else if (sub === "disable") {
+          const revoked = await auth.disableUser(user.id, { actor: "admin", reason: "user_disabled" });
+          out(`disabled ${user.username}; ${revoked.length} session(s) revoked`);
+        } else {
+          const revoked = await auth.deleteUser(user.id, { actor: "admin", reason: "user_deleted" });
+          out(`deleted ${user.username}; ${revoked.length} session(s) revoked`);
+        }
+        return 0;
+      });
+    }
+    case undefined:
+      throw usage(
+        "users needs a subcommand: add, list, disable, enable or delete (see jwt-revoke users --help)",
+      );
+    default:
+      throw usage(`unknown users subcommand "${sub}" (see jwt-revoke users --help)`);
+  }
+}

@@ -1,0 +1,75 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { ApiError } from "./api-error.js";
+
+/** Name of the browser-mode refresh-token cookie (HttpOnly, SameSite=Strict, Path=/auth). */
+export const REFRESH_COOKIE = "jr_refresh";
+/** The header (and value) a browser request must carry to use the refresh cookie: a CSRF defence. */
+export const CSRF_HEADER = "x-requested-with";
+/** Value of {@link CSRF_HEADER}. */
+export const CSRF_VALUE = "jwt-revoke";
+
+/** How the refresh cookie is set. */
+export interface CookiePolicy {
+  /** Add `Secure`. */
+  secure: boolean;
+  /** `Max-Age` in seconds: the absolute session life. */
+  maxAgeSec: number;
+  /** The server's own origin (`scheme://host[:port]` of the issuer). */
+  origin: string;
+}
+
+/** Sets the refresh cookie. */
+export function setRefreshCookie(reply: FastifyReply, token: string, policy: CookiePolicy): void {
+  reply.setCookie(REFRESH_COOKIE, token, {
+    httpOnly: true,
+    sameSite: "strict",
+    path: "/auth",
+    secure: policy.secure,
+    maxAge: policy.maxAgeSec,
+  });
+}
+
+/** Clears the refresh cookie. */
+export function clearRefreshCookie(reply: FastifyReply, policy: CookiePolicy): void {
+  reply.clearCookie(REFRESH_COOKIE, {
+    httpOnly: true,
+    sameSite: "strict",
+    path: "/auth",
+    secure: policy.secure,
+  });
+}
+
+/** The refresh cookie's value, when the request carries one. */
+export function readRefreshCookie(request: FastifyRequest): string | undefined {
+  const value = request.cookies?.[REFRESH_COOKIE];
+  return typeof value === "string" && value.length > 0 ? value : undefined;
+}
+
+/**
+ * The CSRF defence for requests that use the refresh cookie: the request must carry
+ * `X-Requested-With: jwt-revoke` (a header a cross-site form cannot set, and which a cross-site
+ * script cannot send without a CORS preflight this server never grants), and when it has an `Origin`
+ * (or `Sec-Fetch-Site`), that must be this server. Otherwise 403 `invalid_request`.
+ */
+export function checkCsrf(request: FastifyRequest, policy: CookiePolicy): void {
+  const refuse = (why: string) => new ApiError(403, "invalid_request", why);
+  if (request.headers[CSRF_HEADER] !== CSRF_VALUE) {
+    throw refuse(`Using the refresh cookie requires the header X-Requested-With: ${CSRF_VALUE}`);
+  }
+  const site = request.headers["sec-fetch-site"];
+  if (site !== undefined && site !== "same-origin" && site !== "none") {
+    throw refuse("Cross-site requests may not use the refresh cookie");
+  }
+  const origin = request.headers.origin;
+  if (origin === undefined) return;
+  if (origin === policy.origin) return;
+  let host: string | undefined;
+  try {
+    host = origin === "null" ? undefined : new URL(origin).host;
+  } catch {
+    host = undefined;
+  }
+  if (host === undefined || host !== request.headers.host) {
+    throw refuse("Cross-origin requests may not use the refresh cookie");
+  }
+}

@@ -1,0 +1,39 @@
+import type { FastifyPluginAsync } from "fastify";
+import type { ServerContext } from "../context.js";
+
+/** Client authentication methods of the token and revocation endpoints. */
+const TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"];
+/** Introspection is for confidential clients only. */
+const INTROSPECTION_AUTH_METHODS = ["client_secret_basic", "client_secret_post"];
+
+/** RFC 8414 authorization server metadata for `issuer`. */
+export function serverMetadata(ctx: ServerContext): Record<string, unknown> {
+  const base = ctx.issuer;
+  return {
+    issuer: base,
+    jwks_uri: `${base}/.well-known/jwks.json`,
+    token_endpoint: `${base}/oauth/token`,
+    revocation_endpoint: `${base}/oauth/revoke`,
+    introspection_endpoint: `${base}/oauth/introspect`,
+    grant_types_supported: ["refresh_token"],
+    response_types_supported: [],
+    token_endpoint_auth_methods_supported: TOKEN_AUTH_METHODS,
+    revocation_endpoint_auth_methods_supported: TOKEN_AUTH_METHODS,
+    introspection_endpoint_auth_methods_supported: INTROSPECTION_AUTH_METHODS,
+  };
+}
+
+/** `/.well-known/*`: the JWKS and the metadata, at both the RFC 8414 and the OpenID path. */
+export const discoveryRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
+  app.get("/.well-known/jwks.json", async (_request, reply) => {
+    // Short cache: a rotated key must reach resource servers well before it signs (10 s).
+    reply.header("cache-control", "public, max-age=5");
+    return ctx.auth.jwks();
+  });
+  const metadata = async (_request: unknown, reply: { header(name: string, value: string): unknown }) => {
+    reply.header("cache-control", "public, max-age=300");
+    return serverMetadata(ctx);
+  };
+  app.get("/.well-known/oauth-authorization-server", metadata);
+  app.get("/.well-known/openid-configuration", metadata);
+};

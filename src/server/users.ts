@@ -1,0 +1,108 @@
+import type { Auth } from "../auth.js";
+import { randomId } from "../core/ids.js";
+import type { UserRecord } from "../stores/types.js";
+import { DEFAULT_SCRYPT, DummyHash, hashSecret, type ScryptParams, verifySecret } from "./passwords.js";
+import { storeCall } from "./store-call.js";
+
+/** Usernames: 3 to 64 letters, digits, `.`, `_`, `-`, `@`. Stored lower-cased. */
+export const USERNAME_PATTERN = /^[A-Za-z0-9._@-]{3,64}$/;
+/** Shortest password, in characters (code points). */
+export const PASSWORD_MIN = 8;
+/** Longest password, in characters (code points). */
+export const PASSWORD_MAX = 256;
+
+/** Why a username is refused, or `null` when it is acceptable. */
+export function usernameProblem(username: unknown): string | null {
+  if (typeof username !== "string") return "username must be a string";
+  if (!USERNAME_PATTERN.test(username)) {
+    return "username must be 3 to 64 characters of letters, digits, '.', '_', '-' and '@'";
+  }
+  return null;
+}
+
+/** Why a password is refused, or `null` when it is acceptable. */
+export function passwordProblem(password: unknown, name = "password"): string | null {
+  if (typeof password !== "string") return `${name} must be a string`;
+  const length = [...password].length;
+  if (length < PASSWORD_MIN || length > PASSWORD_MAX) {
+    return `${name} must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`;
+  }
+  return null;
+}
+
+/** Outcome of {@link Users.authenticate}. */
+export type Authentication =
+  | { status: "ok"; user: UserRecord }
+  | { status: "invalid" }
+  /** The password was right but the account is disabled. */
+  | { status: "disabled"; user: UserRecord };
+
+/**
+ * The server's user accounts, kept in the store: registration, password checks (scrypt, constant
+ * time, a dummy check for unknown names so timing reveals nothing), password changes.
+ */
+export class Users {
+  readonly #auth: Auth;
+  readonly #params: ScryptParams;
+  readonly #dummy: DummyHash;
+
+  /** `params` is the scrypt cost for new hashes; older, weaker hashes are upgraded at the next login. */
+  constructor(auth: Auth, params: ScryptParams = DEFAULT_SCRYPT) {
+    this.#auth = auth;
+    this.#params = params;
+    this.#dummy = new DummyHash(params);
+  }
+
+  /** Creates a user (the caller has validated the inputs). `null` when the name is taken. */
+  async register(username: string, password: string, now: number): Promise<UserRecord | null> {
+    const user: UserRecord = {
+      id: randomId(),
+      username: username.toLowerCase(),
+      passwordHash: await hashSecret(password, this.#params),
+      createdAt: now,
+      disabledAt: null,
+    };
+    const result = await storeCall(this.#auth, () => this.#auth.store.createUser(user));
+    return result === "created" ? user : null;
+  }
+
+  /** A user by (case-insensitive) name. */
+  byName(username: string): Promise<UserRecord | null> {
+    return storeCall(this.#auth, () => this.#auth.store.getUserByName(username.toLowerCase()));
+  }
+
+  /** A user by id. */
+  byId(userId: string): Promise<UserRecord | null> {
+    return storeCall(this.#auth, () => this.#auth.store.getUser(userId));
+  }
+
+  /**
+   * Checks a username and password. Takes the same time whether or not the user exists. A disabled
+   * account is reported only when the password is right.
+   */
+  async authenticate(username: string, password: string): Promise<Authentication> {
+    const user = USERNAME_PATTERN.test(username) ? await this.byName(username) : null;
+    if (!user) {
+      await this.#dummy.burn(password);
+      return { status: "invalid" };
+    }
+    const check = await verifySecret(password, user.passwordHash, this.#params);
+    if (!check.ok) return { status: "invalid" };
+    if (check.rehash) {
+      const upgraded = await hashSecret(password, this.#params);
+      await storeCall(this.#auth, () => this.#auth.store.setPasswordHash(user.id, upgraded));
+    }
+    return user.disabledAt === null ? { status: "ok", user } : { status: "disabled", user };
+  }
+
+  /** Checks a user's password (for a password change). */
+  async checkPassword(user: UserRecord, password: string): Promise<boolean> {
+    return (await verifySecret(password, user.passwordHash, this.#params)).ok;
+  }
+
+  /** Replaces a user's password. Returns `false` when the user no longer exists. */
+  async setPassword(userId: string, password: string): Promise<boolean> {
+    const hash = await hashSecret(password, this.#params);
+    return storeCall(this.#auth, () => this.#auth.store.setPasswordHash(userId, hash));
+  }
+}
