@@ -6,7 +6,7 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Auth, createAuth } from "../../src/auth.js";
 import { SQLITE_SCHEMA_VERSION, sqliteStore } from "../../src/stores/sqlite.js";
-import { ensureDist, ROOT, startChildNode } from "../fixtures/sqlite-child.js";
+import { ROOT, startChildNode } from "../fixtures/sqlite-child.js";
 
 const ISSUER = "https://auth.test";
 const AUDIENCE = "api";
@@ -15,7 +15,6 @@ const silent = { warn() {}, error() {} };
 let dir: string;
 
 beforeAll(async () => {
-  await ensureDist();
   dir = await mkdtemp(join(tmpdir(), "jwt-revoke-durability-"));
 });
 

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Auth, createAuth, type TokenSet } from "../../src/auth.js";
 import { sqliteStore } from "../../src/stores/sqlite.js";
-import { type ChildNode, ensureDist, startChildNode } from "../fixtures/sqlite-child.js";
+import { type ChildNode, startChildNode } from "../fixtures/sqlite-child.js";
 
 const ISSUER = "https://auth.test";
 const AUDIENCE = "api";
@@ -16,7 +16,6 @@ let auth: Auth;
 let child: ChildNode;
 
 beforeAll(async () => {
-  await ensureDist();
   dir = await mkdtemp(join(tmpdir(), "jwt-revoke-multiprocess-"));
   const path = join(dir, "shared.db");
   // Two processes, one file: this one (the sources) and a child (the built package).

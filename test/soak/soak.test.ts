@@ -6,14 +6,12 @@
  */
 import { describe, expect, it } from "vitest";
 import { runSoak } from "../../bench/soak.mjs";
-import { ensureBuilt } from "../fixtures/server-harness.js";
 import { redisAvailable, redisUnavailableReason } from "../helpers/redis-server.js";
 
 const available = redisAvailable();
 
 describe.skipIf(!available)(`soak (short)${available ? "" : `: ${redisUnavailableReason}`}`, () => {
   it("three nodes on Redis under load: no revoked token accepted after the bound", async () => {
-    ensureBuilt();
     const lines: string[] = [];
     const summary = await runSoak({
       durationMs: 6_000,
