@@ -16,6 +16,18 @@
  *   miss 10 forever.) The same row carries the global cutoff and the data epoch, so a snapshot read
  *   in one REPEATABLE READ transaction is exactly consistent with its cursor, and the cursor never
  *   moves backwards when old rows are purged.
+ * - The feed is also a **hash chain**, so that a database that went back in time is recognised by
+ *   identity, not by position. Each entry gets a random `tag` and the `prev_tag` of the entry before
+ *   it; the state row keeps `last_tag` next to `last_seq` (the counter-row lock makes this exact). A
+ *   cursor is `"<seq>.<tag>"`. PostgreSQL that crashed with `synchronous_commit = off` (or an
+ *   asynchronous replica promoted) can lose acknowledged commits and then hand out their seqs again
+ *   to new entries: a reader that had read the lost ones holds a tag the database no longer has, and
+ *   `changes` sees it (entry N+1's `prev_tag`, or `last_tag` when N is the last, differs from the
+ *   cursor's tag) and reports a different epoch, so the node handles it as data loss (a global cutoff
+ *   at that moment, then a new snapshot). Purged rows never raise a false alarm: when entry N+1 is
+ *   gone, the reader's own entry N is compared instead, and when both are gone the chain cannot be
+ *   checked and the reader is resynchronised (every active entry and the cutoff again, with a fresh
+ *   cursor), which misses nothing whatever happened meanwhile. See {@link checkChain}.
  * - `NOTIFY` (sent by the inserting transaction, delivered at commit) wakes long polls at once; a
  *   dedicated `LISTEN` connection reconnects by itself. Readers always catch up by `seq`, so a
  *   dropped connection or a lost notification delays an entry by at most one poll, and loses nothing.
@@ -100,7 +112,8 @@ export function postgresStore(
 }
 
 const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,47}$/;
-const CURSOR_RE = /^\d{1,19}$/;
+/** `"<seq>"` (older versions; unchecked) or `"<seq>.<tag>"` (checked against the hash chain). */
+const CURSOR_RE = /^(\d{1,19})(?:\.([0-9a-f]{16}))?$/;
 const MAX_LIMIT = 10_000;
 /** Long-poll re-check interval while the LISTEN connection is down: catch-up by seq keeps working. */
 const DEAF_POLL_MS = 100;
@@ -197,6 +210,17 @@ const MIGRATIONS: { version: number; sql: (s: string) => string }[] = [
         reset_at bigint NOT NULL
       );
       CREATE INDEX rate_limits_reset_idx ON ${s}.rate_limits (reset_at);
+    `,
+  },
+  {
+    // The feed's hash chain (see the module comment). Entries written before stay untagged: cursors
+    // on them are unchecked, and the chain starts with the first entry written after this migration.
+    // `prev_last_tag` is `last_tag` before the last append, set by the same UPDATE so that its
+    // RETURNING can hand the old value to the INSERT (RETURNING OLD needs PostgreSQL 18).
+    version: 2,
+    sql: (s) => `
+      ALTER TABLE ${s}.state ADD COLUMN last_tag text, ADD COLUMN prev_last_tag text;
+      ALTER TABLE ${s}.revocations ADD COLUMN tag text, ADD COLUMN prev_tag text;
     `,
   },
 ];
@@ -681,8 +705,8 @@ class PostgresStore implements Store {
       // One statement: mark the session, and only if that changed a row, append its feed entry.
       const rows = await this.#query(
         this.#sql.append(
-          `changed AS (UPDATE ${this.#s}.sessions SET revoked_at = $10, revoke_reason = $11
-                       WHERE id = $12 AND revoked_at IS NULL RETURNING id)`,
+          `changed AS (UPDATE ${this.#s}.sessions SET revoked_at = $11, revoke_reason = $12
+                       WHERE id = $13 AND revoked_at IS NULL RETURNING id)`,
           "EXISTS (SELECT 1 FROM changed)",
         ),
         [...appendParams([entry], this.#channel), ms(meta.at), meta.reason, sessionId],
@@ -769,13 +793,13 @@ class PostgresStore implements Store {
       // One statement each: the condition, the seq, the insert and the NOTIFY commit together.
       const rows =
         clean.kind === "global"
-          ? await this.#query(this.#sql.append(null, "global_cutoff < $10", ", global_cutoff = $10"), [
+          ? await this.#query(this.#sql.append(null, "global_cutoff < $11", ", global_cutoff = $11"), [
               ...params,
               clean.cutoff,
             ])
           : await this.#query(
               this.#sql.append(
-                `changed AS (INSERT INTO ${this.#s}.revoked_jtis AS j (jti, expires_at) VALUES ($10, $11)
+                `changed AS (INSERT INTO ${this.#s}.revoked_jtis AS j (jti, expires_at) VALUES ($11, $12)
                              ON CONFLICT (jti) DO UPDATE SET expires_at = EXCLUDED.expires_at
                              WHERE j.expires_at < EXCLUDED.expires_at
                              RETURNING jti)`,
@@ -790,50 +814,56 @@ class PostgresStore implements Store {
 
   async snapshot(now: number): Promise<RevocationSnapshot> {
     this.#seen(now);
-    return this.#run(() =>
-      this.#tx(async (c) => {
-        // One REPEATABLE READ snapshot: the entries and the cursor describe the same instant.
-        const st = (
-          await this.#exec(c, `SELECT epoch, last_seq, global_cutoff FROM ${this.#s}.state WHERE id = 1`)
-        ).rows[0];
-        if (!st) throw new SchemaGoneError("state row missing");
-        const result = await c.query({
-          text: `SELECT seq, kind, subject, expires_at, reason, actor, at FROM ${this.#s}.revocations
-                 WHERE kind IN ('jti', 'session') AND expires_at > $1 ORDER BY seq`,
-          values: [ms(now)],
-          rowMode: "array",
-          query_timeout: this.#queryTimeoutMs * 4,
-        } as pg.QueryArrayConfig);
-        const entries: RevocationEntry[] = result.rows.map((r: unknown[]) => ({
-          seq: String(r[0]),
-          kind: r[1] as RevocationEntry["kind"],
-          subject: String(r[2]),
-          expiresAt: num(r[3]),
-          reason: String(r[4]),
-          actor: String(r[5]),
-          at: num(r[6]),
-        }));
-        return {
-          entries,
-          globalCutoff: num(st.global_cutoff),
-          cursor: String(st.last_seq),
-          epoch: String(st.epoch),
-        };
-      }, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
-    );
+    return this.#run(() => this.#snapshot(ms(now)));
+  }
+
+  /** The active jti and session entries, the cutoff and the cursor, in one REPEATABLE READ snapshot. */
+  #snapshot(now: number): Promise<RevocationSnapshot> {
+    return this.#tx(async (c) => {
+      // One REPEATABLE READ snapshot: the entries and the cursor describe the same instant.
+      const st = (
+        await this.#exec(
+          c,
+          `SELECT epoch, last_seq, last_tag, global_cutoff FROM ${this.#s}.state WHERE id = 1`,
+        )
+      ).rows[0];
+      if (!st) throw new SchemaGoneError("state row missing");
+      const result = await c.query({
+        text: `SELECT seq, kind, subject, expires_at, reason, actor, at FROM ${this.#s}.revocations
+               WHERE kind IN ('jti', 'session') AND expires_at > $1 ORDER BY seq`,
+        values: [now],
+        rowMode: "array",
+        query_timeout: this.#queryTimeoutMs * 4,
+      } as pg.QueryArrayConfig);
+      const entries: RevocationEntry[] = result.rows.map((r: unknown[]) => ({
+        seq: String(r[0]),
+        kind: r[1] as RevocationEntry["kind"],
+        subject: String(r[2]),
+        expiresAt: num(r[3]),
+        reason: String(r[4]),
+        actor: String(r[5]),
+        at: num(r[6]),
+      }));
+      return {
+        entries,
+        globalCutoff: num(st.global_cutoff),
+        cursor: cursorOf(st.last_seq, st.last_tag),
+        epoch: String(st.epoch),
+      };
+    }, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   }
 
   async changes(cursor: string, options: { waitMs: number; limit: number }): Promise<ChangeBatch> {
-    const after = typeof cursor === "string" && CURSOR_RE.test(cursor) ? cursor : "0";
+    const from = parseCursor(cursor);
     const limit = Math.min(MAX_LIMIT, Math.max(1, Math.floor(Number(options?.limit) || 1)));
     const deadline = Date.now() + Math.max(0, Number(options?.waitMs) || 0);
     for (;;) {
       // Armed before the query: a NOTIFY arriving between the query and the wait is not lost.
       const waiter = this.#waiter();
       try {
-        const batch = await this.#run(() => this.#readFeed(after, limit));
+        const { batch, final } = await this.#run(() => this.#readFeed(from, limit));
         const remaining = deadline - Date.now();
-        if (batch.entries.length > 0 || remaining <= 0 || this.#isClosed()) return batch;
+        if (final || remaining <= 0 || this.#isClosed()) return batch;
         await waiter.wait(this.#listen ? remaining : Math.min(remaining, DEAF_POLL_MS));
         if (this.#isClosed()) return batch;
       } finally {
@@ -842,24 +872,72 @@ class PostgresStore implements Store {
     }
   }
 
-  async #readFeed(after: string, limit: number): Promise<ChangeBatch> {
+  /**
+   * One read of the feed after `from`, checked against the hash chain (see {@link checkChain}).
+   * `final` says the answer must go back at once: entries, a lost history, or a resync.
+   */
+  async #readFeed(from: Cursor, limit: number): Promise<{ batch: ChangeBatch; final: boolean }> {
+    // One statement, one snapshot: the state row and the entries are consistent with each other.
     const rows = await this.#query(
-      `SELECT st.epoch, st.last_seq, r.seq, r.kind, r.subject, r.cutoff, r.expires_at, r.reason, r.actor, r.at
+      `SELECT st.epoch, st.last_seq, st.last_tag,
+              (SELECT tag FROM ${this.#s}.revocations WHERE seq = $1::bigint) AS at_tag,
+              r.seq, r.kind, r.subject, r.cutoff, r.expires_at, r.reason, r.actor, r.at, r.tag, r.prev_tag
        FROM ${this.#s}.state st
        LEFT JOIN LATERAL (
          SELECT * FROM ${this.#s}.revocations WHERE seq > $1::bigint ORDER BY seq LIMIT $2
        ) r ON true
        WHERE st.id = 1`,
-      [after, limit],
+      [from.seq.toString(), limit],
     );
-    const first = rows[0];
-    if (!first) throw new SchemaGoneError("state row missing");
-    let epoch = String(first.epoch);
-    // A cursor beyond the last entry ever written: the database went back in time (restored from an
-    // older backup) and lost entries. Report a different epoch so that the node treats it as data loss.
-    if (BigInt(after) > BigInt(String(first.last_seq))) epoch = `${epoch}:rewound`;
-    const entries = first.seq === null ? [] : rows.map(toEntry);
-    return { entries, cursor: entries.at(-1)?.seq ?? after, epoch };
+    const head = rows[0];
+    if (!head) throw new SchemaGoneError("state row missing");
+    const epoch = String(head.epoch);
+    const found = head.seq === null ? [] : rows;
+    const first = found[0];
+    const verdict = checkChain(
+      from,
+      {
+        lastSeq: BigInt(String(head.last_seq)),
+        lastTag: strOrNull(head.last_tag),
+        atTag: strOrNull(head.at_tag),
+      },
+      first ? { seq: BigInt(String(first.seq)), prevTag: strOrNull(first.prev_tag) } : undefined,
+    );
+    if (verdict === "lost") {
+      // The database went back in time and lost entries this reader had: a different epoch makes the
+      // node handle it as data loss (every older token counts as revoked, then a new snapshot).
+      return { batch: { entries: [], cursor: from.text, epoch: `${epoch}:rewound` }, final: true };
+    }
+    if (verdict === "unverifiable") return { batch: await this.#resync(), final: true };
+    const entries = found.map(toEntry);
+    const last = found.at(-1);
+    return {
+      batch: { entries, cursor: last ? cursorOf(last.seq, last.tag) : from.text, epoch },
+      final: entries.length > 0,
+    };
+  }
+
+  /**
+   * For a reader whose place in the chain was purged: every active entry and the cutoff again, with
+   * a fresh cursor (one batch, whatever the limit, like the Redis store's resync after a trim).
+   * Entries may arrive twice; a replica applies them idempotently.
+   */
+  async #resync(): Promise<ChangeBatch> {
+    const snap = await this.#snapshot(Math.min(this.#lastNow ?? 0, Date.now()));
+    const entries = [...snap.entries];
+    if (snap.globalCutoff > 0) {
+      entries.push({
+        seq: snap.cursor.split(".")[0] ?? "0",
+        kind: "global",
+        subject: "",
+        cutoff: snap.globalCutoff,
+        expiresAt: Number.MAX_SAFE_INTEGER,
+        reason: "feed_resync",
+        actor: "system",
+        at: snap.globalCutoff,
+      });
+    }
+    return { entries, cursor: snap.cursor, epoch: snap.epoch };
   }
 
   async check(query: { jti?: string; sessionId?: string }, now: number): Promise<RevocationCheck> {
@@ -1207,22 +1285,27 @@ function statements(s: string) {
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
                     ON CONFLICT (id) DO NOTHING`,
     /**
-     * Appends entries ($2..$8 arrays, $1 how many, $9 the NOTIFY channel) in one statement: takes
-     * the next seqs from the state row (its lock orders commits by seq), inserts, and notifies.
+     * Appends entries ($2..$8 arrays, $1 how many, $9 the NOTIFY channel, $10 their tags) in one
+     * statement: takes the next seqs from the state row (its lock orders commits by seq), links each
+     * entry to the one before it (the hash chain: `prev_tag`), inserts, and notifies. The SET
+     * expressions read the row as locked, so `prev_last_tag` is the tag of the entry before this batch
+     * even when this statement waited for another writer. Caller parameters start at $11.
      * With `withCte` and `where`, appends only when the condition holds (e.g. the session changed).
      */
     append: (withCte: string | null = null, where: string | null = null, set = "") => `
       WITH ${withCte ? `${withCte},` : ""}
       st AS (
-        UPDATE ${s}.state SET last_seq = last_seq + $1::bigint ${set}
+        UPDATE ${s}.state SET last_seq = last_seq + $1::bigint, prev_last_tag = last_tag,
+          last_tag = ($10::text[])[$1::integer] ${set}
         WHERE id = 1 ${where ? `AND ${where}` : ""}
-        RETURNING last_seq
+        RETURNING last_seq, prev_last_tag
       ),
       ins AS (
-        INSERT INTO ${s}.revocations (seq, kind, subject, cutoff, expires_at, reason, actor, at)
-        SELECT st.last_seq - $1::bigint + u.ord, u.kind, u.subject, u.cutoff, u.expires_at, u.reason, u.actor, u.at
-        FROM st, unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::bigint[])
-          WITH ORDINALITY AS u(kind, subject, cutoff, expires_at, reason, actor, at, ord)
+        INSERT INTO ${s}.revocations (seq, kind, subject, cutoff, expires_at, reason, actor, at, tag, prev_tag)
+        SELECT st.last_seq - $1::bigint + u.ord, u.kind, u.subject, u.cutoff, u.expires_at, u.reason, u.actor, u.at,
+          u.tag, CASE WHEN u.ord = 1 THEN st.prev_last_tag ELSE ($10::text[])[(u.ord - 1)::integer] END
+        FROM st, unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::bigint[], $10::text[])
+          WITH ORDINALITY AS u(kind, subject, cutoff, expires_at, reason, actor, at, tag, ord)
       )
       SELECT st.last_seq::text AS last_seq, pg_notify($9, st.last_seq::text) FROM st`,
   };
@@ -1239,6 +1322,7 @@ function appendParams(entries: NewRevocation[], channel: string): unknown[] {
     entries.map((e) => e.actor),
     entries.map((e) => ms(e.at)),
     channel,
+    entries.map(() => newTag()),
   ];
 }
 
@@ -1333,6 +1417,60 @@ function toClient(r: Row): ClientRecord {
   };
 }
 
+// ---- the feed's hash chain ----------------------------------------------------------------------
+
+/** A parsed feed cursor: the position, and the tag of the entry there when the cursor carries one. */
+interface Cursor {
+  /** The cursor as given (returned unchanged by an empty batch). */
+  text: string;
+  seq: bigint;
+  /** `undefined` for an untagged cursor (older versions, or no tagged entry yet): not checked. */
+  tag: string | undefined;
+}
+
+/** Parses `"<seq>"` or `"<seq>.<tag>"`; anything else reads as the start of the feed, `"0"`. */
+function parseCursor(cursor: unknown): Cursor {
+  const m = typeof cursor === "string" ? CURSOR_RE.exec(cursor) : null;
+  if (!m) return { text: "0", seq: 0n, tag: undefined };
+  return { text: m[0], seq: BigInt(m[1] ?? "0"), tag: m[2] };
+}
+
+/**
+ * Whether the feed still continues the history that a reader at `cursor` (position N, tag T) has
+ * read, judged by identity rather than position. Tags are random, so an entry written after the
+ * database went back in time never carries the tag the reader holds. The rule, in order:
+ *
+ * 1. N beyond `last_seq`: the database never got that far (again): **lost**.
+ * 2. An untagged cursor: nothing to check (older versions; entries from before the chain): ok.
+ * 3. Entry N+1 is the first one after N: its `prev_tag` must be T (an entry without one was written
+ *    by an older version during an upgrade and is not checked).
+ * 4. Nothing after N and `last_seq` is N: `last_tag` must be T.
+ * 5. Otherwise the entries right after N were purged (expired; they expire in any order). Entry N
+ *    itself, when still there, must carry T.
+ * 6. Entries N and N+1 both purged: the chain cannot be checked here, and the reader is resynced
+ *    (every active entry again), never alarmed: purging alone must not log every user out.
+ *
+ * So normal purging never raises a false alarm (every check compares tags of one history), and a
+ * lost history is reported whenever the reader's entry or its successor is still in the table, which
+ * for a node that keeps polling is always the case: entries are purged only once expired. (Only a
+ * node cut off for longer than its successors' lifetime across such a crash falls to rule 6, where
+ * the resync still gives it every active entry of the database as it is now.)
+ */
+function checkChain(
+  cursor: Cursor,
+  head: { lastSeq: bigint; lastTag: string | null; atTag: string | null },
+  first: { seq: bigint; prevTag: string | null } | undefined,
+): "ok" | "lost" | "unverifiable" {
+  if (cursor.seq > head.lastSeq) return "lost";
+  if (cursor.tag === undefined) return "ok";
+  if (first && first.seq === cursor.seq + 1n) {
+    return first.prevTag === null || first.prevTag === cursor.tag ? "ok" : "lost";
+  }
+  if (!first && head.lastSeq === cursor.seq) return head.lastTag === cursor.tag ? "ok" : "lost";
+  if (head.atTag !== null) return head.atTag === cursor.tag ? "ok" : "lost";
+  return "unverifiable";
+}
+
 // ---- small helpers ------------------------------------------------------------------------------
 
 /** int8 arrives as a string (or a number when the pool's type parsers say so). */
@@ -1356,6 +1494,16 @@ function ms(v: number): number {
 }
 
 function ignore(): void {}
+
+/** A feed entry's identity in the hash chain: 64 random bits, as 16 hex digits. */
+function newTag(): string {
+  return randomBytes(8).toString("hex");
+}
+
+/** The cursor after an entry (or the state row's end of feed): tagged when the tag is known. */
+function cursorOf(seq: unknown, tag: unknown): string {
+  return tag === null || tag === undefined ? String(seq) : `${String(seq)}.${String(tag)}`;
+}
 
 function sqlState(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;

@@ -214,8 +214,8 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
     const schema = newSchema();
     const stores = Array.from({ length: 6 }, () => make(schema));
     await Promise.all(stores.map((s) => s.open()));
-    const versions = await pg.sql(`SELECT version FROM "${schema}".schema_migrations`);
-    expect(versions).toEqual([{ version: 1 }]);
+    const versions = await pg.sql(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
+    expect(versions).toEqual([{ version: 1 }, { version: 2 }]);
     const epochs = new Set(await Promise.all(stores.map(async (s) => (await s.snapshot(T0)).epoch)));
     expect(epochs.size).toBe(1);
   });
@@ -248,6 +248,180 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
     expect(after.epoch).not.toBe(before.epoch);
     expect(after.entries).toEqual([]);
     expect(await store.addRevocation(jti())).not.toBeNull();
+  });
+
+  /** What a crash that lost the last acknowledged commits leaves: the entries after `keep` gone, the counter back. */
+  async function loseAfter(schema: string, keep: string): Promise<void> {
+    await pg.sql(
+      `WITH gone AS (DELETE FROM "${schema}".revocations WHERE seq > $1::bigint)
+       UPDATE "${schema}".state SET last_seq = $1::bigint,
+         last_tag = (SELECT tag FROM "${schema}".revocations WHERE seq = $1::bigint)
+       WHERE id = 1`,
+      [keep],
+    );
+  }
+
+  const seqOf = (cursor: string) => cursor.split(".")[0] as string;
+
+  it("detects by identity a database that lost its last commits and gave their positions to new entries", async () => {
+    const schema = newSchema();
+    const writer = make(schema);
+    const reader = make(schema);
+    await Promise.all([writer.open(), reader.open()]);
+    await writer.addRevocation(jti("kept"));
+    const kept = await reader.snapshot(T0);
+    expect(kept.cursor).toMatch(/^\d+\.[0-9a-f]{16}$/);
+    await writer.addRevocation(jti("lost-1"));
+    await writer.addRevocation(jti("lost-2"));
+    const read = await reader.changes(kept.cursor, { waitMs: 0, limit: 10 });
+    expect(read.entries.map((e) => e.subject)).toEqual(["lost-1", "lost-2"]);
+    const past = read.cursor; // this reader has read the entries about to be lost
+    const at = (cursor: string) => reader.changes(cursor, { waitMs: 0, limit: 10 });
+
+    await loseAfter(schema, seqOf(kept.cursor));
+    // Before any new entry: the position alone shows it.
+    expect((await at(past)).epoch).not.toBe(kept.epoch);
+    await writer.addRevocation(jti("new-1"));
+    expect((await at(past)).epoch).not.toBe(kept.epoch);
+    // The feed is back at the reader's position, with another entry there: the last tag differs.
+    await writer.addRevocation(jti("new-2"));
+    expect(seqOf((await writer.snapshot(T0)).cursor)).toBe(seqOf(past));
+    const same = await at(past);
+    expect(same.epoch).not.toBe(kept.epoch);
+    expect(same.entries).toEqual([]);
+    // Past the reader's position: the entry after it does not link to the reader's entry.
+    const next = await writer.addRevocation({ ...jti("new-3"), expiresAt: T0 + 1 });
+    await writer.addRevocation(jti("new-4"));
+    expect((await at(past)).epoch).not.toBe(kept.epoch);
+    // That entry purged: the reader's own position now holds another entry.
+    expect(await writer.purge(T0 + 1)).toBeGreaterThan(0);
+    expect(await pg.sql(`SELECT 1 FROM "${schema}".revocations WHERE seq = $1`, [next?.seq])).toEqual([]);
+    expect((await at(past)).epoch).not.toBe(kept.epoch);
+
+    // A reader that had not passed the lost entries follows the new history as usual.
+    const before = await at(kept.cursor);
+    expect(before.epoch).toBe(kept.epoch);
+    expect(before.entries.map((e) => e.subject)).toEqual(["new-1", "new-2", "new-4"]);
+    // A replica that lost its place re-snapshots and follows the feed again, without a new alarm.
+    const fresh = await reader.snapshot(T0);
+    expect(fresh.epoch).toBe(kept.epoch);
+    await writer.addRevocation(jti("new-5"));
+    const after = await at(fresh.cursor);
+    expect(after.epoch).toBe(kept.epoch);
+    expect(after.entries.map((e) => e.subject)).toEqual(["new-5"]);
+  });
+
+  it("keeps the hash chain exact under concurrent writers and never mistakes purging for lost data", async () => {
+    const schema = newSchema();
+    const writers = [make(schema), make(schema)];
+    const reader = make(schema);
+    await Promise.all([...writers, reader].map((s) => s.open()));
+    const epoch = (await reader.snapshot(T0)).epoch;
+    const meta = { reason: "logout", actor: "admin", at: T0, ttl: TTL };
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) => {
+        const w = writers[i % 2] as Store;
+        return i % 8 === 0 ? w.revokeUserSessions(randomUUID(), meta) : w.addRevocation(jti());
+      }),
+    );
+    const chain = await pg.sql(`SELECT seq, tag, prev_tag FROM "${schema}".revocations ORDER BY seq`);
+    expect(chain).toHaveLength(40);
+    for (const [i, row] of chain.entries()) {
+      expect(row.tag).toMatch(/^[0-9a-f]{16}$/);
+      if (i > 0) expect(row.prev_tag).toBe(chain[i - 1]?.tag);
+    }
+    const [state] = await pg.sql(`SELECT last_tag FROM "${schema}".state`);
+    expect(state?.last_tag).toBe(chain.at(-1)?.tag);
+
+    // A reader at entry A; then B (short-lived), C (long-lived), and the global cutoff.
+    const short = (subject: string, expiresAt: number): NewRevocation => ({ ...jti(subject), expiresAt });
+    const a = await writers[0]?.addRevocation(short("A", T0 + 2 * TTL));
+    const cursorA = (await reader.snapshot(T0)).cursor;
+    expect(seqOf(cursorA)).toBe(a?.seq);
+    await writers[1]?.addRevocation(short("B", T0 + TTL));
+    await writers[0]?.addRevocation(short("C", T0 + 10 * TTL));
+    await writers[1]?.addRevocation({
+      kind: "global",
+      subject: "",
+      cutoff: T0 + 5,
+      expiresAt: Number.MAX_SAFE_INTEGER,
+      reason: "admin",
+      actor: "admin",
+      at: T0 + 5,
+    });
+    const from = (cursor: string) => reader.changes(cursor, { waitMs: 0, limit: 10 });
+    // B purged: the entry right after the reader is gone, A itself vouches for the reader's history.
+    await writers[0]?.purge(T0 + TTL);
+    const afterB = await from(cursorA);
+    expect(afterB.epoch).toBe(epoch);
+    expect(afterB.entries.map((e) => e.subject)).toEqual(["C", ""]);
+    // A purged too: the chain cannot be checked at the reader's place, so it gets everything active again.
+    await writers[0]?.purge(T0 + 2 * TTL);
+    const resync = await from(cursorA);
+    expect(resync.epoch).toBe(epoch);
+    expect(resync.entries.map((e) => [e.kind, e.subject])).toEqual([
+      ["jti", "C"],
+      ["global", ""],
+    ]);
+    expect(resync.entries[1]?.cutoff).toBe(T0 + 5);
+    expect(resync.cursor).toBe((await reader.snapshot(T0)).cursor);
+    expect(await from(resync.cursor)).toEqual({ entries: [], cursor: resync.cursor, epoch });
+    // The newest entry purged under a reader positioned on it: still the same history.
+    await writers[0]?.purge(T0 + 10 * TTL);
+    expect(await from(resync.cursor)).toEqual({ entries: [], cursor: resync.cursor, epoch });
+    const d = await writers[1]?.addRevocation(jti("D"));
+    expect(await from(resync.cursor)).toMatchObject({ entries: [d], epoch });
+  });
+
+  it("migrates an existing feed: untagged entries and cursors of the previous version read as before, and the chain starts", async () => {
+    const schema = newSchema();
+    const first = make(schema);
+    await first.open();
+    await first.addRevocation(jti("v1-a"));
+    await first.addRevocation(jti("v1-b"));
+    await first.close();
+    // Back to the previous version's schema (version 1), as a database written by it would be.
+    await pg.sql(
+      `ALTER TABLE "${schema}".state DROP COLUMN last_tag, DROP COLUMN prev_last_tag;
+       ALTER TABLE "${schema}".revocations DROP COLUMN tag, DROP COLUMN prev_tag;
+       DELETE FROM "${schema}".schema_migrations WHERE version = 2`,
+    );
+    const store = make(schema);
+    await store.open();
+    const old = await store.changes("0", { waitMs: 0, limit: 10 });
+    expect(old.entries.map((e) => e.subject)).toEqual(["v1-a", "v1-b"]);
+    expect(old.cursor).toMatch(/^\d+$/);
+    const snap = await store.snapshot(T0);
+    expect(snap.cursor).toBe(old.cursor);
+    await store.addRevocation(jti("v2-a"));
+    const tagged = await store.changes(old.cursor, { waitMs: 0, limit: 10 });
+    expect(tagged.entries.map((e) => e.subject)).toEqual(["v2-a"]);
+    expect(tagged.cursor).toMatch(/^\d+\.[0-9a-f]{16}$/);
+    expect(tagged.epoch).toBe(snap.epoch);
+
+    // A node still on the previous version appends during a rolling upgrade: no tags, no alarm.
+    await pg.sql(
+      `WITH st AS (UPDATE "${schema}".state SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq)
+       INSERT INTO "${schema}".revocations (seq, kind, subject, cutoff, expires_at, reason, actor, at)
+       SELECT last_seq, 'jti', 'old-node', NULL, $1, 'revoked', 'admin', $2 FROM st`,
+      [T0 + TTL, T0],
+    );
+    const mixed = await store.changes(tagged.cursor, { waitMs: 0, limit: 10 });
+    expect(mixed.entries.map((e) => e.subject)).toEqual(["old-node"]);
+    expect(mixed.epoch).toBe(snap.epoch);
+    const midSnap = await store.snapshot(T0);
+    await store.addRevocation(jti("v2-b"));
+    for (const cursor of [mixed.cursor, midSnap.cursor]) {
+      const batch = await store.changes(cursor, { waitMs: 0, limit: 10 });
+      expect(batch.entries.map((e) => e.subject)).toEqual(["v2-b"]);
+      expect(batch.epoch).toBe(snap.epoch);
+    }
+
+    // From here on a lost history is recognised.
+    const past = (await store.changes(mixed.cursor, { waitMs: 0, limit: 10 })).cursor;
+    await loseAfter(schema, seqOf(mixed.cursor));
+    await store.addRevocation(jti("other"));
+    expect((await store.changes(past, { waitMs: 0, limit: 10 })).epoch).not.toBe(snap.epoch);
   });
 
   it("fails with ERR_STORE_UNAVAILABLE promptly while PostgreSQL is down and recovers by itself", async () => {
