@@ -28,7 +28,12 @@ export interface EvaluatedClaims {
  * session, and the token itself. A global cutoff revokes every token whose `iat` second is not after
  * it: `iat < ceil(cutoff / 1000)`, so a token issued in the cutoff's own second counts as before it.
  */
-export function evaluate(claims: EvaluatedClaims, facts: RevocationFacts, now: number, toleranceMs = 0): Decision {
+export function evaluate(
+  claims: EvaluatedClaims,
+  facts: RevocationFacts,
+  now: number,
+  toleranceMs = 0,
+): Decision {
   if (claims.exp * 1000 <= now - toleranceMs) return "expired";
   if (facts.globalCutoff > 0 && claims.iat < cutoffSecond(facts.globalCutoff)) return "revoked_global";
   if (facts.sessionRevoked) return "revoked_session";

@@ -32,7 +32,9 @@ export function missingTokenError(realm: string): HttpError {
 export function invalidRequestError(description: string): HttpError {
   return {
     status: 400,
-    headers: { "www-authenticate": `Bearer error="invalid_request", error_description=${quoted(description)}` },
+    headers: {
+      "www-authenticate": `Bearer error="invalid_request", error_description=${quoted(description)}`,
+    },
     body: { error: "invalid_request", error_description: description },
   };
 }
@@ -71,7 +73,10 @@ export function httpErrorFor(error: unknown): HttpError | undefined {
     return {
       status: 503,
       headers: { "retry-after": String(retry) },
-      body: { error: "temporarily_unavailable", error_description: "Revocation state is temporarily unavailable" },
+      body: {
+        error: "temporarily_unavailable",
+        error_description: "Revocation state is temporarily unavailable",
+      },
     };
   }
   return undefined;

@@ -44,8 +44,17 @@ export async function generateKey(alg: Algorithm, now: number, activateAt = now)
       activateAt,
     };
   }
-  const { privateKey, publicKey } = await jose.generateKeyPair(alg, { extractable: true, modulusLength: 2048 });
-  return storedFromJwks(alg, await jose.exportJWK(privateKey), await jose.exportJWK(publicKey), now, activateAt);
+  const { privateKey, publicKey } = await jose.generateKeyPair(alg, {
+    extractable: true,
+    modulusLength: 2048,
+  });
+  return storedFromJwks(
+    alg,
+    await jose.exportJWK(privateKey),
+    await jose.exportJWK(publicKey),
+    now,
+    activateAt,
+  );
 }
 
 /** Key material a user may hand to `createAuth({ keys })`. */
@@ -61,7 +70,8 @@ export interface KeyInput {
 
 /** Imports user-supplied key material as a {@link StoredKey}, checking it fits its algorithm. */
 export async function importKey(input: KeyInput, now: number): Promise<StoredKey> {
-  if (!isAlgorithm(input.alg)) throw new ConfigInvalidError("keys", `unsupported algorithm ${String(input.alg)}`);
+  if (!isAlgorithm(input.alg))
+    throw new ConfigInvalidError("keys", `unsupported algorithm ${String(input.alg)}`);
   let privateKey: KeyObject;
   try {
     if (input.alg === "HS256") {
@@ -80,7 +90,9 @@ export async function importKey(input: KeyInput, now: number): Promise<StoredKey
   }
   const privateJwk = privateKey.export({ format: "jwk" }) as Record<string, unknown>;
   const publicJwk =
-    input.alg === "HS256" ? null : (createPublicKey(privateKey).export({ format: "jwk" }) as Record<string, unknown>);
+    input.alg === "HS256"
+      ? null
+      : (createPublicKey(privateKey).export({ format: "jwk" }) as Record<string, unknown>);
   const stored = await storedFromJwks(input.alg, privateJwk, publicJwk, now, input.activateAt ?? now);
   if (input.kid !== undefined) {
     if (typeof input.kid !== "string" || input.kid.length === 0 || input.kid.length > 128) {
@@ -126,7 +138,8 @@ async function storedFromJwks(
  */
 export function loadKey(stored: StoredKey): KeyEntry {
   const { alg } = stored;
-  if (!isAlgorithm(alg)) throw new ConfigInvalidError("keys", `stored key ${stored.kid} has an unsupported algorithm`);
+  if (!isAlgorithm(alg))
+    throw new ConfigInvalidError("keys", `stored key ${stored.kid} has an unsupported algorithm`);
   let signingKey: KeyObject;
   let verifyKey: KeyObject;
   try {
@@ -135,7 +148,10 @@ export function loadKey(stored: StoredKey): KeyEntry {
       signingKey = createSecretKey(Buffer.from(String(stored.privateJwk.k ?? ""), "base64url"));
       verifyKey = signingKey;
     } else {
-      signingKey = createPrivateKey({ key: stored.privateJwk as import("node:crypto").JsonWebKey, format: "jwk" });
+      signingKey = createPrivateKey({
+        key: stored.privateJwk as import("node:crypto").JsonWebKey,
+        format: "jwk",
+      });
       verifyKey = createPublicKey(signingKey);
     }
   } catch (cause) {
@@ -201,7 +217,11 @@ export class KeyRing {
   /** When the key stops being needed (its successor's activation plus retention), or `Infinity`. */
   retiredUntil(entry: KeyEntry, now: number, retentionMs: number): number {
     for (const e of this.#entries) {
-      if (e.alg === entry.alg && e.activateAt <= now && (this.#rank.get(e) ?? 0) > (this.#rank.get(entry) ?? 0)) {
+      if (
+        e.alg === entry.alg &&
+        e.activateAt <= now &&
+        (this.#rank.get(e) ?? 0) > (this.#rank.get(entry) ?? 0)
+      ) {
         return e.activateAt + retentionMs;
       }
     }

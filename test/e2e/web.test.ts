@@ -13,7 +13,9 @@ import { type ServeProcess, startServe } from "../fixtures/server-harness.js";
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const haveBrowser = existsSync(CHROMIUM);
 if (!haveBrowser && process.env.CI) {
-  throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (CI must not skip browser tests)`);
+  throw new Error(
+    `Chromium not found at ${CHROMIUM}: install Debian's chromium (CI must not skip browser tests)`,
+  );
 }
 const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url).pathname;
 
@@ -61,7 +63,8 @@ describe.skipIf(!haveBrowser)("web page in Chromium", () => {
     return page;
   }
 
-  const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}web-${name}.png`, fullPage: true });
+  const shot = (page: Page, name: string) =>
+    page.screenshot({ path: `${ARTIFACTS}web-${name}.png`, fullPage: true });
 
   async function logIn(page: Page, username: string, password: string) {
     await page.getByLabel("Username", { exact: true }).first().fill(username);
@@ -98,7 +101,9 @@ describe.skipIf(!haveBrowser)("web page in Chromium", () => {
     const cookies = await a.context().cookies();
     const rt = cookies.find((c) => c.httpOnly);
     expect(rt).toMatchObject({ httpOnly: true, sameSite: "Strict", path: "/auth" });
-    const stored = await a.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+    const stored = await a.evaluate(
+      () => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }),
+    );
     expect(stored).toBe("{}{}");
     expect(await a.evaluate(() => document.cookie)).toBe("");
 
@@ -106,7 +111,9 @@ describe.skipIf(!haveBrowser)("web page in Chromium", () => {
     const b = await device(FIREFOX_WINDOWS);
     await logIn(b, username, password);
     await expect.poll(() => b.locator("#devices li").count()).toBe(2);
-    await expect(b.locator("#devices li.current").textContent()).resolves.toMatch(/Firefox on Windows.*This device/s);
+    await expect(b.locator("#devices li.current").textContent()).resolves.toMatch(
+      /Firefox on Windows.*This device/s,
+    );
 
     // Device A sees both, this one marked.
     await a.getByRole("button", { name: "Refresh list" }).click();

@@ -15,7 +15,8 @@ export function faultyStore(inner: Store): FaultyStore {
     get(target, prop, receiver) {
       if (prop === "down" || prop === "feedPaused") return state[prop];
       const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== "function" || prop === "close") return typeof value === "function" ? value.bind(target) : value;
+      if (typeof value !== "function" || prop === "close")
+        return typeof value === "function" ? value.bind(target) : value;
       return async (...args: unknown[]) => {
         if (state.down) throw new Error("connect ECONNREFUSED (simulated outage)");
         if (prop === "changes" && state.feedPaused) {

@@ -123,7 +123,9 @@ describe("refresh rotation and reuse detection", () => {
     const results = await Promise.allSettled(Array.from({ length: 50 }, () => auth.refresh(t0.refreshToken)));
     const won = results.filter((r) => r.status === "fulfilled");
     expect(won).toHaveLength(1);
-    for (const r of results) if (r.status === "rejected") expect((r.reason as { code: string }).code).toMatch(/ERR_REFRESH_(REUSED|INVALID)/);
+    for (const r of results)
+      if (r.status === "rejected")
+        expect((r.reason as { code: string }).code).toMatch(/ERR_REFRESH_(REUSED|INVALID)/);
     // The reuse revoked the session: not even the winner's branch stays live.
     clock.advance(1);
     const winner = (won[0] as PromiseFulfilledResult<{ refreshToken: string }>).value;
@@ -253,7 +255,10 @@ describe("many nodes on one store", () => {
   it('failMode "open" accepts on a stale replica when the store is down, and counts it', async () => {
     const store = faultyStore(memoryStore());
     const warnings: string[] = [];
-    const logger = { warn: (_o: object, m?: string) => warnings.push(m ?? ""), error: (_o: object, m?: string) => warnings.push(m ?? "") };
+    const logger = {
+      warn: (_o: object, m?: string) => warnings.push(m ?? ""),
+      error: (_o: object, m?: string) => warnings.push(m ?? ""),
+    };
     const { auth, clock } = await make({ store, failMode: "open", logger });
     expect(warnings.join()).toMatch(/failMode "open"/);
     const t = await auth.login("alice");
@@ -272,7 +277,12 @@ describe("keys", () => {
     const before = await auth.login("alice");
     const oldKid = auth.status().keys[0]?.kid;
     const { kid } = await auth.rotateKeys();
-    expect(auth.jwks().keys.map((k) => k.kid).sort()).toEqual([oldKid, kid].sort());
+    expect(
+      auth
+        .jwks()
+        .keys.map((k) => k.kid)
+        .sort(),
+    ).toEqual([oldKid, kid].sort());
     const after = await auth.login("alice");
     const header = JSON.parse(Buffer.from(after.accessToken.split(".")[0] as string, "base64url").toString());
     expect(header).toEqual({ alg: "EdDSA", kid, typ: "at+jwt" });
@@ -293,18 +303,23 @@ describe("keys", () => {
     expect(auth.status().keys.find((k) => k.signing)?.kid).toBe(kid);
   });
 
-  it.each(["ES256", "RS256", "HS256"] as const)("%s works end to end; HS256 keys are never published", async (algorithm) => {
-    const { auth } = await make({ algorithm });
-    const t = await auth.login("alice");
-    await expect(auth.verify(t.accessToken)).resolves.toMatchObject({ sub: "alice" });
-    expect(auth.jwks().keys.length).toBe(algorithm === "HS256" ? 0 : 1);
-  });
+  it.each(["ES256", "RS256", "HS256"] as const)(
+    "%s works end to end; HS256 keys are never published",
+    async (algorithm) => {
+      const { auth } = await make({ algorithm });
+      const t = await auth.login("alice");
+      await expect(auth.verify(t.accessToken)).resolves.toMatchObject({ sub: "alice" });
+      expect(auth.jwks().keys.length).toBe(algorithm === "HS256" ? 0 : 1);
+    },
+  );
 
   it("imports a configured HS256 secret and refuses a short one", async () => {
     const secret = "x".repeat(32);
     const { auth } = await make({ algorithm: "HS256", keys: [{ alg: "HS256", key: secret, kid: "main" }] });
     const t = await auth.login("alice");
-    expect(JSON.parse(Buffer.from(t.accessToken.split(".")[0] as string, "base64url").toString()).kid).toBe("main");
+    expect(JSON.parse(Buffer.from(t.accessToken.split(".")[0] as string, "base64url").toString()).kid).toBe(
+      "main",
+    );
     await expect(make({ algorithm: "HS256", keys: [{ alg: "HS256", key: "short" }] })).rejects.toMatchObject({
       code: "ERR_CONFIG_INVALID",
     });
@@ -322,16 +337,24 @@ describe("configuration and claims", () => {
     [{ failMode: "sometimes" }, "failMode"],
     [{ algorithms: ["EdDSA", "none"] }, "algorithms"],
   ])("bad option %j fails at createAuth", async (patch, option) => {
-    const err = await createAuth({ issuer: "https://i", audience: "api", store: memoryStore(), ...(patch as object) }).catch(
-      (e: unknown) => e,
-    );
+    const err = await createAuth({
+      issuer: "https://i",
+      audience: "api",
+      store: memoryStore(),
+      ...(patch as object),
+    }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "ERR_CONFIG_INVALID", option });
   });
 
   it("custom claims are carried but may never override reserved ones", async () => {
     const { auth } = await make();
     const t = await auth.login("alice", { claims: { role: "admin", tenant: "t1" }, scope: "read write" });
-    await expect(auth.verify(t.accessToken)).resolves.toMatchObject({ role: "admin", tenant: "t1", sub: "alice", scope: "read write" });
+    await expect(auth.verify(t.accessToken)).resolves.toMatchObject({
+      role: "admin",
+      tenant: "t1",
+      sub: "alice",
+      scope: "read write",
+    });
     const t2 = await auth.refresh(t.refreshToken);
     await expect(auth.verify(t2.accessToken)).resolves.toMatchObject({ role: "admin" });
     for (const name of ["sub", "iss", "exp", "sid", "jti", "client_id", "aud"]) {
@@ -352,7 +375,11 @@ describe("configuration and claims", () => {
     const { auth } = await make();
     const t = await auth.login("alice");
     await auth.logout(t.sessionId);
-    for (const p of [auth.verify(t.accessToken), auth.refresh(t.refreshToken), auth.refresh(`${t.refreshToken}x`)]) {
+    for (const p of [
+      auth.verify(t.accessToken),
+      auth.refresh(t.refreshToken),
+      auth.refresh(`${t.refreshToken}x`),
+    ]) {
       const e = (await p.catch((x: unknown) => x)) as Error;
       expect(e.message).not.toContain(t.accessToken.slice(0, 16));
       expect(e.message).not.toContain(t.refreshToken.slice(4, 20));

@@ -40,13 +40,16 @@ describe("parseDuration", () => {
     expect(parseDuration(input, "x")).toBe(ms);
   });
 
-  it.each([["15"], ["-1s"], ["1y"], [""], [-5], [Number.NaN]])("refuses %j with ERR_CONFIG_INVALID", (input) => {
-    expect(() => parseDuration(input as string, "accessTokenTtl")).toThrow(ConfigInvalidError);
-    try {
-      parseDuration(input as string, "accessTokenTtl");
-    } catch (e) {
-      expect((e as ConfigInvalidError).code).toBe("ERR_CONFIG_INVALID");
-      expect((e as ConfigInvalidError).option).toBe("accessTokenTtl");
-    }
-  });
+  it.each([["15"], ["-1s"], ["1y"], [""], [-5], [Number.NaN]])(
+    "refuses %j with ERR_CONFIG_INVALID",
+    (input) => {
+      expect(() => parseDuration(input as string, "accessTokenTtl")).toThrow(ConfigInvalidError);
+      try {
+        parseDuration(input as string, "accessTokenTtl");
+      } catch (e) {
+        expect((e as ConfigInvalidError).code).toBe("ERR_CONFIG_INVALID");
+        expect((e as ConfigInvalidError).option).toBe("accessTokenTtl");
+      }
+    },
+  );
 });

@@ -10,15 +10,45 @@ const cases: [string, { iat: number; exp: number }, Partial<RevocationFacts>, De
   ["expired one second ago", { iat: sec - 900, exp: sec - 1 }, {}, "expired"],
   ["expired exactly now", { iat: sec - 900, exp: sec }, {}, "expired"],
   ["expired but within tolerance", { iat: sec - 900, exp: sec - 2 }, {}, "valid", 5000],
-  ["expired beats revoked", { iat: sec - 900, exp: sec - 1 }, { sessionRevoked: true, jtiRevoked: true }, "expired"],
+  [
+    "expired beats revoked",
+    { iat: sec - 900, exp: sec - 1 },
+    { sessionRevoked: true, jtiRevoked: true },
+    "expired",
+  ],
   ["jti revoked", { iat: sec - 10, exp: sec + 600 }, { jtiRevoked: true }, "revoked_token"],
   ["session revoked", { iat: sec - 10, exp: sec + 600 }, { sessionRevoked: true }, "revoked_session"],
-  ["session beats jti", { iat: sec - 10, exp: sec + 600 }, { sessionRevoked: true, jtiRevoked: true }, "revoked_session"],
-  ["issued before global cutoff", { iat: sec - 10, exp: sec + 600 }, { globalCutoff: NOW - 5000 }, "revoked_global"],
+  [
+    "session beats jti",
+    { iat: sec - 10, exp: sec + 600 },
+    { sessionRevoked: true, jtiRevoked: true },
+    "revoked_session",
+  ],
+  [
+    "issued before global cutoff",
+    { iat: sec - 10, exp: sec + 600 },
+    { globalCutoff: NOW - 5000 },
+    "revoked_global",
+  ],
   ["issued after global cutoff", { iat: sec, exp: sec + 600 }, { globalCutoff: NOW - 5000 }, "valid"],
-  ["issued in the cutoff's second counts as before", { iat: sec, exp: sec + 600 }, { globalCutoff: NOW + 300 }, "revoked_global"],
-  ["cutoff on a second boundary: that second is after", { iat: sec, exp: sec + 600 }, { globalCutoff: NOW }, "valid"],
-  ["global beats session", { iat: sec - 10, exp: sec + 600 }, { globalCutoff: NOW, sessionRevoked: true }, "revoked_global"],
+  [
+    "issued in the cutoff's second counts as before",
+    { iat: sec, exp: sec + 600 },
+    { globalCutoff: NOW + 300 },
+    "revoked_global",
+  ],
+  [
+    "cutoff on a second boundary: that second is after",
+    { iat: sec, exp: sec + 600 },
+    { globalCutoff: NOW },
+    "valid",
+  ],
+  [
+    "global beats session",
+    { iat: sec - 10, exp: sec + 600 },
+    { globalCutoff: NOW, sessionRevoked: true },
+    "revoked_global",
+  ],
 ];
 
 describe("evaluate (the revocation rules)", () => {

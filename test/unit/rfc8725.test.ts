@@ -1,4 +1,11 @@
-import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
+import {
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign,
+} from "node:crypto";
 import * as jose from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Auth, createAuth, memoryStore, type Store } from "../../src/index.js";
@@ -38,7 +45,13 @@ function signOurs(header: Record<string, unknown>, payload: Record<string, unkno
 
 beforeAll(async () => {
   store = memoryStore();
-  auth = await createAuth({ issuer: "https://issuer.test", audience: "api", store, clock, algorithms: ["EdDSA", "HS256"] });
+  auth = await createAuth({
+    issuer: "https://issuer.test",
+    audience: "api",
+    store,
+    clock,
+    algorithms: ["EdDSA", "HS256"],
+  });
   const [key] = await store.listKeys();
   if (!key) throw new Error("no key");
   kid = key.kid;
@@ -133,9 +146,9 @@ describe("RFC 8725 attack classes", () => {
   });
 
   it("unknown crit is refused", async () => {
-    expect(await reasonOf(signOurs({ alg: "EdDSA", typ: "at+jwt", kid, crit: ["exp"], exp: 1 }, claims()))).toBe(
-      "crit",
-    );
+    expect(
+      await reasonOf(signOurs({ alg: "EdDSA", typ: "at+jwt", kid, crit: ["exp"], exp: 1 }, claims())),
+    ).toBe("crit");
     expect(await reasonOf(signOurs({ alg: "EdDSA", typ: "at+jwt", kid, crit: [] }, claims()))).toBe("crit");
   });
 
@@ -158,9 +171,11 @@ describe("RFC 8725 attack classes", () => {
   });
 
   it("payload that is not a JSON object is refused after the signature check", async () => {
-    expect(await reasonOf(signOurs({ alg: "EdDSA", typ: "at+jwt", kid }, [1, 2] as unknown as Record<string, unknown>))).toBe(
-      "malformed",
-    );
+    expect(
+      await reasonOf(
+        signOurs({ alg: "EdDSA", typ: "at+jwt", kid }, [1, 2] as unknown as Record<string, unknown>),
+      ),
+    ).toBe("malformed");
   });
 
   it("oversized input is refused before any parsing", async () => {
@@ -184,7 +199,9 @@ describe("RFC 8725 attack classes", () => {
     });
 
     it("typ application/at+jwt is accepted (RFC 9068 allows the full media type)", async () => {
-      await expect(auth.verify(signOurs({ alg: "EdDSA", typ: "application/at+jwt", kid }, claims()))).resolves.toBeTruthy();
+      await expect(
+        auth.verify(signOurs({ alg: "EdDSA", typ: "application/at+jwt", kid }, claims())),
+      ).resolves.toBeTruthy();
     });
 
     it("a refresh token is refused as an access token", async () => {
@@ -198,10 +215,12 @@ describe("RFC 8725 attack classes", () => {
     });
 
     it("a token for another audience or issuer is refused", async () => {
-      expect(await reasonOf(signOurs({ alg: "EdDSA", typ: "at+jwt", kid }, claims({ aud: "other" })))).toBe("aud");
-      expect(await reasonOf(signOurs({ alg: "EdDSA", typ: "at+jwt", kid }, claims({ iss: "https://evil" })))).toBe(
-        "iss",
+      expect(await reasonOf(signOurs({ alg: "EdDSA", typ: "at+jwt", kid }, claims({ aud: "other" })))).toBe(
+        "aud",
       );
+      expect(
+        await reasonOf(signOurs({ alg: "EdDSA", typ: "at+jwt", kid }, claims({ iss: "https://evil" }))),
+      ).toBe("iss");
       await expect(
         auth.verify(signOurs({ alg: "EdDSA", typ: "at+jwt", kid }, claims({ aud: ["other", "api"] }))),
       ).resolves.toBeTruthy();
@@ -213,26 +232,44 @@ describe("RFC 8725 attack classes", () => {
         delete c[drop];
         expect(await reasonOf(signOurs({ alg: "EdDSA", typ: "at+jwt", kid }, c))).toBe("claims");
       }
-      expect(await reasonOf(signOurs({ alg: "EdDSA", typ: "at+jwt", kid }, claims({ exp: "9999999999" })))).toBe("claims");
+      expect(
+        await reasonOf(signOurs({ alg: "EdDSA", typ: "at+jwt", kid }, claims({ exp: "9999999999" }))),
+      ).toBe("claims");
     });
 
     it("nbf in the future and iat in the future are refused", async () => {
-      expect(await reasonOf(signOurs({ alg: "EdDSA", typ: "at+jwt", kid }, claims({ nbf: nowSec() + 60 })))).toBe("nbf");
-      expect(await reasonOf(signOurs({ alg: "EdDSA", typ: "at+jwt", kid }, claims({ iat: nowSec() + 60 })))).toBe("iat");
+      expect(
+        await reasonOf(signOurs({ alg: "EdDSA", typ: "at+jwt", kid }, claims({ nbf: nowSec() + 60 }))),
+      ).toBe("nbf");
+      expect(
+        await reasonOf(signOurs({ alg: "EdDSA", typ: "at+jwt", kid }, claims({ iat: nowSec() + 60 }))),
+      ).toBe("iat");
     });
   });
 
   it("ES256 signatures in DER form are refused (JWS needs the raw P1363 form)", async () => {
     const es = memoryStore();
-    const a = await createAuth({ issuer: "https://issuer.test", audience: "api", store: es, clock, algorithm: "ES256" });
+    const a = await createAuth({
+      issuer: "https://issuer.test",
+      audience: "api",
+      store: es,
+      clock,
+      algorithm: "ES256",
+    });
     try {
       const t = await a.login("u1");
       await expect(a.verify(t.accessToken)).resolves.toBeTruthy();
       const [key] = await es.listKeys();
-      const pk = createPrivateKey({ key: key?.privateJwk as import("node:crypto").JsonWebKey, format: "jwk" });
+      const pk = createPrivateKey({
+        key: key?.privateJwk as import("node:crypto").JsonWebKey,
+        format: "jwk",
+      });
       const input = `${b64({ alg: "ES256", typ: "at+jwt", kid: key?.kid })}.${b64(claims())}`;
       const der = sign("sha256", Buffer.from(input), pk).toString("base64url");
-      await expect(a.verify(`${input}.${der}`)).rejects.toMatchObject({ code: "ERR_TOKEN_INVALID", reason: "signature" });
+      await expect(a.verify(`${input}.${der}`)).rejects.toMatchObject({
+        code: "ERR_TOKEN_INVALID",
+        reason: "signature",
+      });
     } finally {
       await a.close();
     }

@@ -3,7 +3,10 @@ import { deviceName } from "../../web/assets/device.js";
 
 describe("deviceName (the web page's User-Agent parsing)", () => {
   it.each([
-    ["Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0", "Firefox on Windows"],
+    [
+      "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0",
+      "Firefox on Windows",
+    ],
     [
       "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
       "Safari on macOS",
