@@ -1,4 +1,9 @@
-import { type AccessTokenClaims, assertNoReservedClaims, checkClaims, signAccessToken } from "./core/access-token.js";
+import {
+  type AccessTokenClaims,
+  assertNoReservedClaims,
+  checkClaims,
+  signAccessToken,
+} from "./core/access-token.js";
 import { type Duration, parseDuration } from "./core/duration.js";
 import {
   AuthError,
@@ -16,8 +21,17 @@ import {
 } from "./core/errors.js";
 import { cutoffSecond, type Decision, evaluate, type RevocationFacts } from "./core/evaluate.js";
 import { hashRefreshToken, isRefreshTokenShape, newRefreshToken, randomId } from "./core/ids.js";
-import { verifyCompactJws } from "./core/jws.js";
-import { type Algorithm, generateKey, importKey, isAlgorithm, type KeyInput, KeyRing, loadKey } from "./core/keys.js";
+import { type JwsVerifyOptions, verifyCompactJws } from "./core/jws.js";
+import {
+  type Algorithm,
+  generateKey,
+  importKey,
+  isAlgorithm,
+  type KeyInput,
+  KeyRing,
+  loadKey,
+} from "./core/keys.js";
+import { deepFreeze, TokenCache } from "./core/token-cache.js";
 import { AuthMetrics } from "./metrics.js";
 import type { RevocationIndex } from "./replica/index.js";
 import { Replica, type ReplicaStatus } from "./replica/replica.js";
@@ -68,8 +82,15 @@ export interface AuthOptions {
   clock?: () => number;
   /** Where warnings go. Default: JSON lines on stderr. */
   logger?: Logger;
-  /** Replica index factory (advanced; the compact index is the default where available). */
+  /** Replica index factory (advanced). Default: the compact typed-array index, about 40 bytes an entry. */
   createIndex?: () => RevocationIndex;
+  /**
+   * How many verified access tokens to remember, so that a token presented again skips its signature
+   * check (keyed by the whole token, never past its `exp`, emptied when a key is removed; revocation
+   * is still checked on every call). `false` or 0 turns it off. Default 10000 (about 10 MB with
+   * tokens of 1 KB). With the cache on, `verify` returns frozen claims objects.
+   */
+  verifyCache?: number | false;
 }
 
 /** Options of {@link Auth.login}. */
@@ -188,6 +209,10 @@ export class Auth {
   readonly #log: Logger;
   readonly #replica: Replica;
   readonly #keyInputs: KeyInput[];
+  readonly #cache: TokenCache<AccessTokenClaims> | undefined;
+  /** What `verifyCompactJws` and `checkClaims` are given on every call (built once). */
+  readonly #jwsRules: JwsVerifyOptions;
+  readonly #claimRules: { issuer: string; audience: string; toleranceSec: number };
   #ring = new KeyRing([]);
   #keysLoadedAt = Number.NEGATIVE_INFINITY;
   #keyReload: Promise<void> | undefined;
@@ -197,22 +222,33 @@ export class Auth {
 
   /** Use {@link createAuth}; the constructor only validates options. */
   constructor(options: AuthOptions) {
-    if (typeof options !== "object" || options === null) throw new ConfigInvalidError("options", "must be an object");
+    if (typeof options !== "object" || options === null)
+      throw new ConfigInvalidError("options", "must be an object");
     const str = (name: "issuer" | "audience") => {
       const v = options[name];
-      if (typeof v !== "string" || v.length === 0) throw new ConfigInvalidError(name, "must be a non-empty string");
+      if (typeof v !== "string" || v.length === 0)
+        throw new ConfigInvalidError(name, "must be a non-empty string");
       return v;
     };
     this.issuer = str("issuer");
     this.audience = str("audience");
     if (!isStore(options.store)) {
-      throw new ConfigInvalidError("store", "is required: memoryStore(), sqliteStore(), redisStore() or postgresStore()");
+      throw new ConfigInvalidError(
+        "store",
+        "is required: memoryStore(), sqliteStore(), redisStore() or postgresStore()",
+      );
     }
     this.store = options.store;
     this.algorithm = options.algorithm ?? "EdDSA";
-    if (!isAlgorithm(this.algorithm)) throw new ConfigInvalidError("algorithm", "must be EdDSA, ES256, RS256 or HS256");
+    if (!isAlgorithm(this.algorithm))
+      throw new ConfigInvalidError("algorithm", "must be EdDSA, ES256, RS256 or HS256");
     const algs = options.algorithms ?? [this.algorithm];
-    if (!Array.isArray(algs) || algs.length === 0 || !algs.every(isAlgorithm) || !algs.includes(this.algorithm)) {
+    if (
+      !Array.isArray(algs) ||
+      algs.length === 0 ||
+      !algs.every(isAlgorithm) ||
+      !algs.includes(this.algorithm)
+    ) {
       throw new ConfigInvalidError("algorithms", "must list supported algorithms and include `algorithm`");
     }
     this.#algorithms = new Set(algs);
@@ -245,6 +281,22 @@ export class Auth {
     this.#log = options.logger ?? STDERR_LOGGER;
     this.#keyInputs = options.keys ?? [];
     if (!Array.isArray(this.#keyInputs)) throw new ConfigInvalidError("keys", "must be an array");
+    const cacheSize = options.verifyCache ?? 10_000;
+    if (cacheSize !== false && (!Number.isInteger(cacheSize) || cacheSize < 0)) {
+      throw new ConfigInvalidError("verifyCache", "must be a number of entries (0 or more) or false");
+    }
+    this.#cache = cacheSize === false || cacheSize === 0 ? undefined : new TokenCache(cacheSize);
+    this.#jwsRules = {
+      algorithms: this.#algorithms,
+      key: (kid) => this.#ring.get(kid),
+      maxLength: this.#maxTokenLength,
+      typ: "at+jwt",
+    };
+    this.#claimRules = {
+      issuer: this.issuer,
+      audience: this.audience,
+      toleranceSec: this.#toleranceMs / 1000,
+    };
     this.#replica = new Replica(this.store, {
       now: this.#now,
       maxStalenessMs: this.#maxStalenessMs,
@@ -298,7 +350,10 @@ export class Auth {
   }
 
   #setKeys(entries: ReturnType<typeof loadKey>[], now: number): void {
-    this.#ring = new KeyRing(entries);
+    const ring = new KeyRing(entries);
+    // A cached token stays valid only while the key that verified it is still there, unchanged.
+    if (this.#cache && !keepsEveryKey(this.#ring, ring)) this.#cache.clear();
+    this.#ring = ring;
     this.#keysLoadedAt = now;
   }
 
@@ -357,7 +412,9 @@ export class Auth {
       if (error instanceof AuthError && !(error instanceof StoreUnavailableError)) throw error;
       this.metrics.storeErrors++;
       if (error instanceof StoreUnavailableError) throw error;
-      throw new StoreUnavailableError(`the ${this.store.kind} store failed: ${errorText(error)}`, { cause: error });
+      throw new StoreUnavailableError(`the ${this.store.kind} store failed: ${errorText(error)}`, {
+        cause: error,
+      });
     }
   }
 
@@ -402,7 +459,8 @@ export class Auth {
       throw new TypeError(`userId must be a string of 1 to ${USER_ID_MAX} characters`);
     }
     assertNoReservedClaims(options.claims);
-    if (options.scope !== undefined && typeof options.scope !== "string") throw new TypeError("scope must be a string");
+    if (options.scope !== undefined && typeof options.scope !== "string")
+      throw new TypeError("scope must be a string");
     const now = this.#now();
     const refreshToken = newRefreshToken();
     const session: SessionRecord = {
@@ -422,7 +480,9 @@ export class Auth {
       revokedAt: null,
       revokeReason: null,
     };
-    const created = await this.#storeCall(() => this.store.createSession(session, hashRefreshToken(refreshToken)));
+    const created = await this.#storeCall(() =>
+      this.store.createSession(session, hashRefreshToken(refreshToken)),
+    );
     if (created === "user_disabled") throw new UserDisabledError();
     this.metrics.logins++;
     return { ...(await this.#mint(session, now)), refreshToken };
@@ -431,7 +491,8 @@ export class Auth {
   async #mint(session: SessionRecord, now: number): Promise<Omit<TokenSet, "refreshToken">> {
     // A node whose clock is behind (within the tolerance) still signs with a key just created elsewhere.
     const key =
-      this.#ring.signingKey(this.algorithm, now) ?? this.#ring.signingKey(this.algorithm, now + this.#toleranceMs);
+      this.#ring.signingKey(this.algorithm, now) ??
+      this.#ring.signingKey(this.algorithm, now + this.#toleranceMs);
     if (!key) throw new StoreUnavailableError("no active signing key");
     const nowSec = Math.floor(now / 1000);
     // A token minted in the same second as a global cutoff would count as issued before it; stamp it
@@ -512,8 +573,10 @@ export class Auth {
     this.#assertOpen();
     const now = this.#now();
     let claims: AccessTokenClaims;
+    const cached = this.#cache?.get(token, now);
     try {
-      claims = this.#checkToken(token, now);
+      // A cached token skips the signature check; its time claims are checked again, at `now`.
+      claims = cached ? checkClaims(cached, this.#claimRules, now / 1000) : this.#checkToken(token, now);
     } catch (error) {
       if (!(error instanceof TokenInvalidError && error.reason === "kid" && this.#mayReloadKeys(now))) {
         this.#countFailure(error);
@@ -546,17 +609,10 @@ export class Auth {
   }
 
   #checkToken(token: string, now: number): AccessTokenClaims {
-    const { payload } = verifyCompactJws(token, {
-      algorithms: this.#algorithms,
-      key: (kid) => this.#ring.get(kid),
-      maxLength: this.#maxTokenLength,
-      typ: "at+jwt",
-    });
-    return checkClaims(
-      payload,
-      { issuer: this.issuer, audience: this.audience, toleranceSec: this.#toleranceMs / 1000 },
-      now / 1000,
-    );
+    const { payload } = verifyCompactJws(token, this.#jwsRules);
+    const claims = checkClaims(payload, this.#claimRules, now / 1000);
+    if (this.#cache) this.#cache.set(token, deepFreeze(claims));
+    return claims;
   }
 
   async #factsFromStore(claims: AccessTokenClaims, now: number): Promise<RevocationFacts> {
@@ -592,7 +648,8 @@ export class Auth {
   /** Logs one device out: revokes the session, its refresh token and its access tokens. Returns whether it was live. */
   async logout(sessionId: string, options?: RevokeOptions): Promise<boolean> {
     this.#assertOpen();
-    if (typeof sessionId !== "string" || sessionId.length === 0) throw new TypeError("sessionId must be a string");
+    if (typeof sessionId !== "string" || sessionId.length === 0)
+      throw new TypeError("sessionId must be a string");
     const meta = this.#meta(options, "logout", this.#now());
     const done = await this.#storeCall(() => this.store.revokeSession(sessionId, meta));
     if (done) {
@@ -611,8 +668,17 @@ export class Auth {
   }
 
   /** After a password change: revokes every session of the user except `currentSessionId`. */
-  async passwordChanged(userId: string, currentSessionId?: string, options?: RevokeOptions): Promise<string[]> {
-    return this.#revokeUser(userId, { ...options, exceptSessionId: currentSessionId }, "password_change", false);
+  async passwordChanged(
+    userId: string,
+    currentSessionId?: string,
+    options?: RevokeOptions,
+  ): Promise<string[]> {
+    return this.#revokeUser(
+      userId,
+      { ...options, exceptSessionId: currentSessionId },
+      "password_change",
+      false,
+    );
   }
 
   /** Disables a user: revokes every session and refuses new ones until {@link enableUser}. */
@@ -662,7 +728,11 @@ export class Auth {
    */
   async revokeAccessToken(tokenOrJti: string, options?: RevokeOptions): Promise<void> {
     this.#assertOpen();
-    if (typeof tokenOrJti !== "string" || tokenOrJti.length === 0 || tokenOrJti.length > this.#maxTokenLength) {
+    if (
+      typeof tokenOrJti !== "string" ||
+      tokenOrJti.length === 0 ||
+      tokenOrJti.length > this.#maxTokenLength
+    ) {
       throw new TypeError("expected an access token or a jti");
     }
     const now = this.#now();
@@ -675,7 +745,8 @@ export class Auth {
         maxLength: this.#maxTokenLength,
         typ: "at+jwt",
       });
-      if (typeof payload.jti !== "string" || typeof payload.exp !== "number") throw new TokenInvalidError("claims");
+      if (typeof payload.jti !== "string" || typeof payload.exp !== "number")
+        throw new TokenInvalidError("claims");
       jti = payload.jti;
       expiresAt = payload.exp * 1000 + this.#toleranceMs;
       // Already expired even on a node whose clock is behind (within the tolerance): nothing to revoke.
@@ -828,6 +899,14 @@ function decisionError(decision: Exclude<Decision, "valid">): AuthError {
   }
 }
 
+/** Whether every key of `before` is in `after` with the same algorithm and verification key. */
+function keepsEveryKey(before: KeyRing, after: KeyRing): boolean {
+  return before.entries.every((k) => {
+    const now = after.get(k.kid);
+    return now !== undefined && now.alg === k.alg && now.verifyKey.equals(k.verifyKey);
+  });
+}
+
 function sessionInfo(s: SessionRecord): SessionInfo {
   return {
     sessionId: s.id,
@@ -853,4 +932,3 @@ function isStore(value: unknown): value is Store {
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
-

@@ -40,7 +40,8 @@ export const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
 /** Throws a `TypeError` naming the first reserved claim found among custom claims. */
 export function assertNoReservedClaims(claims: Record<string, unknown> | undefined | null): void {
   if (claims === undefined || claims === null) return;
-  if (typeof claims !== "object" || Array.isArray(claims)) throw new TypeError("claims must be a plain object");
+  if (typeof claims !== "object" || Array.isArray(claims))
+    throw new TypeError("claims must be a plain object");
   for (const name of Object.keys(claims)) {
     if (RESERVED_CLAIMS.has(name)) throw new TypeError(`claims may not set the reserved claim "${name}"`);
   }
@@ -90,7 +91,10 @@ export function checkClaims(
     throw new TokenInvalidError("aud");
   }
   if (exp <= nowSec - expect.toleranceSec) throw new TokenExpiredError();
-  if (nbf !== undefined && (nbf as number) > nowSec + expect.toleranceSec) throw new TokenInvalidError("nbf");
+  // Like jose, `nbf` is compared to the whole current second (the cautious side for a "not before").
+  if (nbf !== undefined && (nbf as number) > Math.floor(nowSec) + expect.toleranceSec) {
+    throw new TokenInvalidError("nbf");
+  }
   if (iat > nowSec + expect.toleranceSec) throw new TokenInvalidError("iat");
   return payload as AccessTokenClaims;
 }

@@ -5,16 +5,23 @@ const B64URL = /^[A-Za-z0-9_-]*$/;
  * and canonical (the unused trailing bits are zero). Returns `undefined` on any deviation.
  */
 export function decodeBase64urlStrict(input: string): Buffer | undefined {
-  const rem = input.length % 4;
-  if (rem === 1 || !B64URL.test(input)) return undefined;
-  const buf = Buffer.from(input, "base64url");
-  // A non-canonical final group decodes to the same bytes as the canonical one; re-encoding the
-  // last one or two bytes tells them apart.
-  if (rem !== 0 && buf.subarray(buf.length - (rem - 1)).toString("base64url") !== input.slice(input.length - rem)) {
-    return undefined;
-  }
-  return buf;
+  return B64URL.test(input) ? decodeBase64urlAlphabetChecked(input) : undefined;
 }
+
+/**
+ * {@link decodeBase64urlStrict} for input already known to hold only base64url characters (the
+ * caller tested the alphabet, perhaps for several parts at once): checks length and canonical form.
+ */
+export function decodeBase64urlAlphabetChecked(input: string): Buffer | undefined {
+  const rem = input.length % 4;
+  if (rem === 1) return undefined;
+  // A non-canonical final group decodes to the same bytes as the canonical one: its unused low bits
+  // (4 of the last character after 2, 2 after 3) are not zero.
+  if (rem !== 0 && (VALUE.indexOf(input[input.length - 1]!) & (rem === 2 ? 15 : 3)) !== 0) return undefined;
+  return Buffer.from(input, "base64url");
+}
+
+const VALUE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /** base64url without padding. */
 export function encodeBase64url(data: Uint8Array): string {

@@ -1,5 +1,6 @@
-import { createHmac, timingSafeEqual, verify as cryptoVerify } from "node:crypto";
-import { decodeBase64urlStrict } from "./base64url.js";
+import { isUtf8 } from "node:buffer";
+import { createHmac, verify as cryptoVerify, timingSafeEqual } from "node:crypto";
+import { decodeBase64urlAlphabetChecked, decodeBase64urlStrict } from "./base64url.js";
 import { TokenInvalidError } from "./errors.js";
 import type { Algorithm, KeyEntry } from "./keys.js";
 
@@ -25,11 +26,32 @@ export interface VerifiedJws {
 }
 
 /**
+ * Recently parsed headers and their base64url text, newest first: every token signed by one key has
+ * the same header, so one comparison with `startsWith` usually replaces decoding and parsing it.
+ */
+const recentHeaders: RecentHeader[] = [];
+
+interface RecentHeader {
+  text: string;
+  header: Record<string, unknown>;
+  /** The options whose header checks this header passed (they are the same on every call of an Auth). */
+  checkedFor: JwsVerifyOptions | undefined;
+}
+const RECENT_HEADERS = 4;
+const RECENT_HEADER_TEXT = 512;
+/** The payload and signature parts, with the dot between them: base64url only. */
+const PAYLOAD_AND_SIGNATURE = /^[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$/;
+
+/** Where the signing input is written (verification is synchronous, so one buffer serves every call). */
+let scratch = Buffer.allocUnsafeSlow(8192);
+
+/**
  * Verifies a compact JWS synchronously on node:crypto and returns its header and payload. The
  * signature is checked before the payload is parsed. Rejects, with `TokenInvalidError` and a
- * `reason`: non-strings, oversized input, anything but three strict base64url parts, `alg` outside the
- * allowlist (so `none` in any spelling), a key whose algorithm differs from `alg`, unknown `kid`,
- * `crit`, embedded keys (`jwk`, `jku`, `x5u`, `x5c`), a wrong `typ`, and bad signatures.
+ * `reason`: non-strings, oversized input, anything but three strict base64url parts, ill-formed
+ * UTF-8 or JSON, `alg` outside the allowlist (so `none` in any spelling), a key whose algorithm
+ * differs from `alg`, unknown `kid`, `crit`, embedded keys (`jwk`, `jku`, `x5u`, `x5c`), a wrong
+ * `typ`, and bad signatures. The returned header may be frozen and shared between calls.
  */
 export function verifyCompactJws(token: unknown, options: JwsVerifyOptions): VerifiedJws {
   if (typeof token !== "string") throw new TokenInvalidError("malformed");
@@ -39,12 +61,52 @@ export function verifyCompactJws(token: unknown, options: JwsVerifyOptions): Ver
   if (dot1 <= 0 || dot2 < 0 || token.indexOf(".", dot2 + 1) !== -1) {
     throw new TokenInvalidError("malformed");
   }
-  const headerBytes = decodeBase64urlStrict(token.slice(0, dot1));
-  const header = headerBytes && parseObject(headerBytes);
-  if (!header) throw new TokenInvalidError("malformed");
+  let recent: RecentHeader | undefined;
+  for (const r of recentHeaders) {
+    if (r.text.length === dot1 && token.startsWith(r.text)) {
+      recent = r;
+      break;
+    }
+  }
+  let header = recent?.header;
+  if (header === undefined) {
+    const headerBytes = decodeBase64urlStrict(token.slice(0, dot1));
+    header = headerBytes && parseObject(headerBytes);
+    if (!header) throw new TokenInvalidError("malformed");
+  }
+  if (recent?.checkedFor !== options) checkHeader(header, options);
+  const key = options.key(header.kid as string);
+  if (!key) throw new TokenInvalidError("kid");
+  // The key decides the algorithm; the header must agree (no algorithm/key confusion).
+  if (key.alg !== header.alg) throw new TokenInvalidError("alg");
+  if (recent) {
+    recent.checkedFor = options;
+  } else if (dot1 <= RECENT_HEADER_TEXT) {
+    // Only a header that passed the checks is remembered, with the options it passed them for.
+    recentHeaders.unshift({ text: token.slice(0, dot1), header: Object.freeze(header), checkedFor: options });
+    if (recentHeaders.length > RECENT_HEADERS) recentHeaders.pop();
+  }
 
+  // The whole rest is checked to be base64url before the signature: the signing input is written
+  // as latin1, which is the token's exact bytes only when every character is base64url.
+  if (!PAYLOAD_AND_SIGNATURE.test(token.slice(dot1 + 1))) throw new TokenInvalidError("malformed");
+  const signature = decodeBase64urlAlphabetChecked(token.slice(dot2 + 1));
+  const payloadBytes = decodeBase64urlAlphabetChecked(token.slice(dot1 + 1, dot2));
+  if (!signature || !payloadBytes) throw new TokenInvalidError("malformed");
+  if (scratch.length < dot2) scratch = Buffer.allocUnsafeSlow(Math.max(dot2, 2 * scratch.length));
+  scratch.write(token, 0, dot2, "latin1");
+  if (!checkSignature(key, scratch.subarray(0, dot2), signature)) throw new TokenInvalidError("signature");
+
+  const payload = parseObject(payloadBytes);
+  if (!payload) throw new TokenInvalidError("malformed");
+  return { header, payload };
+}
+
+/** The checks of a header that depend on nothing but the header and the options. */
+function checkHeader(header: Record<string, unknown>, options: JwsVerifyOptions): void {
   const alg = header.alg;
-  if (typeof alg !== "string" || !options.algorithms.has(alg as Algorithm)) throw new TokenInvalidError("alg");
+  if (typeof alg !== "string" || !options.algorithms.has(alg as Algorithm))
+    throw new TokenInvalidError("alg");
   if (header.crit !== undefined) throw new TokenInvalidError("crit");
   for (const name of EMBEDDED_KEY_HEADERS) {
     if (header[name] !== undefined) throw new TokenInvalidError("embedded_key");
@@ -52,20 +114,6 @@ export function verifyCompactJws(token: unknown, options: JwsVerifyOptions): Ver
   if (!typMatches(header.typ, options.typ)) throw new TokenInvalidError("typ");
   const kid = header.kid;
   if (typeof kid !== "string" || kid.length === 0 || kid.length > 256) throw new TokenInvalidError("kid");
-  const key = options.key(kid);
-  if (!key) throw new TokenInvalidError("kid");
-  // The key decides the algorithm; the header must agree (no algorithm/key confusion).
-  if (key.alg !== alg) throw new TokenInvalidError("alg");
-
-  const signature = dot2 === token.length - 1 ? undefined : decodeBase64urlStrict(token.slice(dot2 + 1));
-  if (!signature) throw new TokenInvalidError("malformed");
-  const signingInput = Buffer.from(token.slice(0, dot2), "latin1");
-  if (!checkSignature(key, signingInput, signature)) throw new TokenInvalidError("signature");
-
-  const payloadBytes = decodeBase64urlStrict(token.slice(dot1 + 1, dot2));
-  const payload = payloadBytes && parseObject(payloadBytes);
-  if (!payload) throw new TokenInvalidError("malformed");
-  return { header, payload };
 }
 
 function checkSignature(key: KeyEntry, data: Buffer, signature: Buffer): boolean {
@@ -88,9 +136,13 @@ function checkSignature(key: KeyEntry, data: Buffer, signature: Buffer): boolean
 }
 
 function parseObject(bytes: Buffer): Record<string, unknown> | undefined {
+  const text = bytes.toString("utf8");
+  // Ill-formed UTF-8 is refused, not replaced (as by jose's fatal TextDecoder); only a text that
+  // contains U+FFFD can have had a replacement, so only then is the (slower) full check needed.
+  if (text.includes("\uFFFD") && !isUtf8(bytes)) return undefined;
   let value: unknown;
   try {
-    value = JSON.parse(bytes.toString("utf8"));
+    value = JSON.parse(text);
   } catch {
     return undefined;
   }
@@ -100,6 +152,7 @@ function parseObject(bytes: Buffer): Record<string, unknown> | undefined {
 }
 
 function typMatches(typ: unknown, expected: string): boolean {
+  if (typ === expected) return true;
   if (typeof typ !== "string") return false;
   const t = typ.toLowerCase();
   return t === expected || t === `application/${expected}`;

@@ -13,6 +13,8 @@ export interface RevocationIndex {
   readonly size: number;
   /** Drops everything. */
   clear(): void;
+  /** Optional: prepares room for `entries` more entries (called before a snapshot is loaded). */
+  reserve?(entries: number): void;
 }
 
 /** A {@link RevocationIndex} on a JS `Map`: simple, and fine up to some hundred thousand entries. */

@@ -77,6 +77,10 @@ local function trim(lastId)
   local minms = ms - RETENTION
   if minms <= 0 then return 0 end
   local minid = fmt(minms) .. '-0'
+  -- Nothing to trim unless the oldest entry is older than minid (O(1)); the reverse range below
+  -- walks the whole stream when it finds nothing, which made every append O(feed length).
+  local first = redis.call('XRANGE', G .. 'feed', '-', '+', 'COUNT', 1)
+  if #first == 0 or not idlt(first[1][1], minid) then return 0 end
   local old = redis.call('XREVRANGE', G .. 'feed', '(' .. minid, '-', 'COUNT', 1)
   if #old == 0 then return 0 end
   local n = redis.call('XTRIM', G .. 'feed', 'MINID', minid)

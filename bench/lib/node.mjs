@@ -1,0 +1,58 @@
+// One jwt-revoke node of the multi-process sections (propagation, cold start), driven over IPC.
+// Config (argv[2], JSON): { kind: "redis" | "postgres" | "sqlite", target, token? }.
+// With `token`, the node verifies it right after createAuth: `coldStart()` then returns the time from
+// the start of createAuth to the end of that first verify.
+import { createAuth } from "../../dist/index.js";
+import { AUDIENCE, failToParent, ISSUER, QUIET, serveParent } from "./common.mjs";
+import { openStore } from "./stores.mjs";
+
+const config = JSON.parse(process.argv[2]);
+const store = await openStore(config.kind, config.target);
+const started = performance.now();
+let auth;
+let createdMs;
+let firstVerifyMs;
+try {
+  auth = await createAuth({
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    store,
+    purgeInterval: 0,
+    keyRefreshInterval: "1h",
+    logger: QUIET,
+  });
+  createdMs = performance.now() - started;
+  if (config.token) {
+    await auth.verify(config.token);
+    firstVerifyMs = performance.now() - started;
+  }
+} catch (error) {
+  const after = ((performance.now() - started) / 1000).toFixed(1);
+  failToParent(new Error(`createAuth failed after ${after} s: ${error?.message ?? error}`));
+  await new Promise(() => undefined); // exits once the parent has the message
+}
+
+serveParent({
+  /** Cold start: the time from createAuth's start to the end of the first verify, and the replica's size. */
+  coldStart: () => {
+    const { replica } = auth.status();
+    return { ms: firstVerifyMs, createdMs, tokens: replica.tokens, rss: process.memoryUsage().rss };
+  },
+  /**
+   * Propagation: checks `token` is valid now, then verifies it every millisecond and tells the parent
+   * (message `refused`) the moment it is refused.
+   */
+  watch: async (id, token) => {
+    await auth.verify(token);
+    const poll = async () => {
+      try {
+        await auth.verify(token);
+        setTimeout(poll, 1);
+      } catch (error) {
+        process.send({ type: "refused", id, code: error.code });
+      }
+    };
+    setTimeout(poll, 1);
+  },
+  close: () => auth.close(),
+});

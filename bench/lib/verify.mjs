@@ -1,0 +1,198 @@
+// Section 1: verification per algorithm, side by side in one process: the node:crypto floor, our
+// `auth.verify` (0 and 1,000,000 revocations, with and without the verified-token cache),
+// `jose.jwtVerify` and `fast-jwt`.
+import {
+  createHmac,
+  createSecretKey,
+  verify as cryptoVerify,
+  generateKeyPairSync,
+  randomBytes,
+  timingSafeEqual,
+} from "node:crypto";
+import { createVerifier } from "fast-jwt";
+import * as jose from "jose";
+import { createAuth, memoryStore } from "../../dist/index.js";
+import { AUDIENCE, ISSUER, idFor, log, QUIET, sideBySide } from "./common.mjs";
+
+export const ALGS = ["EdDSA", "ES256", "RS256", "HS256"];
+const REQUIRED = ["sub", "jti", "sid", "client_id", "iat", "exp"];
+const TOKENS_PER_ALG = 256;
+export const REVOCATIONS = 1_000_000;
+
+function keysForAllAlgorithms() {
+  const ed = generateKeyPairSync("ed25519");
+  const es = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const rs = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const hs = createSecretKey(randomBytes(32));
+  return {
+    EdDSA: { kid: "bench-ed", sign: ed.privateKey, verify: ed.publicKey },
+    ES256: { kid: "bench-es", sign: es.privateKey, verify: es.publicKey },
+    RS256: { kid: "bench-rs", sign: rs.privateKey, verify: rs.publicKey },
+    HS256: { kid: "bench-hs", sign: hs, verify: hs },
+  };
+}
+
+/**
+ * The floor: what verification costs at the least on this machine: the node:crypto signature check,
+ * base64url and JSON parse of the payload, and the claim checks. No header parsing (the key is known),
+ * no strictness, no revocation.
+ */
+function floorVerifier(alg, key) {
+  const check =
+    alg === "HS256"
+      ? (data, sig) =>
+          sig.length === 32 && timingSafeEqual(createHmac("sha256", key).update(data).digest(), sig)
+      : alg === "EdDSA"
+        ? (data, sig) => cryptoVerify(null, data, key, sig)
+        : alg === "ES256"
+          ? (data, sig) => cryptoVerify("sha256", data, { key, dsaEncoding: "ieee-p1363" }, sig)
+          : (data, sig) => cryptoVerify("sha256", data, key, sig);
+  return (token) => {
+    const d1 = token.indexOf(".");
+    const d2 = token.lastIndexOf(".");
+    if (!check(Buffer.from(token.slice(0, d2), "latin1"), Buffer.from(token.slice(d2 + 1), "base64url"))) {
+      throw new Error("floor: bad signature");
+    }
+    const p = JSON.parse(Buffer.from(token.slice(d1 + 1, d2), "base64url").toString("utf8"));
+    const now = Date.now() / 1000;
+    if (
+      p.iss !== ISSUER ||
+      !(p.aud === AUDIENCE || (Array.isArray(p.aud) && p.aud.includes(AUDIENCE))) ||
+      typeof p.sub !== "string" ||
+      typeof p.jti !== "string" ||
+      typeof p.sid !== "string" ||
+      typeof p.exp !== "number" ||
+      p.exp <= now ||
+      typeof p.iat !== "number" ||
+      p.iat > now + 5
+    ) {
+      throw new Error("floor: bad claims");
+    }
+    return p;
+  };
+}
+
+async function mintTokens(alg, key, n) {
+  const now = Math.floor(Date.now() / 1000);
+  const tokens = [];
+  for (let i = 0; i < n; i++) {
+    const claims = {
+      iss: ISSUER,
+      aud: AUDIENCE,
+      sub: `user-${i}`,
+      client_id: "default",
+      sid: idFor(7, i),
+      jti: idFor(8, i + n * ALGS.indexOf(alg)),
+      iat: now,
+      exp: now + 3600,
+    };
+    tokens.push(
+      await new jose.CompactSign(Buffer.from(JSON.stringify(claims)))
+        .setProtectedHeader({ alg, kid: key.kid, typ: "at+jwt" })
+        .sign(key.sign),
+    );
+  }
+  return tokens;
+}
+
+/**
+ * A memory store whose snapshot also holds `count` active jti revocations (none of which covers a
+ * bench token), made on the fly: the replica loads them exactly as from any store, while this
+ * process keeps no copy of them (so the bench's heap, and its garbage collections, stay small).
+ */
+export function storeWithRevocations(count) {
+  const store = memoryStore();
+  return new Proxy(store, {
+    get(target, property) {
+      if (property === "snapshot") {
+        return async (now) => {
+          const snap = await target.snapshot(now);
+          const entries = [...snap.entries];
+          for (let i = 0; i < count; i++) {
+            entries.push({
+              seq: "0",
+              kind: "jti",
+              subject: idFor(99, i),
+              expiresAt: now + 3_600_000,
+              reason: "bench",
+              actor: "bench",
+              at: now,
+            });
+          }
+          return { ...snap, entries };
+        };
+      }
+      const value = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/** Returns rows `{ alg, name, ops }` and the replica size of the 1M node. */
+export async function benchVerify({ rounds, ms }) {
+  const keys = keysForAllAlgorithms();
+  const keyInputs = ALGS.map((alg) => ({
+    alg,
+    kid: keys[alg].kid,
+    key: alg === "HS256" ? keys[alg].sign.export() : keys[alg].sign,
+  }));
+  const common = {
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    algorithm: "EdDSA",
+    algorithms: ALGS,
+    keys: keyInputs,
+    purgeInterval: 0,
+    logger: QUIET,
+  };
+  log(`verify: two nodes load ${REVOCATIONS.toLocaleString("en-US")} revocations`);
+  const empty = await createAuth({ ...common, store: memoryStore(), verifyCache: false });
+  const full = await createAuth({ ...common, store: storeWithRevocations(REVOCATIONS), verifyCache: false });
+  const fullCached = await createAuth({ ...common, store: storeWithRevocations(REVOCATIONS) });
+  const replicaSize = full.status().replica.tokens;
+  if (replicaSize < REVOCATIONS)
+    throw new Error(`the replica holds ${replicaSize} entries, not ${REVOCATIONS}`);
+
+  const rows = [];
+  for (const alg of ALGS) {
+    const key = keys[alg];
+    const tokens = await mintTokens(alg, key, TOKENS_PER_ALG);
+    const joseKey =
+      alg === "HS256"
+        ? new Uint8Array(key.verify.export())
+        : await jose.importJWK(key.verify.export({ format: "jwk" }), alg);
+    const joseOptions = {
+      algorithms: [alg],
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      typ: "at+jwt",
+      requiredClaims: REQUIRED,
+    };
+    const fast = createVerifier({
+      key: alg === "HS256" ? key.verify.export() : key.verify.export({ format: "pem", type: "spki" }),
+      algorithms: [alg],
+      allowedIss: ISSUER,
+      allowedAud: AUDIENCE,
+      checkTyp: "at+jwt",
+      requiredClaims: REQUIRED,
+      cache: false,
+    });
+    const contenders = [
+      { name: "floor", fn: floorVerifier(alg, key.verify), async: false },
+      { name: "ours, 0 revocations, cache off", fn: (t) => empty.verify(t), async: true },
+      { name: "ours, 1M revocations, cache off", fn: (t) => full.verify(t), async: true },
+      { name: "ours, 1M revocations, cache on (default)", fn: (t) => fullCached.verify(t), async: true },
+      { name: "jose.jwtVerify", fn: (t) => jose.jwtVerify(t, joseKey, joseOptions), async: true },
+      { name: "fast-jwt", fn: (t) => fast(t), async: false },
+    ];
+    // Every contender must accept every token before it is timed.
+    for (const c of contenders) for (const t of tokens) await c.fn(t);
+    log(`verify: ${alg}`);
+    const ops = await sideBySide(contenders, tokens, { rounds, ms });
+    for (const [i, c] of contenders.entries()) rows.push({ alg, name: c.name, ops: ops[i] });
+  }
+  // The 1M node must still hold its revocations (nothing was swept or lost on the way).
+  const after = full.status().replica;
+  await Promise.all([empty.close(), full.close(), fullCached.close()]);
+  return { rows, replicaSize: after.tokens, fresh: after.fresh };
+}
