@@ -6,6 +6,8 @@ export const ISSUER = "https://bench.example";
 export const AUDIENCE = "api";
 /** Quiet logger for every Auth and store of the bench (warnings would garble the table). */
 export const QUIET = { warn: () => undefined, error: () => undefined, info: () => undefined };
+/** The createAuth options every Auth of the bench shares (add `store` and what a section varies). */
+export const AUTH_OPTIONS = { issuer: ISSUER, audience: AUDIENCE, purgeInterval: 0, logger: QUIET };
 
 /** Progress goes to stderr; stdout carries only the final table. */
 export function log(message) {
@@ -153,27 +155,11 @@ export function failToParent(error) {
   process.send({ type: "failed", message: String(error?.message ?? error) }, () => process.exit(1));
 }
 
-/** The child side of {@link startChild}: answers `{ id, op, args }` with `ops[op](...args)`. */
-export function serveParent(ops) {
-  process.on("message", async (msg) => {
-    if (!msg || typeof msg.id !== "number") return;
-    try {
-      const fn = ops[msg.op];
-      if (!fn) throw new TypeError(`unknown op ${msg.op}`);
-      const result = await fn(...(msg.args ?? []));
-      process.send({ id: msg.id, ok: true, result: result ?? null });
-    } catch (error) {
-      process.send({
-        id: msg.id,
-        ok: false,
-        code: error?.code ?? "ERR",
-        message: String(error?.message ?? error),
-      });
-    }
-  });
-  process.on("disconnect", () => process.exit(0));
-  process.send({ type: "ready" });
-}
+/**
+ * The child side of {@link startChild}: answers `{ id, op, args }` with `ops[op](...args)` (the
+ * tests' node fixtures speak the same protocol).
+ */
+export { serveOps as serveParent } from "../../test/fixtures/node-ipc.mjs";
 
 /** Formats a rate: 7,234/s or 1.23M/s. */
 export function rate(x, unit = "/s") {

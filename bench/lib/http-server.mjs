@@ -11,21 +11,20 @@ import { Redis } from "ioredis";
 import * as jose from "jose";
 import { createAuth } from "../../dist/index.js";
 import { redisStore } from "../../dist/stores/redis.js";
-import { AUDIENCE, ISSUER, QUIET, serveParent } from "./common.mjs";
+import { AUDIENCE, AUTH_OPTIONS, ISSUER, QUIET, serveParent } from "./common.mjs";
 
 const config = JSON.parse(process.argv[2]);
 const storeOptions = { prefix: config.prefix, logger: QUIET };
-const common = { issuer: ISSUER, audience: AUDIENCE, purgeInterval: 0, logger: QUIET };
-const auth = await createAuth({ ...common, store: redisStore({ url: config.redisUrl }, storeOptions) });
+const auth = await createAuth({ ...AUTH_OPTIONS, store: redisStore({ url: config.redisUrl }, storeOptions) });
 const authNoCache = await createAuth({
-  ...common,
+  ...AUTH_OPTIONS,
   store: redisStore({ url: config.redisUrl }, storeOptions),
   verifyCache: false,
 });
 /** A revocation index that holds nothing: `has` is always false. */
 const noIndex = () => ({ add() {}, has: () => false, sweep: () => 0, size: 0, clear() {} });
 const authJwtOnly = await createAuth({
-  ...common,
+  ...AUTH_OPTIONS,
   store: redisStore({ url: config.redisUrl }, storeOptions),
   createIndex: noIndex,
 });

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { createAuth } from "../../dist/index.js";
 import { redisStore } from "../../dist/stores/redis.js";
-import { AUDIENCE, ISSUER, log, median, QUIET, startChild } from "./common.mjs";
+import { AUTH_OPTIONS, log, median, QUIET, startChild } from "./common.mjs";
 
 const SERVER = fileURLToPath(new URL("./http-server.mjs", import.meta.url));
 export const FRAMEWORKS = ["express", "fastify", "hono"];
@@ -32,11 +32,8 @@ function cannon(url, token, duration) {
 export async function benchHttp({ redisUrl, seconds }) {
   const prefix = "bench-http:";
   const auth = await createAuth({
-    issuer: ISSUER,
-    audience: AUDIENCE,
+    ...AUTH_OPTIONS,
     store: redisStore({ url: redisUrl }, { prefix, logger: QUIET }),
-    purgeInterval: 0,
-    logger: QUIET,
   });
   const rows = [];
   try {

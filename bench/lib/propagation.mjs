@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { createAuth } from "../../dist/index.js";
-import { AUDIENCE, ISSUER, log, percentile, QUIET, startChild } from "./common.mjs";
+import { AUTH_OPTIONS, log, percentile, startChild } from "./common.mjs";
 import { openStore } from "./stores.mjs";
 
 const NODE = fileURLToPath(new URL("./node.mjs", import.meta.url));
@@ -13,13 +13,7 @@ const NODES = 3;
 
 /** Returns `{ samples, p50, p99, max }` in ms. */
 export async function benchPropagation(kind, target, samples) {
-  const auth = await createAuth({
-    issuer: ISSUER,
-    audience: AUDIENCE,
-    store: await openStore(kind, target),
-    purgeInterval: 0,
-    logger: QUIET,
-  });
+  const auth = await createAuth({ ...AUTH_OPTIONS, store: await openStore(kind, target) });
   const nodes = [];
   try {
     for (let i = 0; i < NODES; i++) nodes.push(await startChild(NODE, { kind, target }));

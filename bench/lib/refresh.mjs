@@ -1,20 +1,14 @@
 // Section 6: refresh-token rotations per second, per store, with default store options: 32 sessions
 // rotating concurrently (each its own chain) for a fixed time, through `auth.refresh`.
 import { createAuth } from "../../dist/index.js";
-import { AUDIENCE, ISSUER, log, QUIET } from "./common.mjs";
+import { AUTH_OPTIONS, log } from "./common.mjs";
 import { openStore } from "./stores.mjs";
 
 const SESSIONS = 32;
 
 /** Returns rotations per second. */
 export async function benchRefresh(kind, target, seconds) {
-  const auth = await createAuth({
-    issuer: ISSUER,
-    audience: AUDIENCE,
-    store: await openStore(kind, target),
-    purgeInterval: 0,
-    logger: QUIET,
-  });
+  const auth = await createAuth({ ...AUTH_OPTIONS, store: await openStore(kind, target) });
   try {
     log(`refresh: ${kind}`);
     const chains = await Promise.all(Array.from({ length: SESSIONS }, (_, i) => auth.login(`refresh-${i}`)));

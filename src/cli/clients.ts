@@ -2,16 +2,17 @@ import { randomBytes } from "node:crypto";
 import { CLIENT_ID_PATTERN, DEFAULT_CLIENT } from "../server/clients.js";
 import { hashSecret } from "../server/passwords.js";
 import {
+  badSubcommand,
   CliError,
+  commandHelp,
   type Flags,
-  flagHelp,
   iso,
   optional,
   out,
-  parse,
+  parseCommand,
+  printList,
   readSecretLine,
   STORE_FLAGS,
-  table,
   usage,
   withAdmin,
 } from "./common.js";
@@ -27,7 +28,8 @@ const FLAGS: Flags = {
 };
 
 /** Help of `clients`. */
-export const CLIENTS_HELP = `Usage: jwt-revoke clients <subcommand> [options]
+export const CLIENTS_HELP = commandHelp(
+  `Usage: jwt-revoke clients <subcommand> [options]
 
 Manages confidential OAuth clients (resource servers that introspect or revoke tokens).
 
@@ -36,22 +38,18 @@ Subcommands:
   list                  list clients (--json for JSON)
   remove ID             delete a client
 
-Options:
-${flagHelp(FLAGS)}
-  -h, --help                   show this help
-`;
+`,
+  FLAGS,
+);
 
 /** Printable ASCII (RFC 6749 VSCHAR), 1 to 512 characters. */
 const SECRET_PATTERN = /^[\x20-\x7e]{1,512}$/;
 
 /** `jwt-revoke clients add|list|remove`. */
 export async function clients(args: string[]): Promise<number> {
-  const parsed = parse(args, FLAGS);
+  const parsed = parseCommand(args, FLAGS, CLIENTS_HELP, { subcommands: true });
+  if (!parsed) return 0;
   const [sub, ...rest] = parsed.positionals;
-  if (parsed.help || sub === "help") {
-    process.stdout.write(CLIENTS_HELP);
-    return 0;
-  }
   switch (sub) {
     case "add": {
       if (rest.length !== 1) throw usage("clients add takes one ID");
@@ -80,26 +78,17 @@ export async function clients(args: string[]): Promise<number> {
       if (rest.length > 0) throw usage("clients list takes no arguments");
       return withAdmin(parsed, async (auth) => {
         const list = await auth.store.listClients();
-        if (parsed.values.json) {
-          out(
-            JSON.stringify(
-              list.map((c) => ({
-                client_id: c.clientId,
-                confidential: c.secretHash !== null,
-                created_at: iso(c.createdAt),
-              })),
-            ),
-          );
-        } else {
-          table(
-            ["CLIENT ID", "TYPE", "CREATED"],
-            list.map((c) => [
-              c.clientId,
-              c.secretHash === null ? "public" : "confidential",
-              iso(c.createdAt),
-            ]),
-          );
-        }
+        printList(
+          parsed,
+          list,
+          (c) => ({
+            client_id: c.clientId,
+            confidential: c.secretHash !== null,
+            created_at: iso(c.createdAt),
+          }),
+          ["CLIENT ID", "TYPE", "CREATED"],
+          (c) => [c.clientId, c.secretHash === null ? "public" : "confidential", iso(c.createdAt)],
+        );
         return 0;
       });
     }
@@ -112,9 +101,7 @@ export async function clients(args: string[]): Promise<number> {
         return 0;
       });
     }
-    case undefined:
-      throw usage("clients needs a subcommand: add, list or remove (see jwt-revoke clients --help)");
     default:
-      throw usage(`unknown clients subcommand "${sub}" (see jwt-revoke clients --help)`);
+      throw badSubcommand("clients", sub, ["add", "list", "remove"]);
   }
 }

@@ -106,6 +106,53 @@ export function flagHelp(flags: Flags): string {
   return rows.map(([l, r]) => l.padEnd(width) + r).join("\n");
 }
 
+/**
+ * The help text of a command: `intro` (usage line, description, subcommands; ending in a blank line),
+ * then the options of `flags` and `--help`.
+ */
+export function commandHelp(intro: string, flags: Flags): string {
+  return `${intro}Options:\n${flagHelp(flags)}\n  -h, --help                   show this help\n`;
+}
+
+/**
+ * Parses a command's arguments ({@link parse}). When help is asked for (`-h`, `--help`, or with
+ * `subcommands` a first positional `help`), prints `help` on stdout and returns `undefined`.
+ */
+export function parseCommand(
+  args: string[],
+  flags: Flags,
+  help: string,
+  { subcommands = false }: { subcommands?: boolean } = {},
+): Parsed | undefined {
+  const parsed = parse(args, flags);
+  if (parsed.help || (subcommands && parsed.positionals[0] === "help")) {
+    process.stdout.write(help);
+    return undefined;
+  }
+  return parsed;
+}
+
+/**
+ * The usage error for a missing or unknown subcommand of `command`, whose subcommands are `names`.
+ */
+export function badSubcommand(command: string, sub: string | undefined, names: readonly string[]): CliError {
+  const see = `(see jwt-revoke ${command} --help)`;
+  if (sub !== undefined) return usage(`unknown ${command} subcommand "${sub}" ${see}`);
+  const list = names.length > 1 ? `${names.slice(0, -1).join(", ")} or ${names.at(-1)}` : (names[0] ?? "");
+  return usage(`${command} needs a subcommand: ${list} ${see}`);
+}
+
+/** The `--store` URL (default {@link DEFAULT_STORE_URL}); a malformed one is a usage error. */
+export function storeUrlFlag(parsed: Parsed): string {
+  const url = optional(parsed, "store") ?? DEFAULT_STORE_URL;
+  try {
+    parseStoreUrl(url);
+  } catch (error) {
+    throw usage(`--${firstLine(error)}`);
+  }
+  return url;
+}
+
 /** The first line of an error's message (CLI errors are one line). */
 export function firstLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
@@ -178,18 +225,21 @@ export function parseTime(value: string, flag: string, now = Date.now()): Date {
   return new Date(ms);
 }
 
+/** `--store`: the store URL (`serve` and every admin command). */
+export const STORE_FLAG: Flag = {
+  type: "string",
+  env: "JWT_REVOKE_STORE",
+  default: DEFAULT_STORE_URL,
+  value: "URL",
+  help: "sqlite:PATH, redis://..., postgres://... or memory:",
+};
+
 /**
  * Flags every admin command shares with `serve`: which store, and the token settings that decide how
  * long a revocation must be remembered. Set them (or their environment variables) as for `serve`.
  */
 export const STORE_FLAGS: Flags = {
-  store: {
-    type: "string",
-    env: "JWT_REVOKE_STORE",
-    default: DEFAULT_STORE_URL,
-    value: "URL",
-    help: "sqlite:PATH, redis://..., postgres://... or memory:",
-  },
+  store: STORE_FLAG,
   algorithm: {
     type: "string",
     env: "JWT_REVOKE_ALGORITHM",
@@ -217,12 +267,7 @@ const cliLogger: Logger = {
  * algorithm is accepted (so `revoke --token` takes any token the store's keys signed).
  */
 export async function openAdmin(parsed: Parsed): Promise<Auth> {
-  const url = optional(parsed, "store") ?? DEFAULT_STORE_URL;
-  try {
-    parseStoreUrl(url);
-  } catch (error) {
-    throw usage(`--${firstLine(error)}`);
-  }
+  const url = storeUrlFlag(parsed);
   const accessTokenTtl = durationFlag(parsed, "access-token-ttl");
   const flagAlg = algorithmFlag(parsed);
   const store = await storeFromUrl(url, { logger: cliLogger });
@@ -280,6 +325,21 @@ export function table(header: string[], rows: string[][]): void {
       .trimEnd();
   out(line(header));
   for (const r of rows) out(line(r));
+}
+
+/**
+ * Prints a list: with `--json` one JSON array of `toJson(item)`, else a table of `toRow(item)` under
+ * `header`.
+ */
+export function printList<T>(
+  parsed: Parsed,
+  items: readonly T[],
+  toJson: (item: T) => unknown,
+  header: string[],
+  toRow: (item: T) => string[],
+): void {
+  if (parsed.values.json) out(JSON.stringify(items.map(toJson)));
+  else table(header, items.map(toRow));
 }
 
 /** ISO 8601 of a time in ms or a Date. */

@@ -1,13 +1,14 @@
 import {
+  badSubcommand,
+  commandHelp,
   type Flags,
-  flagHelp,
   iso,
   optional,
   out,
-  parse,
+  parseCommand,
   parseTime,
+  printList,
   STORE_FLAGS,
-  table,
   usage,
   withAdmin,
 } from "./common.js";
@@ -23,7 +24,8 @@ const FLAGS: Flags = {
 };
 
 /** Help of `keys`. */
-export const KEYS_HELP = `Usage: jwt-revoke keys <subcommand> [options]
+export const KEYS_HELP = commandHelp(
+  `Usage: jwt-revoke keys <subcommand> [options]
 
 Manages signing keys. They live in the store, so every node shares them.
 
@@ -32,19 +34,15 @@ Subcommands:
   rotate   publish a new key at once; every node signs with it within 10 s, or from --activate-at.
            Old public keys stay published until every token they signed has expired.
 
-Options:
-${flagHelp(FLAGS)}
-  -h, --help                   show this help
-`;
+`,
+  FLAGS,
+);
 
 /** `jwt-revoke keys list|rotate`. */
 export async function keys(args: string[]): Promise<number> {
-  const parsed = parse(args, FLAGS);
+  const parsed = parseCommand(args, FLAGS, KEYS_HELP, { subcommands: true });
+  if (!parsed) return 0;
   const [sub, ...rest] = parsed.positionals;
-  if (parsed.help || sub === "help") {
-    process.stdout.write(KEYS_HELP);
-    return 0;
-  }
   if (rest.length > 0) throw usage(`keys ${sub ?? ""} takes no arguments`.replace("  ", " "));
   switch (sub) {
     case "list":
@@ -63,12 +61,13 @@ export async function keys(args: string[]): Promise<number> {
             state,
           };
         });
-        if (parsed.values.json) out(JSON.stringify(rows));
-        else
-          table(
-            ["KID", "ALG", "CREATED", "ACTIVATES", "STATE"],
-            rows.map((r) => Object.values(r)),
-          );
+        printList(
+          parsed,
+          rows,
+          (r) => r,
+          ["KID", "ALG", "CREATED", "ACTIVATES", "STATE"],
+          (r) => Object.values(r),
+        );
         return 0;
       });
     case "rotate": {
@@ -86,9 +85,7 @@ export async function keys(args: string[]): Promise<number> {
         return 0;
       });
     }
-    case undefined:
-      throw usage("keys needs a subcommand: list or rotate (see jwt-revoke keys --help)");
     default:
-      throw usage(`unknown keys subcommand "${sub}" (see jwt-revoke keys --help)`);
+      throw badSubcommand("keys", sub, ["list", "rotate"]);
   }
 }

@@ -1,12 +1,12 @@
 import { isRefreshTokenShape } from "../core/ids.js";
 import {
   CliError,
+  commandHelp,
   type Flags,
   findUser,
-  flagHelp,
   optional,
   out,
-  parse,
+  parseCommand,
   parseTime,
   readSecretLine,
   STORE_FLAGS,
@@ -41,24 +41,21 @@ const FLAGS: Flags = {
 };
 
 /** Help of `revoke`. */
-export const REVOKE_HELP = `Usage: jwt-revoke revoke (--session ID | --user NAME | --token JWT | --jti ID | --before TIME) [options]
+export const REVOKE_HELP = commandHelp(
+  `Usage: jwt-revoke revoke (--session ID | --user NAME | --token JWT | --jti ID | --before TIME) [options]
 
 Revokes at one grain; every node on the store refuses the tokens within its staleness bound.
 
-Options:
-${flagHelp(FLAGS)}
-  -h, --help                   show this help
-`;
+`,
+  FLAGS,
+);
 
 const GRAINS = ["session", "user", "token", "jti", "before"] as const;
 
 /** `jwt-revoke revoke`. */
 export async function revoke(args: string[]): Promise<number> {
-  const parsed = parse(args, FLAGS);
-  if (parsed.help) {
-    process.stdout.write(REVOKE_HELP);
-    return 0;
-  }
+  const parsed = parseCommand(args, FLAGS, REVOKE_HELP);
+  if (!parsed) return 0;
   if (parsed.positionals.length > 0)
     throw usage(`revoke takes no arguments, got ${JSON.stringify(parsed.positionals[0])}`);
   const chosen = GRAINS.filter((g) => optional(parsed, g) !== undefined);

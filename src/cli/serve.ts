@@ -1,17 +1,17 @@
 import { parseDuration } from "../core/duration.js";
 import { type StartServerOptions, startServer } from "../server/index.js";
 import { LOG_LEVELS, type LogLevel } from "../server/logger.js";
-import { DEFAULT_STORE_URL, parseStoreUrl } from "../server/store-url.js";
 import {
   algorithmFlag,
+  commandHelp,
   durationFlag,
   type Flags,
-  firstLine,
-  flagHelp,
   integerFlag,
   optional,
   type Parsed,
-  parse,
+  parseCommand,
+  STORE_FLAG,
+  storeUrlFlag,
   usage,
 } from "./common.js";
 
@@ -25,13 +25,7 @@ export const SERVE_FLAGS: Flags = {
     value: "PORT",
     help: "port to listen on (0: a free one)",
   },
-  store: {
-    type: "string",
-    env: "JWT_REVOKE_STORE",
-    default: DEFAULT_STORE_URL,
-    value: "URL",
-    help: "sqlite:PATH, redis://..., postgres://... or memory:",
-  },
+  store: STORE_FLAG,
   issuer: {
     type: "string",
     env: "JWT_REVOKE_ISSUER",
@@ -148,16 +142,16 @@ export const SERVE_FLAGS: Flags = {
 };
 
 /** Help of `serve`. */
-export const SERVE_HELP = `Usage: jwt-revoke serve [options]
+export const SERVE_HELP = commandHelp(
+  `Usage: jwt-revoke serve [options]
 
 Runs the auth server (HTTP API of SPEC section 5) until SIGTERM or SIGINT. Every option also reads
 the environment variable shown; a flag wins over the environment. Nodes started on the same store
 share keys, users, sessions, rate limits and revocations.
 
-Options:
-${flagHelp(SERVE_FLAGS)}
-  -h, --help                   show this help
-`;
+`,
+  SERVE_FLAGS,
+);
 
 function trustProxy(value: string): StartServerOptions["trustProxy"] {
   const v = value.trim().toLowerCase();
@@ -174,12 +168,7 @@ function trustProxy(value: string): StartServerOptions["trustProxy"] {
 export function serveOptions(parsed: Parsed, env: NodeJS.ProcessEnv = process.env): StartServerOptions {
   if (parsed.positionals.length > 0)
     throw usage(`serve takes no arguments, got ${JSON.stringify(parsed.positionals[0])}`);
-  const store = optional(parsed, "store") ?? DEFAULT_STORE_URL;
-  try {
-    parseStoreUrl(store);
-  } catch (error) {
-    throw usage(`--${firstLine(error)}`);
-  }
+  const store = storeUrlFlag(parsed);
   const failMode = optional(parsed, "fail-mode");
   if (failMode !== "closed" && failMode !== "open") throw usage('--fail-mode must be "closed" or "open"');
   const level = optional(parsed, "log-level") ?? "info";
@@ -228,11 +217,8 @@ export function serveOptions(parsed: Parsed, env: NodeJS.ProcessEnv = process.en
 
 /** `jwt-revoke serve`: runs until a signal; resolves once listening. */
 export async function serve(args: string[]): Promise<number> {
-  const parsed = parse(args, SERVE_FLAGS);
-  if (parsed.help) {
-    process.stdout.write(SERVE_HELP);
-    return 0;
-  }
+  const parsed = parseCommand(args, SERVE_FLAGS, SERVE_HELP);
+  if (!parsed) return 0;
   const options = serveOptions(parsed);
   const limits = Object.fromEntries(
     Object.entries(options.rateLimits ?? {}).filter(([, v]) => v !== undefined),

@@ -1,12 +1,11 @@
 import {
+  commandHelp,
   type Flags,
   findUser,
-  flagHelp,
   iso,
-  out,
-  parse,
+  parseCommand,
+  printList,
   STORE_FLAGS,
-  table,
   usage,
   withAdmin,
 } from "./common.js";
@@ -14,55 +13,47 @@ import {
 const FLAGS: Flags = { ...STORE_FLAGS, json: { type: "boolean", help: "print JSON" } };
 
 /** Help of `sessions`. */
-export const SESSIONS_HELP = `Usage: jwt-revoke sessions USER [options]
+export const SESSIONS_HELP = commandHelp(
+  `Usage: jwt-revoke sessions USER [options]
 
 Lists the live sessions (devices) of USER (a username or user id), newest first.
 
-Options:
-${flagHelp(FLAGS)}
-  -h, --help                   show this help
-`;
+`,
+  FLAGS,
+);
 
 /** `jwt-revoke sessions USER`. */
 export async function sessions(args: string[]): Promise<number> {
-  const parsed = parse(args, FLAGS);
-  if (parsed.help) {
-    process.stdout.write(SESSIONS_HELP);
-    return 0;
-  }
+  const parsed = parseCommand(args, FLAGS, SESSIONS_HELP);
+  if (!parsed) return 0;
   if (parsed.positionals.length !== 1)
     throw usage("sessions takes one USER (see jwt-revoke sessions --help)");
   const name = parsed.positionals[0] as string;
   return withAdmin(parsed, async (auth) => {
     const user = await findUser(auth, name);
     const list = await auth.listSessions(user.id);
-    if (parsed.values.json) {
-      out(
-        JSON.stringify(
-          list.map((s) => ({
-            session_id: s.sessionId,
-            client_id: s.clientId,
-            created_at: iso(s.createdAt),
-            last_used_at: iso(s.lastUsedAt),
-            expires_at: iso(s.expiresAt),
-            user_agent: s.userAgent,
-            ip: s.ip,
-          })),
-        ),
-      );
-    } else {
-      table(
-        ["SESSION ID", "CREATED", "LAST USED", "EXPIRES", "IP", "USER AGENT"],
-        list.map((s) => [
-          s.sessionId,
-          iso(s.createdAt),
-          iso(s.lastUsedAt),
-          iso(s.expiresAt),
-          s.ip ?? "-",
-          s.userAgent ?? "-",
-        ]),
-      );
-    }
+    printList(
+      parsed,
+      list,
+      (s) => ({
+        session_id: s.sessionId,
+        client_id: s.clientId,
+        created_at: iso(s.createdAt),
+        last_used_at: iso(s.lastUsedAt),
+        expires_at: iso(s.expiresAt),
+        user_agent: s.userAgent,
+        ip: s.ip,
+      }),
+      ["SESSION ID", "CREATED", "LAST USED", "EXPIRES", "IP", "USER AGENT"],
+      (s) => [
+        s.sessionId,
+        iso(s.createdAt),
+        iso(s.lastUsedAt),
+        iso(s.expiresAt),
+        s.ip ?? "-",
+        s.userAgent ?? "-",
+      ],
+    );
     return 0;
   });
 }

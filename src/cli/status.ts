@@ -1,25 +1,32 @@
 import { DEFAULT_STORE_URL, redactStoreUrl } from "../server/store-url.js";
-import { type Flags, flagHelp, iso, optional, out, parse, STORE_FLAGS, usage, withAdmin } from "./common.js";
+import {
+  commandHelp,
+  type Flags,
+  iso,
+  optional,
+  out,
+  parseCommand,
+  STORE_FLAGS,
+  usage,
+  withAdmin,
+} from "./common.js";
 
 const FLAGS: Flags = { ...STORE_FLAGS, json: { type: "boolean", help: "print JSON" } };
 
 /** Help of `status`. */
-export const STATUS_HELP = `Usage: jwt-revoke status [options]
+export const STATUS_HELP = commandHelp(
+  `Usage: jwt-revoke status [options]
 
 Shows the store, the active revocations, the keys, and how many users and clients there are.
 
-Options:
-${flagHelp(FLAGS)}
-  -h, --help                   show this help
-`;
+`,
+  FLAGS,
+);
 
 /** `jwt-revoke status`. */
 export async function status(args: string[]): Promise<number> {
-  const parsed = parse(args, FLAGS);
-  if (parsed.help) {
-    process.stdout.write(STATUS_HELP);
-    return 0;
-  }
+  const parsed = parseCommand(args, FLAGS, STATUS_HELP);
+  if (!parsed) return 0;
   if (parsed.positionals.length > 0) throw usage("status takes no arguments");
   return withAdmin(parsed, async (auth) => {
     const s = auth.status();

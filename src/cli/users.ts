@@ -3,17 +3,18 @@ import { hashSecret } from "../server/passwords.js";
 import { passwordProblem, usernameProblem } from "../server/users.js";
 import type { UserRecord } from "../stores/types.js";
 import {
+  badSubcommand,
   CliError,
+  commandHelp,
   type Flags,
   findUser,
-  flagHelp,
   iso,
   out,
-  parse,
+  parseCommand,
+  printList,
   promptHidden,
   readSecretLine,
   STORE_FLAGS,
-  table,
   usage,
   withAdmin,
 } from "./common.js";
@@ -21,7 +22,8 @@ import {
 const FLAGS: Flags = { ...STORE_FLAGS, json: { type: "boolean", help: "print JSON (list)" } };
 
 /** Help of `users`. */
-export const USERS_HELP = `Usage: jwt-revoke users <subcommand> [options]
+export const USERS_HELP = commandHelp(
+  `Usage: jwt-revoke users <subcommand> [options]
 
 Manages the server's user accounts.
 
@@ -32,10 +34,9 @@ Subcommands:
   enable NAME    allow NAME to log in again
   delete NAME    revoke every session of NAME and delete the account
 
-Options:
-${flagHelp(FLAGS)}
-  -h, --help                   show this help
-`;
+`,
+  FLAGS,
+);
 
 async function readPassword(name: string): Promise<string> {
   if (process.stdin.isTTY) {
@@ -58,12 +59,9 @@ function oneName(positionals: string[], sub: string): string {
 
 /** `jwt-revoke users add|list|disable|enable|delete`. */
 export async function users(args: string[]): Promise<number> {
-  const parsed = parse(args, FLAGS);
+  const parsed = parseCommand(args, FLAGS, USERS_HELP, { subcommands: true });
+  if (!parsed) return 0;
   const [sub, ...rest] = parsed.positionals;
-  if (parsed.help || sub === "help") {
-    process.stdout.write(USERS_HELP);
-    return 0;
-  }
   switch (sub) {
     case "add": {
       const name = oneName(rest, sub);
@@ -91,23 +89,18 @@ export async function users(args: string[]): Promise<number> {
       if (rest.length > 0) throw usage("users list takes no arguments");
       return withAdmin(parsed, async (auth) => {
         const list = await auth.store.listUsers();
-        if (parsed.values.json) {
-          out(
-            JSON.stringify(
-              list.map((u) => ({
-                user_id: u.id,
-                username: u.username,
-                created_at: iso(u.createdAt),
-                disabled: u.disabledAt !== null,
-              })),
-            ),
-          );
-        } else {
-          table(
-            ["USERNAME", "USER ID", "CREATED", "STATUS"],
-            list.map((u) => [u.username, u.id, iso(u.createdAt), status(u)]),
-          );
-        }
+        printList(
+          parsed,
+          list,
+          (u) => ({
+            user_id: u.id,
+            username: u.username,
+            created_at: iso(u.createdAt),
+            disabled: u.disabledAt !== null,
+          }),
+          ["USERNAME", "USER ID", "CREATED", "STATUS"],
+          (u) => [u.username, u.id, iso(u.createdAt), status(u)],
+        );
         return 0;
       });
     }
@@ -130,11 +123,7 @@ export async function users(args: string[]): Promise<number> {
         return 0;
       });
     }
-    case undefined:
-      throw usage(
-        "users needs a subcommand: add, list, disable, enable or delete (see jwt-revoke users --help)",
-      );
     default:
-      throw usage(`unknown users subcommand "${sub}" (see jwt-revoke users --help)`);
+      throw badSubcommand("users", sub, ["add", "list", "disable", "enable", "delete"]);
   }
 }

@@ -36,7 +36,7 @@ interface NodeStatus {
 /** A node process, called over IPC. */
 class NodeProcess {
   readonly #child: ChildProcess;
-  readonly #pending = new Map<number, (reply: { ok: boolean; value?: unknown; code?: string }) => void>();
+  readonly #pending = new Map<number, (reply: { ok: boolean; result?: unknown; code?: string }) => void>();
   #next = 1;
   readonly ready: Promise<void>;
 
@@ -50,12 +50,13 @@ class NodeProcess {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     this.ready = new Promise((resolve, reject) => {
-      this.#pending.set(0, () => resolve());
+      this.#child.once("message", () => resolve());
       this.#child.once("exit", (code) =>
         reject(new Error(`${name} exited with ${code} before it was ready`)),
       );
     });
-    this.#child.on("message", (msg: { id: number; ok: boolean; value?: unknown; code?: string }) => {
+    this.#child.on("message", (msg: { id?: number; ok: boolean; result?: unknown; code?: string }) => {
+      if (msg.id === undefined) return;
       this.#pending.get(msg.id)?.(msg);
       this.#pending.delete(msg.id);
     });
@@ -64,7 +65,7 @@ class NodeProcess {
   /** Calls an operation; resolves with its value, rejects with an error carrying the node's error code. */
   async call<T>(op: string, ...args: unknown[]): Promise<T> {
     const id = this.#next++;
-    const reply = await new Promise<{ ok: boolean; value?: unknown; code?: string }>((resolve, reject) => {
+    const reply = await new Promise<{ ok: boolean; result?: unknown; code?: string }>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${this.name}: ${op} got no answer in 20 s`)), 20_000);
       this.#pending.set(id, (r) => {
         clearTimeout(timer);
@@ -74,7 +75,7 @@ class NodeProcess {
     });
     if (!reply.ok)
       throw Object.assign(new Error(`${this.name}: ${op} failed with ${reply.code}`), { code: reply.code });
-    return reply.value as T;
+    return reply.result as T;
   }
 
   verify(token: string): Promise<VerifyOutcome> {

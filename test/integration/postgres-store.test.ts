@@ -10,6 +10,7 @@ import { ConfigInvalidError, StoreUnavailableError } from "../../src/core/errors
 import { postgresStore } from "../../src/stores/postgres.js";
 import type { NewRevocation, RevocationEntry, SessionRecord, Store } from "../../src/stores/types.js";
 import { type PostgresServer, postgresUnavailableReason, startPostgres } from "../helpers/postgres-server.js";
+import { sessionRecord } from "../helpers/records.mjs";
 
 const T0 = Date.UTC(2025, 0, 1);
 const TTL = 15 * 60_000;
@@ -19,23 +20,7 @@ function jti(subject: string = randomUUID(), at = T0): NewRevocation {
 }
 
 function session(userId = randomUUID()): SessionRecord {
-  return {
-    id: randomUUID(),
-    userId,
-    clientId: "default",
-    createdAt: T0,
-    lastUsedAt: T0,
-    expiresAt: T0 + 86_400_000,
-    idleExpiresAt: T0 + 86_400_000,
-    userAgent: null,
-    ip: null,
-    claims: null,
-    scope: null,
-    generation: 0,
-    rotatedAt: null,
-    revokedAt: null,
-    revokeReason: null,
-  };
+  return sessionRecord({ userId, at: T0 });
 }
 
 async function until(what: string, boundMs: number, probe: () => Promise<boolean>): Promise<void> {

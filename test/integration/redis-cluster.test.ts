@@ -9,6 +9,7 @@ import { type Auth, createAuth } from "../../src/auth.js";
 import { encodeKeyPart, redisStore } from "../../src/stores/redis.js";
 import { INTENT_ADD, REVOKE } from "../../src/stores/redis-lua.js";
 import type { SessionRecord } from "../../src/stores/types.js";
+import { sessionRecord } from "../helpers/records.mjs";
 import { type RedisCluster, redisUnavailableReason, startRedisCluster } from "../helpers/redis-server.js";
 
 const cluster: RedisCluster | undefined = await startRedisCluster();
@@ -19,23 +20,7 @@ const T0 = Date.UTC(2025, 0, 1);
 const MINUTE = 60_000;
 
 function session(id: string, userId: string): SessionRecord {
-  return {
-    id,
-    userId,
-    clientId: "default",
-    createdAt: T0,
-    lastUsedAt: T0,
-    expiresAt: T0 + 60 * MINUTE,
-    idleExpiresAt: T0 + 60 * MINUTE,
-    userAgent: "ua",
-    ip: "203.0.113.9",
-    claims: null,
-    scope: null,
-    generation: 0,
-    rotatedAt: null,
-    revokedAt: null,
-    revokeReason: null,
-  };
+  return sessionRecord({ id, userId, at: T0, ttl: 60 * MINUTE, userAgent: "ua", ip: "203.0.113.9" });
 }
 
 describe.skipIf(!cluster)(`redis cluster ${cluster ? "" : `(${redisUnavailableReason})`}`, () => {
