@@ -170,7 +170,9 @@ const USER_ID_MAX = 256;
 
 /**
  * Creates an {@link Auth}: validates the options (bad ones throw `ConfigInvalidError` here, not at the
- * first request), opens the store, loads or creates the signing keys, and loads the revocation replica.
+ * first request), opens the store, loads or creates the signing keys, and starts the revocation replica.
+ * It resolves without waiting for the replica's snapshot, which loads in the background (retried until
+ * it does); until then `verify` asks the store. `await auth.ready()` waits for the snapshot.
  * @example
  * const auth = await createAuth({ issuer: "https://auth.example.com", audience: "api", store: memoryStore() });
  * const t = await auth.login("user-1");
@@ -312,7 +314,7 @@ export class Auth {
     });
   }
 
-  /** Opens the store, loads keys and the replica. Called by {@link createAuth}. */
+  /** Opens the store, loads keys and starts the replica (its snapshot loads in the background). Called by {@link createAuth}. */
   async start(): Promise<void> {
     await this.#storeCall(() => this.store.open());
     const now = this.#now();
@@ -627,7 +629,8 @@ export class Auth {
       };
     } catch (error) {
       this.metrics.storeErrors++;
-      if (this.failMode === "open") {
+      // Failing open needs a replica to fall back on: one still loading its snapshot fails closed.
+      if (this.failMode === "open" && this.#replica.loaded) {
         this.metrics.failOpen++;
         if (now - this.#lastFailOpenLog > 10_000) {
           this.#lastFailOpenLog = now;
@@ -852,6 +855,14 @@ export class Auth {
     await this.#storeCall(() => this.store.addKey(key));
     await this.#reloadKeys();
     return { kid: key.kid, activateAt: new Date(activateAt) };
+  }
+
+  /**
+   * Resolves once the revocation replica has loaded its first snapshot (from then on `verify` reads
+   * memory); rejects with `ERR_STORE_UNAVAILABLE` if this Auth is closed before that.
+   */
+  ready(): Promise<void> {
+    return this.#replica.ready();
   }
 
   /** Whether the replica is current enough to answer without the store. */

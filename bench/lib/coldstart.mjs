@@ -85,7 +85,7 @@ async function seedPostgres(target, count, expiresAt, at) {
   }
 }
 
-/** Returns `{ ms, createdMs, tokens, seedSeconds }`. */
+/** Returns `{ ms, createdMs, loadedMs, tokens, seedSeconds }`. */
 export async function benchColdStart(kind, target, count) {
   // A node creates the schema and the keys, and mints the token the newcomer will verify.
   const first = await createAuth({

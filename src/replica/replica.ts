@@ -1,3 +1,4 @@
+import { StoreUnavailableError } from "../core/errors.js";
 import type { RevocationFacts } from "../core/evaluate.js";
 import type { RevocationEntry, Store } from "../stores/types.js";
 import { CompactIndex } from "./compact-index.js";
@@ -32,6 +33,11 @@ export interface ReplicaStatus {
   epoch: string;
   /** Last feed error message, or `null` once the feed works again. */
   lastError: string | null;
+  /**
+   * Whether a complete snapshot is in memory. `false` while the first one (or one after a data loss)
+   * loads in the background; the replica is then not fresh and `verify` asks the store.
+   */
+  loaded: boolean;
 }
 
 const SWEEP_INTERVAL_MS = 1000;
@@ -51,7 +57,14 @@ export class Replica {
   #epoch = "";
   #confirmedAt = Number.NEGATIVE_INFINITY;
   #lastError: string | null = null;
+  #loaded = false;
   #closed = false;
+  readonly #ready: Promise<void>;
+  #settleReady: ((error?: Error) => void) | undefined;
+  #signalClosing: (() => void) | undefined;
+  readonly #closing = new Promise<void>((resolve) => {
+    this.#signalClosing = resolve;
+  });
   #loop: Promise<void> | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
   #wake: (() => void) | undefined;
@@ -67,30 +80,105 @@ export class Replica {
     this.sessions = create();
     // Long polls short enough that a quiet feed still confirms freshness well within the bound.
     this.#waitMs = Math.max(5, Math.min(250, Math.floor(options.maxStalenessMs / 4)));
+    this.#ready = new Promise<void>((resolve, reject) => {
+      this.#settleReady = (error) => {
+        this.#settleReady = undefined;
+        if (error) reject(error);
+        else resolve();
+      };
+    });
+    this.#ready.catch(() => undefined); // nobody may be waiting; close() rejects it
   }
 
-  /** Loads the snapshot and starts following the feed. Rejects when the store cannot answer. */
+  /**
+   * Reads the global cutoff (so tokens are stamped after it from the start), then loads the snapshot
+   * and follows the feed in the background: resolves without waiting for the snapshot. Until the
+   * snapshot is applied the replica is not fresh (see {@link ready}). Rejects when the store cannot answer.
+   */
   async start(): Promise<void> {
-    await this.#load();
-    this.#loop = this.#follow();
+    const { globalCutoff } = await this.#store.check({}, this.#opts.now());
+    this.#globalCutoff = Math.max(this.#globalCutoff, globalCutoff);
+    this.#loop = this.#run();
     this.#sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.#sweepTimer.unref();
   }
 
+  /** Resolves once the first snapshot is applied; rejects if the replica is closed before that. */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /** Whether a complete snapshot is in memory. */
+  get loaded(): boolean {
+    return this.#loaded;
+  }
+
+  /** The background work: the first snapshot (retried with backoff until it loads), then the feed. */
+  async #run(): Promise<void> {
+    let backoff = 10;
+    while (!this.#closed && !this.#loaded) {
+      try {
+        // close() does not wait for a snapshot in flight (a store may take long to give up on it).
+        const load = this.#load();
+        load.catch(() => undefined);
+        await Promise.race([load, this.#closing]);
+        if (this.#closed) return;
+        this.#lastError = null;
+        this.#settleReady?.();
+      } catch (error) {
+        if (this.#closed) return;
+        this.#failed(error);
+        await this.#sleep(backoff);
+        backoff = Math.min(backoff * 2, 2000);
+      }
+    }
+    if (!this.#closed) await this.#follow();
+  }
+
   async #load(): Promise<void> {
     const started = this.#opts.now();
-    const snap = await this.#store.snapshot(started);
+    // Partly filled, the replica must not count as fresh: verify asks the store meanwhile.
+    this.#loaded = false;
+    this.#confirmedAt = Number.NEGATIVE_INFINITY;
     this.jtis.clear();
     this.sessions.clear();
-    let jtis = 0;
-    for (const e of snap.entries) if (e.kind === "jti") jtis++;
-    this.jtis.reserve?.(jtis);
-    this.sessions.reserve?.(snap.entries.length - jtis);
-    this.#globalCutoff = Math.max(this.#globalCutoff, snap.globalCutoff);
-    for (const e of snap.entries) this.apply(e);
-    this.#cursor = snap.cursor;
-    this.#epoch = snap.epoch;
+    let head: { globalCutoff: number; cursor: string; epoch: string };
+    if (this.#store.snapshotInto) {
+      head = await this.#store.snapshotInto(started, (kind, subject, expiresAt) => {
+        (kind === "jti" ? this.jtis : this.sessions).add(subject, expiresAt);
+      });
+    } else {
+      const snap = await this.#store.snapshot(started);
+      let jtis = 0;
+      for (const e of snap.entries) if (e.kind === "jti") jtis++;
+      this.jtis.reserve?.(jtis);
+      this.sessions.reserve?.(snap.entries.length - jtis);
+      for (const e of snap.entries) this.apply(e);
+      head = snap;
+    }
+    if (this.#closed) return;
+    this.#globalCutoff = Math.max(this.#globalCutoff, head.globalCutoff);
+    this.#cursor = head.cursor;
+    this.#epoch = head.epoch;
     this.#confirmedAt = started;
+    this.#loaded = true;
+  }
+
+  #failed(error: unknown): void {
+    this.#lastError = error instanceof Error ? error.message : String(error);
+    this.#opts.onError?.(error);
+  }
+
+  /** Waits `ms`, or less when the replica closes. */
+  async #sleep(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+    this.#wake = undefined;
   }
 
   async #follow(): Promise<void> {
@@ -111,16 +199,8 @@ export class Replica {
         backoff = 10;
       } catch (error) {
         if (this.#closed) return;
-        this.#lastError = error instanceof Error ? error.message : String(error);
-        this.#opts.onError?.(error);
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, backoff);
-          this.#wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-        this.#wake = undefined;
+        this.#failed(error);
+        await this.#sleep(backoff);
         backoff = Math.min(backoff * 2, 500);
       }
     }
@@ -201,12 +281,15 @@ export class Replica {
       cursor: this.#cursor,
       epoch: this.#epoch,
       lastError: this.#lastError,
+      loaded: this.#loaded,
     };
   }
 
   /** Stops following the feed. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#signalClosing?.();
+    this.#settleReady?.(new StoreUnavailableError("the replica was closed before its snapshot loaded"));
     if (this.#sweepTimer) clearInterval(this.#sweepTimer);
     this.#wake?.();
     await this.#loop?.catch(() => undefined);

@@ -11,6 +11,8 @@ import type {
   RotateInput,
   RotateResult,
   SessionRecord,
+  SnapshotHead,
+  SnapshotSink,
   Store,
   StoredKey,
   UserRecord,
@@ -218,6 +220,15 @@ class MemoryStore implements Store {
       cursor: String(this.#seq),
       epoch: this.#epoch,
     };
+  }
+
+  /** The lean snapshot: every active jti and session entry to `apply`, then the head. */
+  async snapshotInto(now: number, apply: SnapshotSink): Promise<SnapshotHead> {
+    for (const e of this.#log) {
+      if ((e.kind === "jti" || e.kind === "session") && e.expiresAt > now)
+        apply(e.kind, e.subject, e.expiresAt);
+    }
+    return { globalCutoff: this.#globalCutoff, cursor: String(this.#seq), epoch: this.#epoch };
   }
 
   async changes(cursor: string, options: { waitMs: number; limit: number }): Promise<ChangeBatch> {

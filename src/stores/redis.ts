@@ -14,6 +14,8 @@ import type {
   RotateInput,
   RotateResult,
   SessionRecord,
+  SnapshotHead,
+  SnapshotSink,
   Store,
   StoredKey,
   UserRecord,
@@ -87,6 +89,8 @@ const MARGIN_MS = 60_000;
 const INTENT_AGE_MS = 10_000;
 const RECONCILE_INTERVAL_MS = 5_000;
 const SNAPSHOT_PAGE = 2_000;
+/** ZSCAN COUNT of the lean snapshot (`snapshotInto`): members only, so larger pages. */
+const SCAN_PAGE = 10_000;
 const PURGE_BATCH = 1_000;
 /** Life of a refresh-token lookup written ahead of a rotation on Cluster, until the rotation confirms it. */
 const PREWRITE_TTL_MS = 60_000;
@@ -738,28 +742,58 @@ class RedisStore implements Store {
   }
 
   async snapshot(now: number): Promise<RevocationSnapshot> {
-    return this.#do(() => this.#snapshot(now), 10 * this.#timeoutMs);
+    return this.#snapshot(now);
+  }
+
+  /**
+   * The lean snapshot replicas start from: the head first (as {@link #snapshot}), then the active index
+   * itself, ZSCAN pages of about {@link SCAN_PAGE} members (`j:<jti>` / `s:<sid>`, scored by expiry),
+   * each its own bounded call, so no command grows with the number of revocations. An entry may come
+   * twice (ZSCAN may repeat members); entries added meanwhile also arrive through the feed.
+   */
+  async snapshotInto(now: number, apply: SnapshotSink): Promise<SnapshotHead> {
+    const head = await this.#head();
+    let scan = "0";
+    do {
+      const [next, items] = (await this.#do(() =>
+        this.#send("ZSCAN", `${this.#g}active`, scan, "COUNT", SCAN_PAGE),
+      )) as [string, string[]];
+      scan = next;
+      for (let i = 0; i + 1 < items.length; i += 2) {
+        const member = items[i] as string;
+        const expiresAt = Number(items[i + 1]);
+        if (!(expiresAt > now)) continue;
+        const tag = member.charCodeAt(0);
+        if (member.charCodeAt(1) !== 58 /* : */) continue;
+        if (tag === 106 /* j */) apply("jti", member.slice(2), expiresAt);
+        else if (tag === 115 /* s */) apply("session", member.slice(2), expiresAt);
+      }
+    } while (scan !== "0");
+    return head;
+  }
+
+  /** Epoch, cutoff and feed position, read together in one script. */
+  async #head(): Promise<SnapshotHead> {
+    const [epoch, cutoff, cursor] = (await this.#do(() =>
+      this.#run(S.snapshotHead, [`${this.#g}epoch`], [newEpoch()]),
+    )) as [string, string, string];
+    return { epoch, globalCutoff: Number(cutoff), cursor };
   }
 
   /**
    * The head (epoch, cutoff, feed position) is read first in one script, then the active index page by
-   * page (ZSCAN returns every member present throughout the scan). Every entry recorded before the head
-   * is in the index (index and feed are written by one script); anything later arrives through the
-   * feed from the head's cursor. So nothing falls in between.
+   * page (ZSCAN returns every member present throughout the scan), each page its own bounded call.
+   * Every entry recorded before the head is in the index (index and feed are written by one script);
+   * anything later arrives through the feed from the head's cursor. So nothing falls in between.
    */
   async #snapshot(now: number): Promise<RevocationSnapshot> {
-    const [epoch, cutoff, cursor] = (await this.#run(S.snapshotHead, [`${this.#g}epoch`], [newEpoch()])) as [
-      string,
-      string,
-      string,
-    ];
+    const head = await this.#head();
     const byMember = new Map<string, RevocationEntry>();
     let scan = "0";
     do {
-      const page = (await this.#run(S.snapshotPage, [`${this.#g}active`], [scan, SNAPSHOT_PAGE, now])) as [
-        string,
-        ...string[][],
-      ];
+      const page = (await this.#do(() =>
+        this.#run(S.snapshotPage, [`${this.#g}active`], [scan, SNAPSHOT_PAGE, now]),
+      )) as [string, ...string[][]];
       scan = page[0];
       for (const rec of page.slice(1) as string[][]) {
         const e = recordToEntry(rec);
@@ -768,7 +802,7 @@ class RedisStore implements Store {
         if (!seen || seen.expiresAt < e.expiresAt) byMember.set(id, e);
       }
     } while (scan !== "0");
-    return { entries: [...byMember.values()], globalCutoff: Number(cutoff), cursor, epoch };
+    return { entries: [...byMember.values()], ...head };
   }
 
   async changes(cursor: string, options: { waitMs: number; limit: number }): Promise<ChangeBatch> {
@@ -776,7 +810,7 @@ class RedisStore implements Store {
     const limit = Math.max(1, Math.floor(options.limit));
     const waitMs = Math.max(0, Math.floor(options.waitMs));
     const first = await this.#do(() => this.#poll(from, limit));
-    if (first.resync) return this.#do(() => this.#resync(), 10 * this.#timeoutMs);
+    if (first.resync) return this.#resync();
     if (first.entries.length > 0 || waitMs === 0) return batch(first.entries, from, first.epoch);
     const deadline = Date.now() + waitMs;
     while (!this.#closed) {
@@ -791,7 +825,7 @@ class RedisStore implements Store {
       await sleep(Math.min(left, 50));
       if (this.#closed) break;
       const next = await this.#do(() => this.#poll(from, limit));
-      if (next.resync) return this.#do(() => this.#resync(), 10 * this.#timeoutMs);
+      if (next.resync) return this.#resync();
       if (next.entries.length > 0 || next.epoch !== first.epoch) return batch(next.entries, from, next.epoch);
     }
     return batch([], from, first.epoch);

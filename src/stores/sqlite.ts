@@ -34,6 +34,8 @@ import type {
   RotateInput,
   RotateResult,
   SessionRecord,
+  SnapshotHead,
+  SnapshotSink,
   Store,
   StoredKey,
   UserRecord,
@@ -306,6 +308,11 @@ function prepare(db: Database.Database) {
     activeEntries: db.prepare<[number], RevocationRow>(
       "SELECT * FROM revocations WHERE kind IN ('jti', 'session') AND expires_at > ? ORDER BY seq",
     ),
+    activePage: db
+      .prepare<[number, number, number, number], [number, string, string, number]>(
+        "SELECT seq, kind, subject, expires_at FROM revocations WHERE seq > ? AND seq <= ? AND +kind IN ('jti', 'session') AND +expires_at > ? ORDER BY seq LIMIT ?",
+      )
+      .raw(true),
     changes: db.prepare<[number, number], RevocationRow>(
       "SELECT * FROM revocations WHERE seq > ? ORDER BY seq LIMIT ?",
     ),
@@ -370,6 +377,9 @@ function prepare(db: Database.Database) {
 }
 
 type Statements = ReturnType<typeof prepare>;
+
+/** Rows per page of {@link SqliteStore.snapshotInto}. */
+const SNAPSHOT_PAGE = 50_000;
 
 /** An open connection with its prepared statements. */
 interface Connection {
@@ -685,6 +695,31 @@ class SqliteStore implements Store {
       cursor: String(q.headSeq.get()?.seq ?? 0),
       epoch,
     }));
+  }
+
+  /**
+   * The lean snapshot: reads the head (cursor, cutoff, epoch) first, then the active entries up to that
+   * cursor in pages of {@link SNAPSHOT_PAGE} rows (by seq; rows are only appended, or purged once
+   * expired), yielding to the event loop between pages. Anything recorded later is after the cursor.
+   */
+  async snapshotInto(now: number, apply: SnapshotSink): Promise<SnapshotHead> {
+    this.#seen(now);
+    const head = this.#read("snapshot", ({ q, epoch }) => ({
+      globalCutoff: globalCutoff(q),
+      cursor: String(q.headSeq.get()?.seq ?? 0),
+      epoch,
+    }));
+    const last = Number(head.cursor);
+    let after = 0;
+    for (;;) {
+      const rows = this.#run("snapshot", ({ q }) => q.activePage.all(after, last, now, SNAPSHOT_PAGE));
+      for (const r of rows) apply(r[1] as "jti" | "session", r[2], r[3]);
+      const tail = rows.at(-1);
+      if (rows.length < SNAPSHOT_PAGE || !tail) break;
+      after = tail[0];
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return head;
   }
 
   /**

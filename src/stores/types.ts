@@ -164,6 +164,12 @@ export interface RevocationSnapshot {
   epoch: string;
 }
 
+/** The feed position, cutoff and epoch of a streamed snapshot ({@link Store.snapshotInto}). */
+export type SnapshotHead = Omit<RevocationSnapshot, "entries">;
+
+/** Receives one active entry of a streamed snapshot: only what a replica needs. */
+export type SnapshotSink = (kind: "jti" | "session", subject: string, expiresAt: number) => void;
+
 /** A batch of feed entries. */
 export interface ChangeBatch {
   entries: RevocationEntry[];
@@ -244,6 +250,13 @@ export interface Store {
   addRevocation(entry: NewRevocation): Promise<RevocationEntry | null>;
   /** Every active entry and the feed position after them (consistent: nothing falls in between). */
   snapshot(now: number): Promise<RevocationSnapshot>;
+  /**
+   * Optional, the lean form of {@link snapshot} that replicas use to start: passes every active `jti`
+   * and `session` entry to `apply` (an entry may come twice) without building entry objects, in pages
+   * that each stay well within the store's timeouts, and returns the head. Same guarantee: everything
+   * recorded after the returned cursor comes from `changes(cursor)`; nothing falls in between.
+   */
+  snapshotInto?(now: number, apply: SnapshotSink): Promise<SnapshotHead>;
   /**
    * Entries recorded after `cursor`, in order, at most `limit`. When there are none, waits up to
    * `waitMs` for one (a long poll) and then returns an empty batch. Never skips an entry: a cursor

@@ -29,6 +29,7 @@ import type {
   StoredKey,
   UserRecord,
 } from "../../src/stores/types.js";
+import { sessionRecord } from "../helpers/records.mjs";
 
 /** What a factory hands to the suite for one test case. */
 export interface StoreUnderTest {
@@ -67,24 +68,18 @@ function hash(): string {
 }
 
 function newSession(overrides: Partial<SessionRecord> = {}): SessionRecord {
-  return {
+  return sessionRecord({
     id: uid("sid"),
     userId: uid("user"),
-    clientId: "default",
-    createdAt: T0,
-    lastUsedAt: T0,
-    expiresAt: T0 + 30 * DAY,
+    at: T0,
+    ttl: 30 * DAY,
     idleExpiresAt: T0 + IDLE,
     userAgent: "Mozilla/5.0 (contract)",
     ip: "203.0.113.7",
     claims: { role: "admin", level: 3, nested: { list: [1, "two", null], flag: true } },
     scope: "read write",
-    generation: 0,
-    rotatedAt: null,
-    revokedAt: null,
-    revokeReason: null,
     ...overrides,
-  };
+  });
 }
 
 function meta(at: number, reason = "logout", ttl = TTL, actor = "user-actor"): RevocationMeta {
@@ -875,6 +870,48 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         const batch = await store.changes(snap.cursor, { waitMs: 0, limit: 100 });
         expect(batch.entries).toEqual([next]);
         expect(batch.epoch).toBe(snap.epoch);
+      });
+
+      it("streams the same active entries and head through snapshotInto, consistent with the feed", async () => {
+        expect(typeof store.snapshotInto).toBe("function");
+        const into = (at: number) => {
+          const got: [string, string, number][] = [];
+          const head = store.snapshotInto?.(at, (kind, subject, expiresAt) => {
+            got.push([kind, subject, expiresAt]);
+          });
+          return head?.then((h) => ({ ...h, got }));
+        };
+        const empty = await into(T0);
+        expect(empty?.got).toEqual([]);
+        expect(empty?.globalCutoff).toBe(0);
+        const now = T0 + HOUR_MS;
+        const liveJti = uid("jti");
+        await store.addRevocation(jtiEntry(liveJti, T0, now + 1));
+        await store.addRevocation(jtiEntry(uid("jti"), T0, now));
+        const session = newSession();
+        await store.createSession(session, hash());
+        await store.revokeSession(session.id, meta(now - MINUTE, "logout", 2 * MINUTE));
+        await store.addRevocation(globalEntry(T0 + 9));
+        const streamed = await into(now);
+        const snap = await store.snapshot(now);
+        expect(streamed?.globalCutoff).toBe(T0 + 9);
+        expect(streamed?.epoch).toBe(snap.epoch);
+        expect(streamed?.cursor).toBe(snap.cursor);
+        // An entry may come twice; what matters is the set, with the latest expiry.
+        const unique = [...new Set(streamed?.got.map((g) => JSON.stringify(g)))]
+          .map((g) => JSON.parse(g))
+          .sort();
+        expect(unique).toEqual(
+          [
+            ["jti", liveJti, now + 1],
+            ["session", session.id, now + MINUTE],
+          ].sort(),
+        );
+        // Written after the head: from the feed at its cursor, not lost.
+        const next = await store.addRevocation(jtiEntry(uid("jti"), now, now + TTL));
+        expect((await store.changes(streamed?.cursor ?? "", { waitMs: 0, limit: 100 })).entries).toEqual([
+          next,
+        ]);
       });
 
       it("is consistent with the feed: nothing written concurrently falls between snapshot and cursor", async () => {

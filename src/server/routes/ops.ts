@@ -25,7 +25,11 @@ async function probeStore(ctx: ServerContext): Promise<string | null> {
   }
 }
 
-/** `/healthz` (200, or 503 when the store or the replica's freshness fails) and `/metrics`. */
+/**
+ * `/healthz` (200, or 503 when the store or the replica's freshness fails) and `/metrics`. A replica
+ * still loading its first snapshot is not a failure: the node answers (`verify` asks the store) and
+ * reports `checks.replica: "loading"`, `replica.loaded: false`.
+ */
 export const opsRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
   app.get("/healthz", async (_request, reply) => {
     reply.header("cache-control", "no-store");
@@ -36,9 +40,14 @@ export const opsRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => 
       lag_ms: status.replica.lagMs,
       tokens: status.replica.tokens,
       sessions: status.replica.sessions,
+      loaded: status.replica.loaded,
     };
-    const checks = { store: storeProblem ? "fail" : "ok", replica: status.replica.fresh ? "ok" : "stale" };
-    if (storeProblem || !status.replica.fresh) {
+    const loading = !status.replica.loaded;
+    const checks = {
+      store: storeProblem ? "fail" : "ok",
+      replica: status.replica.fresh ? "ok" : loading ? "loading" : "stale",
+    };
+    if (storeProblem || (!status.replica.fresh && !loading)) {
       return reply
         .code(503)
         .header("retry-after", "1")
