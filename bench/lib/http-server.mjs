@@ -29,6 +29,8 @@ const authJwtOnly = await createAuth({
   createIndex: noIndex,
 });
 
+await Promise.all([auth.ready(), authNoCache.ready(), authJwtOnly.ready()]);
+
 // The recipe, as commonly written: a JWKS key set, jwtVerify, and a denylist key per jti in Redis.
 const jwks = jose.createLocalJWKSet(auth.jwks());
 const redis = new Redis(config.redisUrl);

@@ -20,9 +20,9 @@ try {
   if (config.token) {
     await auth.verify(config.token);
     firstVerifyMs = performance.now() - started;
-    await auth.ready();
-    loadedMs = performance.now() - started;
   }
+  await auth.ready(); // propagation is measured on loaded replicas
+  loadedMs = performance.now() - started;
 } catch (error) {
   const after = ((performance.now() - started) / 1000).toFixed(1);
   failToParent(new Error(`createAuth failed after ${after} s: ${error?.message ?? error}`));

@@ -104,6 +104,8 @@ export function storeWithRevocations(count) {
   const store = memoryStore();
   return new Proxy(store, {
     get(target, property) {
+      // Only the classic snapshot is extended; without snapshotInto the replica falls back to it.
+      if (property === "snapshotInto") return undefined;
       if (property === "snapshot") {
         return async (now) => {
           const snap = await target.snapshot(now);
@@ -149,6 +151,7 @@ export async function benchVerify({ rounds, ms }) {
   const empty = await createAuth({ ...common, store: memoryStore(), verifyCache: false });
   const full = await createAuth({ ...common, store: storeWithRevocations(REVOCATIONS), verifyCache: false });
   const fullCached = await createAuth({ ...common, store: storeWithRevocations(REVOCATIONS) });
+  await Promise.all([empty.ready(), full.ready(), fullCached.ready()]);
   const replicaSize = full.status().replica.tokens;
   if (replicaSize < REVOCATIONS)
     throw new Error(`the replica holds ${replicaSize} entries, not ${REVOCATIONS}`);
