@@ -35,7 +35,7 @@ import { deepFreeze, TokenCache } from "./core/token-cache.js";
 import { AuthMetrics } from "./metrics.js";
 import type { RevocationIndex } from "./replica/index.js";
 import { Replica, type ReplicaStatus } from "./replica/replica.js";
-import type { RevocationEntry, RevocationMeta, SessionRecord, Store } from "./stores/types.js";
+import type { RevocationEntry, RevocationMeta, SessionRecord, Store, StoredKey } from "./stores/types.js";
 
 /** A pino-compatible logger; only `warn` and `error` are required. */
 export interface Logger {
@@ -322,13 +322,7 @@ export class Auth {
       const key = await importKey(input, now);
       await this.#storeCall(() => this.store.addKey(key));
     }
-    let stored = await this.#storeCall(() => this.store.listKeys());
-    if (!stored.some((k) => k.alg === this.algorithm)) {
-      const key = await generateKey(this.algorithm, now);
-      await this.#storeCall(() => this.store.addKey(key, { ifNoKeyFor: this.algorithm }));
-      stored = await this.#storeCall(() => this.store.listKeys());
-    }
-    this.#setKeys(stored.map(loadKey), now);
+    this.#setKeys((await this.#storedKeys()).map(loadKey), now);
     await this.#storeCall(() => this.#replica.start());
     if (this.failMode === "open") {
       this.#log.warn(
@@ -359,16 +353,22 @@ export class Auth {
     this.#keysLoadedAt = now;
   }
 
+  /**
+   * The stored keys, after publishing one for `algorithm` if there is none: on a first start, or when
+   * the store lost its data (of concurrent nodes exactly one key wins).
+   */
+  async #storedKeys(): Promise<StoredKey[]> {
+    const stored = await this.#storeCall(() => this.store.listKeys());
+    if (stored.some((k) => k.alg === this.algorithm)) return stored;
+    const key = await generateKey(this.algorithm, this.#now());
+    await this.#storeCall(() => this.store.addKey(key, { ifNoKeyFor: this.algorithm }));
+    return this.#storeCall(() => this.store.listKeys());
+  }
+
   #reloadKeys(): Promise<void> {
     this.#keyReload ??= (async () => {
       try {
-        let stored = await this.#storeCall(() => this.store.listKeys());
-        if (!stored.some((k) => k.alg === this.algorithm)) {
-          // The store lost its keys (it lost its data): publish a new one, as on a first start.
-          const key = await generateKey(this.algorithm, this.#now());
-          await this.#storeCall(() => this.store.addKey(key, { ifNoKeyFor: this.algorithm }));
-          stored = await this.#storeCall(() => this.store.listKeys());
-        }
+        const stored = await this.#storedKeys();
         const entries = [];
         for (const k of stored) {
           try {
