@@ -46,30 +46,40 @@ export function readRefreshCookie(request: FastifyRequest): string | undefined {
 }
 
 /**
- * The CSRF defence for requests that use the refresh cookie: the request must carry
- * `X-Requested-With: jwt-revoke` (a header a cross-site form cannot set, and which a cross-site
- * script cannot send without a CORS preflight this server never grants), and when it has an `Origin`
- * (or `Sec-Fetch-Site`), that must be this server. Otherwise 403 `invalid_request`.
+ * The CSRF defence for requests that use the refresh cookie (on top of SameSite=Strict): a request
+ * whose `Origin` or `Sec-Fetch-Site` shows another origin is refused; otherwise the request must show
+ * it was not a plain cross-site form: `X-Requested-With: jwt-revoke`, a JSON `Content-Type` (neither
+ * can be sent cross-origin without a CORS preflight, which this server never grants), or an `Origin`
+ * / `Sec-Fetch-Site: same-origin` naming this server. Otherwise 403 `invalid_request`.
  */
 export function checkCsrf(request: FastifyRequest, policy: CookiePolicy): void {
   const refuse = (why: string) => new ApiError(403, "invalid_request", why);
-  if (request.headers[CSRF_HEADER] !== CSRF_VALUE) {
-    throw refuse(`Using the refresh cookie requires the header X-Requested-With: ${CSRF_VALUE}`);
-  }
   const site = request.headers["sec-fetch-site"];
   if (site !== undefined && site !== "same-origin" && site !== "none") {
     throw refuse("Cross-site requests may not use the refresh cookie");
   }
   const origin = request.headers.origin;
-  if (origin === undefined) return;
-  if (origin === policy.origin) return;
-  let host: string | undefined;
-  try {
-    host = origin === "null" ? undefined : new URL(origin).host;
-  } catch {
-    host = undefined;
-  }
-  if (host === undefined || host !== request.headers.host) {
+  const sameOrigin = origin !== undefined && isOwnOrigin(origin, request, policy);
+  if (origin !== undefined && !sameOrigin)
     throw refuse("Cross-origin requests may not use the refresh cookie");
+  const contentType = String(request.headers["content-type"] ?? "").toLowerCase();
+  const notAForm =
+    request.headers[CSRF_HEADER] === CSRF_VALUE ||
+    /^application\/([a-z0-9.+-]*\+)?json\b/.test(contentType) ||
+    sameOrigin ||
+    site === "same-origin";
+  if (!notAForm) {
+    throw refuse(
+      `Using the refresh cookie requires a JSON body or the header X-Requested-With: ${CSRF_VALUE}`,
+    );
+  }
+}
+
+function isOwnOrigin(origin: string, request: FastifyRequest, policy: CookiePolicy): boolean {
+  if (origin === policy.origin) return true;
+  try {
+    return origin !== "null" && new URL(origin).host === request.headers.host;
+  } catch {
+    return false;
   }
 }

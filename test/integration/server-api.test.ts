@@ -441,20 +441,34 @@ describe("server API", () => {
       expect(cookie).not.toMatch(/; Secure/);
       const pair = cookie.split(";")[0] as string;
 
-      // The CSRF defence: the header is required, and a foreign Origin is refused.
-      await expectError(await json(url, "/auth/refresh", {}, { cookie: pair }), 403, "invalid_request");
+      // The CSRF defence: a request that could be a cross-site form (no JSON body, no header, no
+      // same-origin evidence) is refused, and so is a foreign Origin or Sec-Fetch-Site, header or not.
+      await expectError(
+        await fetch(`${url}/auth/refresh`, { method: "POST", headers: { cookie: pair } }),
+        403,
+        "invalid_request",
+      );
       await expectError(
         await json(url, "/auth/refresh", {}, { cookie: pair, ...csrf, origin: "https://evil.example" }),
         403,
         "invalid_request",
       );
-      const refreshed = await json(url, "/auth/refresh", {}, { cookie: pair, ...csrf, origin: url });
+      await expectError(
+        await json(url, "/auth/refresh", {}, { cookie: pair, ...csrf, "sec-fetch-site": "cross-site" }),
+        403,
+        "invalid_request",
+      );
+      // A JSON body cannot come from a cross-origin page without a preflight: enough on its own.
+      const viaJson = await json(url, "/auth/refresh", {}, { cookie: pair });
+      expect(viaJson.status).toBe(200);
+      const pair2 = cookieOf(viaJson).split(";")[0] as string;
+      const refreshed = await json(url, "/auth/refresh", {}, { cookie: pair2, ...csrf, origin: url });
       expect(refreshed.status).toBe(200);
       const r = (await refreshed.json()) as Record<string, unknown>;
       expect(r.refresh_token).toBeUndefined();
       expect(r.session_id).toBe(body.session_id);
       const next = cookieOf(refreshed).split(";")[0] as string;
-      expect(next).not.toBe(pair);
+      expect(next).not.toBe(pair2);
 
       // Logout through the cookie: CSRF checked, session revoked, cookie cleared.
       await expectError(
