@@ -316,14 +316,14 @@ export class Auth {
 
   /** Opens the store, loads keys and starts the replica (its snapshot loads in the background). Called by {@link createAuth}. */
   async start(): Promise<void> {
-    await this.#storeCall(() => this.store.open());
+    await this.storeCall(() => this.store.open());
     const now = this.#now();
     for (const input of this.#keyInputs) {
       const key = await importKey(input, now);
-      await this.#storeCall(() => this.store.addKey(key));
+      await this.storeCall(() => this.store.addKey(key));
     }
     this.#setKeys((await this.#storedKeys()).map(loadKey), now);
-    await this.#storeCall(() => this.#replica.start());
+    await this.storeCall(() => this.#replica.start());
     if (this.failMode === "open") {
       this.#log.warn(
         { failMode: "open" },
@@ -358,11 +358,11 @@ export class Auth {
    * the store lost its data (of concurrent nodes exactly one key wins).
    */
   async #storedKeys(): Promise<StoredKey[]> {
-    const stored = await this.#storeCall(() => this.store.listKeys());
+    const stored = await this.storeCall(() => this.store.listKeys());
     if (stored.some((k) => k.alg === this.algorithm)) return stored;
     const key = await generateKey(this.algorithm, this.#now());
-    await this.#storeCall(() => this.store.addKey(key, { ifNoKeyFor: this.algorithm }));
-    return this.#storeCall(() => this.store.listKeys());
+    await this.storeCall(() => this.store.addKey(key, { ifNoKeyFor: this.algorithm }));
+    return this.storeCall(() => this.store.listKeys());
   }
 
   #reloadKeys(): Promise<void> {
@@ -407,16 +407,20 @@ export class Auth {
     return this.accessTokenTtlMs + 2 * this.#toleranceMs + 1000;
   }
 
-  async #storeCall<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a call on `store` the way every method of this class does: a driver failure becomes
+   * `StoreUnavailableError` (HTTP 503) and counts in `metrics.storeErrors`; other `AuthError`s pass.
+   * For code that uses the store directly next to an `Auth` (the server's users, clients, rate limits).
+   */
+  async storeCall<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (error) {
       if (error instanceof AuthError && !(error instanceof StoreUnavailableError)) throw error;
       this.metrics.storeErrors++;
       if (error instanceof StoreUnavailableError) throw error;
-      throw new StoreUnavailableError(`the ${this.store.kind} store failed: ${errorText(error)}`, {
-        cause: error,
-      });
+      // The driver's message is kept as the cause only: it may quote values.
+      throw new StoreUnavailableError(`the ${this.store.kind} store failed`, { cause: error });
     }
   }
 
@@ -482,7 +486,7 @@ export class Auth {
       revokedAt: null,
       revokeReason: null,
     };
-    const created = await this.#storeCall(() =>
+    const created = await this.storeCall(() =>
       this.store.createSession(session, hashRefreshToken(refreshToken)),
     );
     if (created === "user_disabled") throw new UserDisabledError();
@@ -528,12 +532,12 @@ export class Auth {
     const now = this.#now();
     const presentedHash = hashRefreshToken(refreshToken);
     if (options.clientId !== undefined) {
-      const found = await this.#storeCall(() => this.store.findRefreshToken(presentedHash));
+      const found = await this.storeCall(() => this.store.findRefreshToken(presentedHash));
       if (!found || found.session.clientId !== options.clientId) throw new RefreshInvalidError("unknown");
     }
     const next = newRefreshToken();
     const meta = this.#meta({ reason: "refresh_token_reuse", actor: "system" }, "refresh_token_reuse", now);
-    const result = await this.#storeCall(() =>
+    const result = await this.storeCall(() =>
       this.store.rotateRefreshToken({
         presentedHash,
         newHash: hashRefreshToken(next),
@@ -654,7 +658,7 @@ export class Auth {
     if (typeof sessionId !== "string" || sessionId.length === 0)
       throw new TypeError("sessionId must be a string");
     const meta = this.#meta(options, "logout", this.#now());
-    const done = await this.#storeCall(() => this.store.revokeSession(sessionId, meta));
+    const done = await this.storeCall(() => this.store.revokeSession(sessionId, meta));
     if (done) {
       this.#replica.apply(this.#sessionEntry(sessionId, meta));
       this.metrics.count(this.metrics.revocations, `session|${meta.reason}`);
@@ -692,19 +696,19 @@ export class Auth {
   /** Lets a disabled user log in again (revoked sessions stay revoked). */
   async enableUser(userId: string): Promise<void> {
     this.#assertOpen();
-    await this.#storeCall(() => this.store.enableUser(userId));
+    await this.storeCall(() => this.store.enableUser(userId));
   }
 
   /** Whether the user is disabled. */
   async isUserDisabled(userId: string): Promise<boolean> {
     this.#assertOpen();
-    return this.#storeCall(() => this.store.isUserDisabled(userId));
+    return this.storeCall(() => this.store.isUserDisabled(userId));
   }
 
   /** Deletes a user: revokes every session and removes the user record (if the store holds one). */
   async deleteUser(userId: string, options?: RevokeOptions): Promise<string[]> {
     const ids = await this.#revokeUser(userId, options, "user_deleted", false);
-    await this.#storeCall(() => this.store.deleteUser(userId));
+    await this.storeCall(() => this.store.deleteUser(userId));
     return ids;
   }
 
@@ -717,7 +721,7 @@ export class Auth {
     this.#assertOpen();
     if (typeof userId !== "string" || userId.length === 0) throw new TypeError("userId must be a string");
     const meta = this.#meta(options, reason, this.#now());
-    const ids = await this.#storeCall(() =>
+    const ids = await this.storeCall(() =>
       this.store.revokeUserSessions(userId, meta, { exceptSessionId: options?.exceptSessionId, disable }),
     );
     for (const id of ids) this.#replica.apply(this.#sessionEntry(id, meta));
@@ -756,7 +760,7 @@ export class Auth {
       if (expiresAt + this.#toleranceMs <= now) return;
     }
     const reason = options?.reason ?? "revoked";
-    const entry = await this.#storeCall(() =>
+    const entry = await this.storeCall(() =>
       this.store.addRevocation({
         kind: "jti",
         subject: jti,
@@ -781,7 +785,7 @@ export class Auth {
     if (!Number.isFinite(cutoff)) throw new TypeError("date must be a valid Date");
     if (cutoff > now + this.#toleranceMs) throw new TypeError("date may not be in the future");
     const reason = options?.reason ?? "revoke_issued_before";
-    const entry = await this.#storeCall(() =>
+    const entry = await this.storeCall(() =>
       this.store.addRevocation({
         kind: "global",
         subject: "",
@@ -803,7 +807,7 @@ export class Auth {
   async inspectRefreshToken(refreshToken: string): Promise<RefreshTokenInfo | null> {
     this.#assertOpen();
     if (!isRefreshTokenShape(refreshToken)) return null;
-    const found = await this.#storeCall(() => this.store.findRefreshToken(hashRefreshToken(refreshToken)));
+    const found = await this.storeCall(() => this.store.findRefreshToken(hashRefreshToken(refreshToken)));
     if (!found) return null;
     const { session, generation } = found;
     const now = this.#now();
@@ -824,14 +828,14 @@ export class Auth {
   /** The user's live sessions (devices), newest first. */
   async listSessions(userId: string): Promise<SessionInfo[]> {
     this.#assertOpen();
-    const sessions = await this.#storeCall(() => this.store.listUserSessions(userId, this.#now()));
+    const sessions = await this.storeCall(() => this.store.listUserSessions(userId, this.#now()));
     return sessions.map(sessionInfo);
   }
 
   /** One session, or `null` when unknown, revoked or ended. */
   async getSession(sessionId: string): Promise<SessionInfo | null> {
     this.#assertOpen();
-    const s = await this.#storeCall(() => this.store.getSession(sessionId));
+    const s = await this.storeCall(() => this.store.getSession(sessionId));
     const now = this.#now();
     if (!s || s.revokedAt !== null || now >= s.expiresAt || now >= s.idleExpiresAt) return null;
     return sessionInfo(s);
@@ -852,7 +856,7 @@ export class Auth {
     const activateAt = options.activateAt ? options.activateAt.getTime() : now;
     if (!Number.isFinite(activateAt)) throw new TypeError("activateAt must be a valid Date");
     const key = await generateKey(this.algorithm, now, activateAt);
-    await this.#storeCall(() => this.store.addKey(key));
+    await this.storeCall(() => this.store.addKey(key));
     await this.#reloadKeys();
     return { kid: key.kid, activateAt: new Date(activateAt) };
   }

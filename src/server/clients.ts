@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import type { Auth } from "../auth.js";
 import { ApiError, invalidRequest } from "./api-error.js";
 import { DEFAULT_SCRYPT, DummyHash, type ScryptParams, verifySecret } from "./passwords.js";
-import { storeCall } from "./store-call.js";
 
 /** The public client that first-party logins (`/auth/login`) belong to. */
 export const DEFAULT_CLIENT = "default";
@@ -84,7 +83,7 @@ export class ClientAuthenticator {
 
   async #public(clientId: string): Promise<ClientIdentity> {
     if (clientId === DEFAULT_CLIENT) return { clientId, confidential: false };
-    const client = await storeCall(this.#auth, () => this.#auth.store.getClient(clientId));
+    const client = await this.#auth.storeCall(() => this.#auth.store.getClient(clientId));
     if (client && client.secretHash === null) return { clientId, confidential: false };
     throw this.invalidClient();
   }
@@ -93,7 +92,7 @@ export class ClientAuthenticator {
     const client =
       clientId === DEFAULT_CLIENT
         ? null
-        : await storeCall(this.#auth, () => this.#auth.store.getClient(clientId));
+        : await this.#auth.storeCall(() => this.#auth.store.getClient(clientId));
     if (!client || client.secretHash === null) {
       await this.#dummy.burn(secret);
       throw this.invalidClient();

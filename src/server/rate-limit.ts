@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Auth } from "../auth.js";
 import { ApiError } from "./api-error.js";
-import { storeCall } from "./store-call.js";
 
 /** Login rate limits. Counters live in the store, so nodes sharing a store share them. */
 export interface RateLimitOptions {
@@ -65,7 +64,7 @@ export class LoginLimiter {
   async attempt(ip: string): Promise<void> {
     if (this.#opts.ipAttempts <= 0) return;
     const now = this.#now();
-    const hit = await storeCall(this.#auth, () =>
+    const hit = await this.#auth.storeCall(() =>
       this.#auth.store.hitRateLimit(`login:ip:${ip}`, this.#opts.ipWindowMs, now),
     );
     if (hit.count > this.#opts.ipAttempts) {
@@ -78,7 +77,7 @@ export class LoginLimiter {
   async check(username: string): Promise<void> {
     if (this.#opts.usernameFailures <= 0) return;
     const now = this.#now();
-    const peek = await storeCall(this.#auth, () => this.#auth.store.peekRateLimit(userKey(username), now));
+    const peek = await this.#auth.storeCall(() => this.#auth.store.peekRateLimit(userKey(username), now));
     if (peek.count >= this.#opts.usernameFailures) {
       this.#onLimited("username");
       throw tooMany(peek.resetAt, now);
@@ -89,7 +88,7 @@ export class LoginLimiter {
   async failed(username: string): Promise<void> {
     if (this.#opts.usernameFailures <= 0) return;
     const now = this.#now();
-    await storeCall(this.#auth, () =>
+    await this.#auth.storeCall(() =>
       this.#auth.store.hitRateLimit(userKey(username), this.#opts.usernameWindowMs, now),
     );
   }
@@ -97,6 +96,6 @@ export class LoginLimiter {
   /** A successful login clears the username's failures. */
   async succeeded(username: string): Promise<void> {
     if (this.#opts.usernameFailures <= 0) return;
-    await storeCall(this.#auth, () => this.#auth.store.resetRateLimit(userKey(username)));
+    await this.#auth.storeCall(() => this.#auth.store.resetRateLimit(userKey(username)));
   }
 }

@@ -2,7 +2,6 @@ import type { Auth } from "../auth.js";
 import { randomId } from "../core/ids.js";
 import type { UserRecord } from "../stores/types.js";
 import { DEFAULT_SCRYPT, DummyHash, hashSecret, type ScryptParams, verifySecret } from "./passwords.js";
-import { storeCall } from "./store-call.js";
 
 /** Usernames: 3 to 64 letters, digits, `.`, `_`, `-`, `@`. Stored lower-cased. */
 export const USERNAME_PATTERN = /^[A-Za-z0-9._@-]{3,64}$/;
@@ -62,18 +61,18 @@ export class Users {
       createdAt: now,
       disabledAt: null,
     };
-    const result = await storeCall(this.#auth, () => this.#auth.store.createUser(user));
+    const result = await this.#auth.storeCall(() => this.#auth.store.createUser(user));
     return result === "created" ? user : null;
   }
 
   /** A user by (case-insensitive) name. */
   byName(username: string): Promise<UserRecord | null> {
-    return storeCall(this.#auth, () => this.#auth.store.getUserByName(username.toLowerCase()));
+    return this.#auth.storeCall(() => this.#auth.store.getUserByName(username.toLowerCase()));
   }
 
   /** A user by id. */
   byId(userId: string): Promise<UserRecord | null> {
-    return storeCall(this.#auth, () => this.#auth.store.getUser(userId));
+    return this.#auth.storeCall(() => this.#auth.store.getUser(userId));
   }
 
   /**
@@ -90,7 +89,7 @@ export class Users {
     if (!check.ok) return { status: "invalid" };
     if (check.rehash) {
       const upgraded = await hashSecret(password, this.#params);
-      await storeCall(this.#auth, () => this.#auth.store.setPasswordHash(user.id, upgraded));
+      await this.#auth.storeCall(() => this.#auth.store.setPasswordHash(user.id, upgraded));
     }
     return user.disabledAt === null ? { status: "ok", user } : { status: "disabled", user };
   }
@@ -103,6 +102,6 @@ export class Users {
   /** Replaces a user's password. Returns `false` when the user no longer exists. */
   async setPassword(userId: string, password: string): Promise<boolean> {
     const hash = await hashSecret(password, this.#params);
-    return storeCall(this.#auth, () => this.#auth.store.setPasswordHash(userId, hash));
+    return this.#auth.storeCall(() => this.#auth.store.setPasswordHash(userId, hash));
   }
 }
