@@ -51,7 +51,7 @@ async function attempt(fn) {
 }
 
 const started = performance.now();
-const tmp = mkdtempSync(join(tmpdir(), "jwt-revoke-bench-"));
+const tmp = mkdtempSync(join(tmpdir(), "revokit-bench-"));
 let redis;
 let postgres;
 const STORES = ["redis", "postgres", "sqlite"];
@@ -122,7 +122,7 @@ try {
       `${ratio(map.lookupNs / compact.lookupNs)} compact`,
     );
     notes.push(
-      "replica: heap plus ArrayBuffer growth after full GCs, divided by 1,000,000 entries (jwt-revoke ids: 22 base64url characters); lookups of fresh key strings, half present, half absent.",
+      "replica: heap plus ArrayBuffer growth after full GCs, divided by 1,000,000 entries (revokit ids: 22 base64url characters); lookups of fresh key strings, half present, half absent.",
     );
   }
 
@@ -267,7 +267,7 @@ try {
 const cpu = cpus();
 const header = ["Area", "Measure", "Result", "Ratio", "SPEC §7 target", "Status"];
 const lines = [
-  `jwt-revoke bench, ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, Node ${process.version}, ${cpu.length} × ${cpu[0]?.model.trim() ?? "unknown CPU"}${quick ? " (--quick: reduced sizes)" : ""}`,
+  `revokit bench, ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, Node ${process.version}, ${cpu.length} × ${cpu[0]?.model.trim() ?? "unknown CPU"}${quick ? " (--quick: reduced sizes)" : ""}`,
   "",
   `| ${header.join(" | ")} |`,
   `|${header.map(() => "---").join("|")}|`,

@@ -1,5 +1,5 @@
 /**
- * The soak: three `jwt-revoke serve` nodes on one Redis (loopback only, a private `redis-server`
+ * The soak: three `revokit serve` nodes on one Redis (loopback only, a private `redis-server`
  * with AOF on and `noeviction`), a steady load of authenticated requests on every node, and a stream of
  * revocations (single access tokens through RFC 7009 `/oauth/revoke`, whole sessions through
  * `/auth/logout`). Every answer is checked against a ledger of when each revocation returned: a
@@ -120,7 +120,7 @@ function stopChild(child) {
   });
 }
 
-/** Starts one `jwt-revoke serve` node and resolves with its URL (from its startup log line). */
+/** Starts one `revokit serve` node and resolves with its URL (from its startup log line). */
 function startNode(storeUrl, boundMs) {
   const child = spawn(
     process.execPath,
@@ -132,7 +132,7 @@ function startNode(storeUrl, boundMs) {
       "--store",
       storeUrl,
       "--issuer",
-      "https://soak.jwt-revoke.test",
+      "https://soak.revokit.test",
       "--max-staleness",
       `${boundMs}ms`,
       "--ip-max-attempts",
@@ -149,7 +149,7 @@ function startNode(storeUrl, boundMs) {
       output += chunk.toString();
       if (output.length > 1_000_000) output = output.slice(-100_000);
       for (const line of output.split("\n")) {
-        if (!line.includes('"jwt-revoke listening"')) continue;
+        if (!line.includes('"revokit listening"')) continue;
         clearTimeout(timer);
         resolve({ url: JSON.parse(line).url, stop: () => stopChild(child), output: () => output });
         return;
@@ -200,7 +200,7 @@ export async function runSoak(options = {}) {
   const boundMs = options.boundMs ?? 1000;
   const log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
 
-  const dir = mkdtempSync(join(tmpdir(), "jwt-revoke-soak-"));
+  const dir = mkdtempSync(join(tmpdir(), "revokit-soak-"));
   const cleanups = [];
   try {
     const redis = await startRedis(dir);

@@ -186,7 +186,7 @@ export async function createAuth(options: AuthOptions): Promise<Auth> {
   return auth;
 }
 
-/** One node of jwt-revoke: issues, verifies, refreshes and revokes tokens. Create it with {@link createAuth}. */
+/** One node of revokit: issues, verifies, refreshes and revokes tokens. Create it with {@link createAuth}. */
 export class Auth {
   /** Counters for `/metrics`. */
   readonly metrics = new AuthMetrics();

@@ -1,7 +1,7 @@
 /**
- * jwt-revoke: JWT authentication where logout actually works.
+ * revokit: JWT authentication where logout actually works.
  * @example
- * import { createAuth, memoryStore } from "jwt-revoke";
+ * import { createAuth, memoryStore } from "revokit";
  * const auth = await createAuth({ issuer: "https://auth.example.com", audience: "api", store: memoryStore() });
  */
 export {

@@ -76,7 +76,7 @@ export async function sideBySide(contenders, inputs, { rounds = 5, ms = 200 } = 
 }
 
 /**
- * A deterministic 128-bit id in the form jwt-revoke's `randomId()` makes (22 base64url characters),
+ * A deterministic 128-bit id in the form revokit's `randomId()` makes (22 base64url characters),
  * from a seed and an index: the bench can regenerate a key without keeping it alive. Distinct
  * `(seed, i)` give distinct ids (word 0 is a bijection of `i` for one seed, word 1 of the seed).
  */

@@ -3,7 +3,7 @@
 //   /none          no check at all;
 //   /jwt-only      requireAuth on an Auth whose revocation index is switched off (always "not revoked"):
 //                  the same app, JWT verification and all, with no revocation check;
-//   /auth          requireAuth(auth) from jwt-revoke (default options: verified-token cache on);
+//   /auth          requireAuth(auth) from revokit (default options: verified-token cache on);
 //   /auth-nocache  requireAuth on an Auth with the verified-token cache off;
 //   /recipe        the common recipe: jose.jwtVerify against the JWKS, then one Redis EXISTS per request.
 // Config (argv[2], JSON): { framework, redisUrl, prefix }.
@@ -71,9 +71,9 @@ async function express() {
 
 async function fastify() {
   const { default: Fastify } = await import("fastify");
-  const { jwtRevoke, requireAuth } = await import("../../dist/http/fastify.js");
+  const { revokit, requireAuth } = await import("../../dist/http/fastify.js");
   const app = Fastify({ logger: false });
-  await app.register(jwtRevoke, { auth });
+  await app.register(revokit, { auth });
   app.get("/none", async () => body("anonymous"));
   app.get("/jwt-only", { preHandler: requireAuth(authJwtOnly) }, async (request) => body(request.auth.sub));
   app.get("/auth", { preHandler: requireAuth(auth) }, async (request) => body(request.auth.sub));

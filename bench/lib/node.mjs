@@ -1,4 +1,4 @@
-// One jwt-revoke node of the multi-process sections (propagation, cold start), driven over IPC.
+// One revokit node of the multi-process sections (propagation, cold start), driven over IPC.
 // Config (argv[2], JSON): { kind: "redis" | "postgres" | "sqlite", target, token? }.
 // With `token`, the node verifies it right after createAuth: `coldStart()` then returns the time from
 // the start of createAuth to the end of that first verify (answered by the store while the replica

@@ -11,7 +11,7 @@ export { freePort };
 /** Starts redis-server (no persistence: the bench measures the feed, not the disk); `undefined` if absent. */
 export async function startRedis() {
   if (!hasBinary("redis-server")) return undefined;
-  const server = await startRedisServer({ prefix: "jwt-revoke-bench-redis-" });
+  const server = await startRedisServer({ prefix: "revokit-bench-redis-" });
   return { url: server.url, stop: () => server.stop() };
 }
 
@@ -23,7 +23,7 @@ export async function startPostgres() {
   if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => {} };
   const bin = findPgBinDir();
   if (!bin) return undefined;
-  const cluster = await startPgCluster(bin, { prefix: "jwt-revoke-bench-pg-" });
+  const cluster = await startPgCluster(bin, { prefix: "revokit-bench-pg-" });
   return {
     url: cluster.url,
     async stop() {

@@ -29,7 +29,7 @@ const FLAGS: Flags = {
 
 /** Help of `clients`. */
 export const CLIENTS_HELP = commandHelp(
-  `Usage: jwt-revoke clients <subcommand> [options]
+  `Usage: revokit clients <subcommand> [options]
 
 Manages confidential OAuth clients (resource servers that introspect or revoke tokens).
 
@@ -45,7 +45,7 @@ Subcommands:
 /** Printable ASCII (RFC 6749 VSCHAR), 1 to 512 characters. */
 const SECRET_PATTERN = /^[\x20-\x7e]{1,512}$/;
 
-/** `jwt-revoke clients add|list|remove`. */
+/** `revokit clients add|list|remove`. */
 export async function clients(args: string[]): Promise<number> {
   const parsed = parseCommand(args, FLAGS, CLIENTS_HELP, { subcommands: true });
   if (!parsed) return 0;

@@ -136,7 +136,7 @@ export function parseCommand(
  * The usage error for a missing or unknown subcommand of `command`, whose subcommands are `names`.
  */
 export function badSubcommand(command: string, sub: string | undefined, names: readonly string[]): CliError {
-  const see = `(see jwt-revoke ${command} --help)`;
+  const see = `(see revokit ${command} --help)`;
   if (sub !== undefined) return usage(`unknown ${command} subcommand "${sub}" ${see}`);
   const list = names.length > 1 ? `${names.slice(0, -1).join(", ")} or ${names.at(-1)}` : (names[0] ?? "");
   return usage(`${command} needs a subcommand: ${list} ${see}`);
@@ -228,7 +228,7 @@ export function parseTime(value: string, flag: string, now = Date.now()): Date {
 /** `--store`: the store URL (`serve` and every admin command). */
 export const STORE_FLAG: Flag = {
   type: "string",
-  env: "JWT_REVOKE_STORE",
+  env: "REVOKIT_STORE",
   default: DEFAULT_STORE_URL,
   value: "URL",
   help: "sqlite:PATH, redis://..., postgres://... or memory:",
@@ -242,13 +242,13 @@ export const STORE_FLAGS: Flags = {
   store: STORE_FLAG,
   algorithm: {
     type: "string",
-    env: "JWT_REVOKE_ALGORITHM",
+    env: "REVOKIT_ALGORITHM",
     value: "ALG",
     help: "signing algorithm: EdDSA, ES256, RS256 or HS256 (default: that of the newest stored key, else EdDSA)",
   },
   "access-token-ttl": {
     type: "string",
-    env: "JWT_REVOKE_ACCESS_TOKEN_TTL",
+    env: "REVOKIT_ACCESS_TOKEN_TTL",
     default: "15m",
     value: "DURATION",
     help: "access-token life; revocations are kept this long",
@@ -257,8 +257,8 @@ export const STORE_FLAGS: Flags = {
 
 /** Writes an `Auth` warning as one line on stderr. */
 const cliLogger: Logger = {
-  warn: (_obj, msg) => process.stderr.write(`jwt-revoke: warning: ${msg ?? "warning"}\n`),
-  error: (_obj, msg) => process.stderr.write(`jwt-revoke: error: ${msg ?? "error"}\n`),
+  warn: (_obj, msg) => process.stderr.write(`revokit: warning: ${msg ?? "warning"}\n`),
+  error: (_obj, msg) => process.stderr.write(`revokit: error: ${msg ?? "error"}\n`),
 };
 
 /**
@@ -277,8 +277,8 @@ export async function openAdmin(parsed: Parsed): Promise<Auth> {
     const algorithm = flagAlg ?? keys.at(-1)?.alg ?? "EdDSA";
     const algorithms = [...new Set<Algorithm>([algorithm, ...keys.map((k) => k.alg)])];
     return await createAuth({
-      issuer: process.env.JWT_REVOKE_ISSUER || "http://127.0.0.1:3000",
-      audience: process.env.JWT_REVOKE_AUDIENCE || "api",
+      issuer: process.env.REVOKIT_ISSUER || "http://127.0.0.1:3000",
+      audience: process.env.REVOKIT_AUDIENCE || "api",
       store,
       algorithm,
       algorithms,

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `jwt-revoke` command line (SPEC §6): `serve` runs the auth server; the admin commands work on
+ * The `revokit` command line (SPEC §6): `serve` runs the auth server; the admin commands work on
  * the same `--store`. Errors are one line on stderr; usage errors exit 2, other failures 1.
  */
 import { readFileSync } from "node:fs";
@@ -19,7 +19,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   status: async () => (await import("./status.js")).status,
 };
 
-const HELP = `Usage: jwt-revoke <command> [options]
+const HELP = `Usage: revokit <command> [options]
 
 Commands:
   serve                      run the auth server (HTTP API)
@@ -32,7 +32,7 @@ Commands:
   keys list|rotate           list or rotate signing keys
   status                     show the store, revocations, keys, users and clients
 
-Every command takes --store URL (env JWT_REVOKE_STORE; default sqlite:./data/jwt-revoke.db) and --help.
+Every command takes --store URL (env REVOKIT_STORE; default sqlite:./data/revokit.db) and --help.
 `;
 
 function version(): string {
@@ -62,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const load = COMMANDS[command];
-  if (!load) throw new CliError(`unknown command "${command}" (see jwt-revoke --help)`, 2);
+  if (!load) throw new CliError(`unknown command "${command}" (see revokit --help)`, 2);
   return (await load())(rest);
 }
 
@@ -75,7 +75,7 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     const code = error instanceof CliError ? error.exitCode : 1;
-    process.stderr.write(`jwt-revoke: ${describeError(error)}\n`);
+    process.stderr.write(`revokit: ${describeError(error)}\n`);
     process.exitCode = code;
     setTimeout(() => process.exit(code), 2000).unref();
   },

@@ -25,7 +25,7 @@ const FLAGS: Flags = {
 
 /** Help of `keys`. */
 export const KEYS_HELP = commandHelp(
-  `Usage: jwt-revoke keys <subcommand> [options]
+  `Usage: revokit keys <subcommand> [options]
 
 Manages signing keys. They live in the store, so every node shares them.
 
@@ -38,7 +38,7 @@ Subcommands:
   FLAGS,
 );
 
-/** `jwt-revoke keys list|rotate`. */
+/** `revokit keys list|rotate`. */
 export async function keys(args: string[]): Promise<number> {
   const parsed = parseCommand(args, FLAGS, KEYS_HELP, { subcommands: true });
   if (!parsed) return 0;

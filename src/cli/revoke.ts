@@ -42,7 +42,7 @@ const FLAGS: Flags = {
 
 /** Help of `revoke`. */
 export const REVOKE_HELP = commandHelp(
-  `Usage: jwt-revoke revoke (--session ID | --user NAME | --token JWT | --jti ID | --before TIME) [options]
+  `Usage: revokit revoke (--session ID | --user NAME | --token JWT | --jti ID | --before TIME) [options]
 
 Revokes at one grain; every node on the store refuses the tokens within its staleness bound.
 
@@ -52,7 +52,7 @@ Revokes at one grain; every node on the store refuses the tokens within its stal
 
 const GRAINS = ["session", "user", "token", "jti", "before"] as const;
 
-/** `jwt-revoke revoke`. */
+/** `revokit revoke`. */
 export async function revoke(args: string[]): Promise<number> {
   const parsed = parseCommand(args, FLAGS, REVOKE_HELP);
   if (!parsed) return 0;

@@ -28,113 +28,113 @@ export const SERVE_FLAGS: Flags = {
   store: STORE_FLAG,
   issuer: {
     type: "string",
-    env: "JWT_REVOKE_ISSUER",
+    env: "REVOKIT_ISSUER",
     value: "URL",
     help: "token issuer and public base URL (default http://HOST:PORT)",
   },
   audience: {
     type: "string",
-    env: "JWT_REVOKE_AUDIENCE",
+    env: "REVOKIT_AUDIENCE",
     default: "api",
     value: "AUD",
     help: "access-token audience",
   },
   "no-register": {
     type: "boolean",
-    help: "close POST /auth/register (env JWT_REVOKE_REGISTER=false)",
+    help: "close POST /auth/register (env REVOKIT_REGISTER=false)",
   },
   "access-token-ttl": {
     type: "string",
-    env: "JWT_REVOKE_ACCESS_TOKEN_TTL",
+    env: "REVOKIT_ACCESS_TOKEN_TTL",
     default: "15m",
     value: "DURATION",
     help: "access-token life",
   },
   "refresh-token-ttl": {
     type: "string",
-    env: "JWT_REVOKE_REFRESH_TOKEN_TTL",
+    env: "REVOKIT_REFRESH_TOKEN_TTL",
     default: "30d",
     value: "DURATION",
     help: "absolute session life",
   },
   "refresh-idle-ttl": {
     type: "string",
-    env: "JWT_REVOKE_REFRESH_IDLE_TTL",
+    env: "REVOKIT_REFRESH_IDLE_TTL",
     default: "7d",
     value: "DURATION",
     help: "a session unused this long ends",
   },
   "refresh-grace": {
     type: "string",
-    env: "JWT_REVOKE_REFRESH_GRACE",
+    env: "REVOKIT_REFRESH_GRACE",
     default: "10s",
     value: "DURATION",
     help: "how long a just-rotated refresh token may be replayed (concurrent tabs)",
   },
   algorithm: {
     type: "string",
-    env: "JWT_REVOKE_ALGORITHM",
+    env: "REVOKIT_ALGORITHM",
     default: "EdDSA",
     value: "ALG",
     help: "signing algorithm: EdDSA, ES256, RS256 or HS256",
   },
   "max-staleness": {
     type: "string",
-    env: "JWT_REVOKE_MAX_STALENESS",
+    env: "REVOKIT_MAX_STALENESS",
     default: "1s",
     value: "DURATION",
     help: "replica age beyond which verification asks the store",
   },
   "fail-mode": {
     type: "string",
-    env: "JWT_REVOKE_FAIL_MODE",
+    env: "REVOKIT_FAIL_MODE",
     default: "closed",
     value: "MODE",
     help: "closed (503 when revocation state is unknown) or open (accept, log, count)",
   },
   "cookie-secure": {
     type: "boolean",
-    env: "JWT_REVOKE_COOKIE_SECURE",
+    env: "REVOKIT_COOKIE_SECURE",
     help: "mark the refresh cookie Secure even with an http: issuer",
   },
   "trust-proxy": {
     type: "string",
-    env: "JWT_REVOKE_TRUST_PROXY",
+    env: "REVOKIT_TRUST_PROXY",
     default: "false",
     value: "SPEC",
     help: "believe X-Forwarded-For from: true, false, a hop count, or comma-separated addresses/CIDRs",
   },
   "login-max-failures": {
     type: "string",
-    env: "JWT_REVOKE_LOGIN_MAX_FAILURES",
+    env: "REVOKIT_LOGIN_MAX_FAILURES",
     default: "10",
     value: "N",
     help: "failed logins per username per window (0: no limit)",
   },
   "login-failure-window": {
     type: "string",
-    env: "JWT_REVOKE_LOGIN_FAILURE_WINDOW",
+    env: "REVOKIT_LOGIN_FAILURE_WINDOW",
     default: "15m",
     value: "DURATION",
     help: "window of the username limit",
   },
   "ip-max-attempts": {
     type: "string",
-    env: "JWT_REVOKE_IP_MAX_ATTEMPTS",
+    env: "REVOKIT_IP_MAX_ATTEMPTS",
     default: "100",
     value: "N",
     help: "login and registration attempts per IP per window (0: no limit)",
   },
   "ip-window": {
     type: "string",
-    env: "JWT_REVOKE_IP_WINDOW",
+    env: "REVOKIT_IP_WINDOW",
     default: "1m",
     value: "DURATION",
     help: "window of the IP limit",
   },
   "log-level": {
     type: "string",
-    env: "JWT_REVOKE_LOG_LEVEL",
+    env: "REVOKIT_LOG_LEVEL",
     default: "info",
     value: "LEVEL",
     help: `log level: ${LOG_LEVELS.join(", ")}`,
@@ -143,7 +143,7 @@ export const SERVE_FLAGS: Flags = {
 
 /** Help of `serve`. */
 export const SERVE_HELP = commandHelp(
-  `Usage: jwt-revoke serve [options]
+  `Usage: revokit serve [options]
 
 Runs the auth server (HTTP API of SPEC section 5) until SIGTERM or SIGINT. Every option also reads
 the environment variable shown; a flag wins over the environment. Nodes started on the same store
@@ -175,11 +175,11 @@ export function serveOptions(parsed: Parsed, env: NodeJS.ProcessEnv = process.en
   if (!(LOG_LEVELS as readonly string[]).includes(level))
     throw usage(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
   let register = parsed.values["no-register"] !== true;
-  if (parsed.values["no-register"] !== true && env.JWT_REVOKE_REGISTER !== undefined) {
-    const v = env.JWT_REVOKE_REGISTER.trim().toLowerCase();
+  if (parsed.values["no-register"] !== true && env.REVOKIT_REGISTER !== undefined) {
+    const v = env.REVOKIT_REGISTER.trim().toLowerCase();
     if (["0", "false", "no", "off"].includes(v)) register = false;
     else if (!["1", "true", "yes", "on", ""].includes(v))
-      throw usage("JWT_REVOKE_REGISTER must be true or false");
+      throw usage("REVOKIT_REGISTER must be true or false");
   }
   const issuer = optional(parsed, "issuer");
   if (issuer !== undefined && !/^https?:\/\/[^/?#\s]+/i.test(issuer))
@@ -215,7 +215,7 @@ export function serveOptions(parsed: Parsed, env: NodeJS.ProcessEnv = process.en
   };
 }
 
-/** `jwt-revoke serve`: runs until a signal; resolves once listening. */
+/** `revokit serve`: runs until a signal; resolves once listening. */
 export async function serve(args: string[]): Promise<number> {
   const parsed = parseCommand(args, SERVE_FLAGS, SERVE_HELP);
   if (!parsed) return 0;

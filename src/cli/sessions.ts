@@ -14,7 +14,7 @@ const FLAGS: Flags = { ...STORE_FLAGS, json: { type: "boolean", help: "print JSO
 
 /** Help of `sessions`. */
 export const SESSIONS_HELP = commandHelp(
-  `Usage: jwt-revoke sessions USER [options]
+  `Usage: revokit sessions USER [options]
 
 Lists the live sessions (devices) of USER (a username or user id), newest first.
 
@@ -22,12 +22,11 @@ Lists the live sessions (devices) of USER (a username or user id), newest first.
   FLAGS,
 );
 
-/** `jwt-revoke sessions USER`. */
+/** `revokit sessions USER`. */
 export async function sessions(args: string[]): Promise<number> {
   const parsed = parseCommand(args, FLAGS, SESSIONS_HELP);
   if (!parsed) return 0;
-  if (parsed.positionals.length !== 1)
-    throw usage("sessions takes one USER (see jwt-revoke sessions --help)");
+  if (parsed.positionals.length !== 1) throw usage("sessions takes one USER (see revokit sessions --help)");
   const name = parsed.positionals[0] as string;
   return withAdmin(parsed, async (auth) => {
     const user = await findUser(auth, name);

@@ -15,7 +15,7 @@ const FLAGS: Flags = { ...STORE_FLAGS, json: { type: "boolean", help: "print JSO
 
 /** Help of `status`. */
 export const STATUS_HELP = commandHelp(
-  `Usage: jwt-revoke status [options]
+  `Usage: revokit status [options]
 
 Shows the store, the active revocations, the keys, and how many users and clients there are.
 
@@ -23,7 +23,7 @@ Shows the store, the active revocations, the keys, and how many users and client
   FLAGS,
 );
 
-/** `jwt-revoke status`. */
+/** `revokit status`. */
 export async function status(args: string[]): Promise<number> {
   const parsed = parseCommand(args, FLAGS, STATUS_HELP);
   if (!parsed) return 0;

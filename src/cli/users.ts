@@ -23,7 +23,7 @@ const FLAGS: Flags = { ...STORE_FLAGS, json: { type: "boolean", help: "print JSO
 
 /** Help of `users`. */
 export const USERS_HELP = commandHelp(
-  `Usage: jwt-revoke users <subcommand> [options]
+  `Usage: revokit users <subcommand> [options]
 
 Manages the server's user accounts.
 
@@ -57,7 +57,7 @@ function oneName(positionals: string[], sub: string): string {
   return positionals[0] as string;
 }
 
-/** `jwt-revoke users add|list|disable|enable|delete`. */
+/** `revokit users add|list|disable|enable|delete`. */
 export async function users(args: string[]): Promise<number> {
   const parsed = parseCommand(args, FLAGS, USERS_HELP, { subcommands: true });
   if (!parsed) return 0;

@@ -2,7 +2,7 @@ import * as jose from "jose";
 import { TokenExpiredError, TokenInvalidError } from "./errors.js";
 import type { KeyEntry } from "./keys.js";
 
-/** The claims of a jwt-revoke access token (RFC 9068 profile) plus any custom claims. */
+/** The claims of a revokit access token (RFC 9068 profile) plus any custom claims. */
 export interface AccessTokenClaims {
   iss: string;
   aud: string | string[];
@@ -20,7 +20,7 @@ export interface AccessTokenClaims {
   [claim: string]: unknown;
 }
 
-/** Claims that jwt-revoke sets itself; custom claims may not set them. */
+/** Claims that revokit sets itself; custom claims may not set them. */
 export const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
   "iss",
   "sub",

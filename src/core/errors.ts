@@ -1,5 +1,5 @@
 /**
- * Errors thrown by jwt-revoke. Every error has a stable `code`; messages never contain a token,
+ * Errors thrown by revokit. Every error has a stable `code`; messages never contain a token,
  * a refresh secret or a password. Programming mistakes (a wrong argument type) are plain `TypeError`s.
  */
 

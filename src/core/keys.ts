@@ -3,7 +3,7 @@ import * as jose from "jose";
 import type { StoredKey } from "../stores/types.js";
 import { ConfigInvalidError } from "./errors.js";
 
-/** A signing algorithm jwt-revoke supports. Each key is bound to exactly one. */
+/** A signing algorithm revokit supports. Each key is bound to exactly one. */
 export type Algorithm = StoredKey["alg"];
 
 /** Every supported algorithm. */

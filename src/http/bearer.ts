@@ -14,7 +14,7 @@ import {
   missingTokenError,
 } from "../core/http-errors.js";
 
-/** Options of `requireAuth` in `jwt-revoke/express`, `jwt-revoke/fastify` and `jwt-revoke/hono`. */
+/** Options of `requireAuth` in `revokit/express`, `revokit/fastify` and `revokit/hono`. */
 export interface RequireAuthOptions {
   /** Scopes the token's `scope` claim must all hold (an array, or one space-separated string); else 403 `insufficient_scope`. */
   scope?: string | string[];

@@ -3,7 +3,7 @@
  * {@link AuthHttpError} (status, `WWW-Authenticate` / `Retry-After` headers, JSON body) to `next(err)`;
  * {@link authErrorHandler} answers it. Works with Express 4 and 5.
  * @example
- * import { authErrorHandler, requireAuth } from "jwt-revoke/express";
+ * import { authErrorHandler, requireAuth } from "revokit/express";
  * app.get("/me", requireAuth(auth), (req, res) => res.json({ user: req.auth?.sub }));
  * app.get("/admin", requireAuth(auth, { scope: "admin", strict: true }), adminHandler);
  * app.use(authErrorHandler());
@@ -17,7 +17,7 @@ export { AuthHttpError, type RequireAuthOptions } from "./bearer.js";
 
 declare module "express-serve-static-core" {
   interface Request {
-    /** The verified access-token claims, set by `requireAuth` from `jwt-revoke/express`. */
+    /** The verified access-token claims, set by `requireAuth` from `revokit/express`. */
     auth?: AccessTokenClaims;
   }
 }

@@ -1,11 +1,11 @@
 /**
- * Fastify integration: the {@link jwtRevoke} plugin decorates `request.auth` (null until
+ * Fastify integration: the {@link revokit} plugin decorates `request.auth` (null until
  * authenticated), and `requireAuth(auth, options)` returns a `preHandler` hook that sets it to the
  * verified claims or answers the request with the status, `WWW-Authenticate` / `Retry-After` headers
  * and the JSON body `{ error, error_description }`.
  * @example
- * import { jwtRevoke, requireAuth } from "jwt-revoke/fastify";
- * await app.register(jwtRevoke, { auth });
+ * import { revokit, requireAuth } from "revokit/fastify";
+ * await app.register(revokit, { auth });
  * app.get("/me", { preHandler: requireAuth(auth) }, async (request) => request.auth);
  * app.get("/admin", { preHandler: requireAuth(auth, { scope: "admin", strict: true }) }, adminHandler);
  */
@@ -19,28 +19,28 @@ export { AuthHttpError, type RequireAuthOptions } from "./bearer.js";
 
 declare module "fastify" {
   interface FastifyRequest {
-    /** The verified access-token claims, set by `requireAuth` from `jwt-revoke/fastify`; `null` before. */
+    /** The verified access-token claims, set by `requireAuth` from `revokit/fastify`; `null` before. */
     auth: AccessTokenClaims | null;
   }
 }
 
-/** Options of the {@link jwtRevoke} plugin. */
-export interface JwtRevokePluginOptions {
+/** Options of the {@link revokit} plugin. */
+export interface RevokitPluginOptions {
   /** The `Auth` the application verifies tokens with. */
   auth: Auth;
 }
 
-const plugin: FastifyPluginAsync<JwtRevokePluginOptions> = async (fastify, options) => {
-  assertAuth(options?.auth, "jwtRevoke: options.auth");
+const plugin: FastifyPluginAsync<RevokitPluginOptions> = async (fastify, options) => {
+  assertAuth(options?.auth, "revokit: options.auth");
   if (!fastify.hasRequestDecorator("auth")) fastify.decorateRequest("auth", null);
 };
 
 /**
- * Registers jwt-revoke on a Fastify instance (not encapsulated): decorates `request.auth` with `null`.
+ * Registers revokit on a Fastify instance (not encapsulated): decorates `request.auth` with `null`.
  * @example
- * await app.register(jwtRevoke, { auth });
+ * await app.register(revokit, { auth });
  */
-export const jwtRevoke = fp(plugin, { fastify: "4.x || 5.x", name: "jwt-revoke" });
+export const revokit = fp(plugin, { fastify: "4.x || 5.x", name: "revokit" });
 
 /**
  * A `preHandler` hook that lets a request through only with a valid, unrevoked access token (and the

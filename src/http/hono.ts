@@ -3,7 +3,7 @@
  * an `HTTPException` carrying a ready `Response` (status, `WWW-Authenticate` / `Retry-After` headers,
  * JSON body `{ error, error_description }`), which Hono's default error handling returns as is.
  * @example
- * import { requireAuth } from "jwt-revoke/hono";
+ * import { requireAuth } from "revokit/hono";
  * app.get("/me", requireAuth(auth), (c) => c.json(c.get("auth")));
  * app.get("/admin", requireAuth(auth, { scope: "admin", strict: true }), adminHandler);
  */
@@ -18,7 +18,7 @@ export type { RequireAuthOptions } from "./bearer.js";
 
 declare module "hono" {
   interface ContextVariableMap {
-    /** The verified access-token claims, set by `requireAuth` from `jwt-revoke/hono`. */
+    /** The verified access-token claims, set by `requireAuth` from `revokit/hono`. */
     auth: AccessTokenClaims;
   }
 }

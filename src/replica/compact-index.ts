@@ -176,7 +176,7 @@ class Table {
  * per slot, at most 80% of slots used, so 30 to 45 bytes per entry (a `Map` of the same strings
  * takes well over 100).
  *
- * Exactness: jwt-revoke's ids (`randomId()`, 22 base64url characters, 128 bits) are stored whole,
+ * Exactness: revokit's ids (`randomId()`, 22 base64url characters, 128 bits) are stored whole,
  * as four 32-bit words: the hash only chooses where a key goes and every match compares all 128 bits,
  * so a hash collision can neither revoke a valid token nor un-revoke a revoked one. Any other string
  * (a hand-typed jti, an id from another issuer) is kept exactly in a side `Map`.

@@ -8,7 +8,7 @@ import Fastify, {
   type FastifyRequest,
 } from "fastify";
 import type { Logger as PinoLogger } from "pino";
-import { jwtRevoke } from "../http/fastify.js";
+import { revokit } from "../http/fastify.js";
 import { answerFor, notFound, unavailable } from "./api-error.js";
 import type { ServerContext } from "./context.js";
 import { acceptAnything } from "./parsers.js";
@@ -101,7 +101,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions): Promise
   app.setNotFoundHandler((request, reply) => handleError(notFound("No such endpoint"), request, reply));
 
   await app.register(fastifyCookie);
-  await app.register(jwtRevoke, { auth: ctx.auth });
+  await app.register(revokit, { auth: ctx.auth });
 
   app.addHook("onRequest", async (_request, reply) => {
     if (closing) {

@@ -20,7 +20,7 @@ export interface ServerContext {
   /** Whether `/auth/register` is open. */
   register: boolean;
   cookie: CookiePolicy;
-  /** `requireAuth(auth, { realm })` from `jwt-revoke/fastify`. */
+  /** `requireAuth(auth, { realm })` from `revokit/fastify`. */
   bearer: preHandlerAsyncHookHandler;
   /** Directory of the web page. */
   webRoot: URL;

@@ -6,7 +6,7 @@ export const REFRESH_COOKIE = "jr_refresh";
 /** The header (and value) a browser request must carry to use the refresh cookie: a CSRF defence. */
 export const CSRF_HEADER = "x-requested-with";
 /** Value of {@link CSRF_HEADER}. */
-export const CSRF_VALUE = "jwt-revoke";
+export const CSRF_VALUE = "revokit";
 
 /** How the refresh cookie is set. */
 export interface CookiePolicy {
@@ -48,7 +48,7 @@ export function readRefreshCookie(request: FastifyRequest): string | undefined {
 /**
  * The CSRF defence for requests that use the refresh cookie (on top of SameSite=Strict): a request
  * whose `Origin` or `Sec-Fetch-Site` shows another origin is refused; otherwise the request must show
- * it was not a plain cross-site form: `X-Requested-With: jwt-revoke`, a JSON `Content-Type` (neither
+ * it was not a plain cross-site form: `X-Requested-With: revokit`, a JSON `Content-Type` (neither
  * can be sent cross-origin without a CORS preflight, which this server never grants), or an `Origin`
  * / `Sec-Fetch-Site: same-origin` naming this server. Otherwise 403 `invalid_request`.
  */

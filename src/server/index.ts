@@ -1,9 +1,9 @@
 /**
- * The standalone jwt-revoke auth server (SPEC §5): users, sessions, the refresh grant, RFC 7009
+ * The standalone revokit auth server (SPEC §5): users, sessions, the refresh grant, RFC 7009
  * revocation, RFC 7662 introspection, RFC 8414 metadata, JWKS, health and metrics, on Fastify.
  * @example
- * import { startServer } from "jwt-revoke/server";
- * const server = await startServer({ port: 3000, store: "sqlite:./data/jwt-revoke.db" });
+ * import { startServer } from "revokit/server";
+ * const server = await startServer({ port: 3000, store: "sqlite:./data/revokit.db" });
  * // later: await server.close();
  */
 import { createServer as createNetServer } from "node:net";
@@ -37,7 +37,7 @@ export {
 } from "./store-url.js";
 
 /** A created (not yet listening) server. */
-export interface JwtRevokeServer {
+export interface RevokitServer {
   /** The Fastify app (for `inject()` in tests, or to add routes before `listen`). */
   app: FastifyInstance;
   /** The `Auth` the server issues and verifies with. */
@@ -106,7 +106,7 @@ function rateLimits(input: Partial<RateLimitOptions> | undefined): RateLimitOpti
  * const server = await createServer({ store: "memory:", port: 0 });
  * const url = await server.listen();
  */
-export async function createServer(options: ServerOptions = {}): Promise<JwtRevokeServer> {
+export async function createServer(options: ServerOptions = {}): Promise<RevokitServer> {
   const host = options.host ?? "127.0.0.1";
   let port = options.port ?? 3000;
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail("port", "must be an integer from 0 to 65535");
@@ -121,7 +121,7 @@ export async function createServer(options: ServerOptions = {}): Promise<JwtRevo
   if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1024)
     fail("bodyLimit", "must be an integer of at least 1024");
   const limits = rateLimits(options.rateLimits);
-  const realm = options.realm ?? "jwt-revoke";
+  const realm = options.realm ?? "revokit";
   const refreshTtlMs = parseDuration(options.refreshTokenTtl ?? "30d", "refreshTokenTtl");
 
   let issuer = options.auth?.issuer ?? options.issuer;
@@ -223,7 +223,7 @@ export async function createServer(options: ServerOptions = {}): Promise<JwtRevo
           failMode: theAuth.failMode,
           register: ctx.register,
         },
-        "jwt-revoke listening",
+        "revokit listening",
       );
       return url;
     },
@@ -244,11 +244,11 @@ export async function createServer(options: ServerOptions = {}): Promise<JwtRevo
  * Creates the server and starts listening; by default closes gracefully on SIGTERM/SIGINT (requests
  * in flight finish, then the store is closed; a second signal exits at once).
  * @example
- * const server = await startServer({ store: process.env.JWT_REVOKE_STORE });
+ * const server = await startServer({ store: process.env.REVOKIT_STORE });
  */
 export async function startServer(
   options: StartServerOptions = {},
-): Promise<JwtRevokeServer & { url: string }> {
+): Promise<RevokitServer & { url: string }> {
   const server = await createServer(options);
   let url: string;
   try {

@@ -61,7 +61,7 @@ export function createLogger(level: LogLevel = "info", destination?: Destination
   return pino(
     {
       level,
-      base: { service: "jwt-revoke", pid: process.pid },
+      base: { service: "revokit", pid: process.pid },
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
       serializers: {
         req: serializeRequest,

@@ -64,82 +64,82 @@ export function renderMetrics(auth: Auth, server: ServerMetrics): string {
   const status = auth.status();
   const out = new Exposition();
   out.metric(
-    "jwt_revoke_verify_total",
+    "revokit_verify_total",
     "counter",
     "Access-token verifications by result.",
     split(m.verify, ["result"]),
   );
   out.metric(
-    "jwt_revoke_revocations_total",
+    "revokit_revocations_total",
     "counter",
     "Revocations by grain (jti, session, user, global) and reason.",
     split(m.revocations, ["grain", "reason"]),
   );
   out.metric(
-    "jwt_revoke_refresh_reuse_total",
+    "revokit_refresh_reuse_total",
     "counter",
     "Refresh-token reuse detections (theft): sessions revoked.",
     [[{}, m.refreshReuse]],
   );
-  out.metric("jwt_revoke_refreshes_total", "counter", "Successful refresh-token rotations.", [
+  out.metric("revokit_refreshes_total", "counter", "Successful refresh-token rotations.", [
     [{}, m.refreshes],
   ]);
-  out.metric("jwt_revoke_sessions_created_total", "counter", "Sessions created (logins).", [[{}, m.logins]]);
-  out.metric("jwt_revoke_store_errors_total", "counter", "Store calls that failed.", [[{}, m.storeErrors]]);
+  out.metric("revokit_sessions_created_total", "counter", "Sessions created (logins).", [[{}, m.logins]]);
+  out.metric("revokit_store_errors_total", "counter", "Store calls that failed.", [[{}, m.storeErrors]]);
   out.metric(
-    "jwt_revoke_fail_open_total",
+    "revokit_fail_open_total",
     "counter",
     'Verifications let through without a current revocation check (failMode "open").',
     [[{}, m.failOpen]],
   );
   out.metric(
-    "jwt_revoke_store_checks_total",
+    "revokit_store_checks_total",
     "counter",
     "Verifications answered by the store (stale replica or strict route).",
     [[{}, m.storeChecks]],
   );
-  out.metric("jwt_revoke_replica_entries", "gauge", "Revocations held by the in-memory replica, by kind.", [
+  out.metric("revokit_replica_entries", "gauge", "Revocations held by the in-memory replica, by kind.", [
     [{ kind: "jti" }, status.replica.tokens],
     [{ kind: "session" }, status.replica.sessions],
   ]);
   out.metric(
-    "jwt_revoke_replica_lag_seconds",
+    "revokit_replica_lag_seconds",
     "gauge",
     "Time since the store last confirmed the replica current.",
     [[{}, status.replica.lagMs / 1000]],
   );
-  out.metric("jwt_revoke_replica_fresh", "gauge", "1 when the replica is within maxStaleness, else 0.", [
+  out.metric("revokit_replica_fresh", "gauge", "1 when the replica is within maxStaleness, else 0.", [
     [{}, status.replica.fresh ? 1 : 0],
   ]);
-  out.metric("jwt_revoke_global_cutoff_seconds", "gauge", "Global revocation cutoff (0 when none).", [
+  out.metric("revokit_global_cutoff_seconds", "gauge", "Global revocation cutoff (0 when none).", [
     [{}, status.replica.globalCutoff / 1000],
   ]);
-  out.metric("jwt_revoke_keys", "gauge", "Keys loaded, by state.", [
+  out.metric("revokit_keys", "gauge", "Keys loaded, by state.", [
     [{ state: "signing" }, status.keys.filter((k) => k.signing).length],
     [{ state: "published" }, status.keys.length],
   ]);
   out.metric(
-    "jwt_revoke_login_attempts_total",
+    "revokit_login_attempts_total",
     "counter",
     "Login attempts at /auth/login by result.",
     split(server.logins, ["result"]),
   );
   out.metric(
-    "jwt_revoke_rate_limited_total",
+    "revokit_rate_limited_total",
     "counter",
     "Requests refused by a login rate limit, by limit.",
     split(server.rateLimited, ["limit"]),
   );
-  out.metric("jwt_revoke_registrations_total", "counter", "Users registered at /auth/register.", [
+  out.metric("revokit_registrations_total", "counter", "Users registered at /auth/register.", [
     [{}, server.registrations],
   ]);
   out.metric(
-    "jwt_revoke_http_requests_total",
+    "revokit_http_requests_total",
     "counter",
     "HTTP responses by method, route and status.",
     split(server.requests, ["method", "route", "status"]),
   );
-  out.metric("jwt_revoke_fail_mode_open", "gauge", 'Whether this node runs with failMode "open".', [
+  out.metric("revokit_fail_mode_open", "gauge", 'Whether this node runs with failMode "open".', [
     [{}, auth.failMode === "open" ? 1 : 0],
   ]);
   out.metric(

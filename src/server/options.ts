@@ -15,7 +15,7 @@ export interface ServerOptions {
   port?: number;
   /**
    * The store: a `Store` (`memoryStore()`, `sqliteStore()`, ...) or a URL (`sqlite:PATH`,
-   * `redis://...`, `postgres://...`, `memory:`). Default `"sqlite:./data/jwt-revoke.db"`.
+   * `redis://...`, `postgres://...`, `memory:`). Default `"sqlite:./data/revokit.db"`.
    */
   store?: Store | string;
   /**
@@ -53,7 +53,7 @@ export interface ServerOptions {
   trustProxy?: boolean | number | string | string[];
   /** A pino logger, or a level for the built-in one (JSON on stdout), or `false` for none. Default `"info"`. */
   logger?: PinoLogger | LogLevel | false;
-  /** `realm` of the `WWW-Authenticate` challenges. Default `"jwt-revoke"`. */
+  /** `realm` of the `WWW-Authenticate` challenges. Default `"revokit"`. */
   realm?: string;
   /** scrypt cost for password and client-secret hashes. Default N=2^15, r=8, p=1. */
   scrypt?: ScryptParams;

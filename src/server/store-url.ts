@@ -5,7 +5,7 @@ import { memoryStore } from "../stores/memory.js";
 import type { Store } from "../stores/types.js";
 
 /** The store the server and the CLI use when none is given. */
-export const DEFAULT_STORE_URL = "sqlite:./data/jwt-revoke.db";
+export const DEFAULT_STORE_URL = "sqlite:./data/revokit.db";
 
 /** What a `--store` value names. */
 export type StoreSpec =
@@ -20,7 +20,7 @@ export type StoreSpec =
  * Parses a `--store` value: `sqlite:PATH` (also `sqlite://PATH`), `redis://` / `rediss://` (with an
  * optional `?prefix=` for the key prefix), `postgres://` / `postgresql://` (with an optional
  * `?schema=`), or `memory:`. Throws `ConfigInvalidError` (option `store`) otherwise.
- * @example parseStoreUrl("sqlite:./data/jwt-revoke.db") // { kind: "sqlite", path: "./data/jwt-revoke.db" }
+ * @example parseStoreUrl("sqlite:./data/revokit.db") // { kind: "sqlite", path: "./data/revokit.db" }
  */
 export function parseStoreUrl(value: string): StoreSpec {
   const text = value.trim();
@@ -30,7 +30,7 @@ export function parseStoreUrl(value: string): StoreSpec {
       let path = text.slice("sqlite:".length);
       if (path.startsWith("//")) path = path.slice(2);
       if (path.length === 0)
-        throw new ConfigInvalidError("store", "sqlite: needs a file path, e.g. sqlite:./data/jwt-revoke.db");
+        throw new ConfigInvalidError("store", "sqlite: needs a file path, e.g. sqlite:./data/revokit.db");
       return { kind: "sqlite", path };
     }
     case "redis":

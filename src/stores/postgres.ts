@@ -2,7 +2,7 @@
  * The PostgreSQL store: a durable source of truth shared by many nodes.
  *
  * Design, in short:
- * - Tables live in one schema (default `jwt_revoke`), created and migrated on `open()`; concurrent
+ * - Tables live in one schema (default `revokit`), created and migrated on `open()`; concurrent
  *   openers are serialized by `pg_advisory_xact_lock`, so many nodes may start at once.
  * - Refresh rotation is one transaction: the session row is locked (`SELECT ... FOR UPDATE`), the
  *   core's `decideRotation` decides on the locked state, then the writes follow. Session creation
@@ -79,7 +79,7 @@ export type PostgresConnection =
 
 /** Options of {@link postgresStore}. */
 export interface PostgresStoreOptions {
-  /** Schema that holds the tables; created when missing. Default `"jwt_revoke"`. */
+  /** Schema that holds the tables; created when missing. Default `"revokit"`. */
   schema?: string;
   /** Pool size when the store creates its pool (`url`). Default 10. */
   max?: number;
@@ -87,7 +87,7 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number;
   /** How long one query may take before the call fails with `ERR_STORE_UNAVAILABLE`, ms. Default 5000. */
   queryTimeoutMs?: number;
-  /** `application_name` of the store's connections; the `LISTEN` connection gets `NAME:listen`. Default `"jwt-revoke"`. */
+  /** `application_name` of the store's connections; the `LISTEN` connection gets `NAME:listen`. Default `"revokit"`. */
   applicationName?: string;
   /** How often this node purges expired rows by itself, ms; 0 turns it off. Default 10 minutes. */
   purgeIntervalMs?: number;
@@ -98,8 +98,8 @@ export interface PostgresStoreOptions {
  * shared: every node pointed at the same database and schema shares keys, users, sessions and
  * revocations, and follows the change feed (LISTEN/NOTIFY plus catch-up by sequence).
  * @example
- * import { createAuth } from "jwt-revoke";
- * import { postgresStore } from "jwt-revoke/postgres";
+ * import { createAuth } from "revokit";
+ * import { postgresStore } from "revokit/postgres";
  * const auth = await createAuth({
  *   issuer: "https://auth.example.com",
  *   audience: "api",
@@ -294,7 +294,7 @@ class PostgresStore implements Store {
     this.#url = connection.url;
     this.#givenPool = connection.pool;
     this.#ownPool = hasUrl;
-    this.#schema = options.schema ?? "jwt_revoke";
+    this.#schema = options.schema ?? "revokit";
     if (typeof this.#schema !== "string" || !SCHEMA_RE.test(this.#schema)) {
       throw new ConfigInvalidError("schema", "must be 1 to 48 of a-z, 0-9 and _, not starting with a digit");
     }
@@ -314,7 +314,7 @@ class PostgresStore implements Store {
     this.#connectTimeoutMs = positiveInt("connectTimeoutMs", options.connectTimeoutMs, 2000);
     this.#queryTimeoutMs = positiveInt("queryTimeoutMs", options.queryTimeoutMs, 5000);
     this.#purgeIntervalMs = positiveInt("purgeIntervalMs", options.purgeIntervalMs, 10 * 60_000, 0);
-    this.#appName = options.applicationName ?? "jwt-revoke";
+    this.#appName = options.applicationName ?? "revokit";
     if (typeof this.#appName !== "string" || this.#appName.length === 0 || this.#appName.length > 56) {
       throw new ConfigInvalidError("applicationName", "must be a string of 1 to 56 characters");
     }
@@ -389,7 +389,7 @@ class PostgresStore implements Store {
   /** Creates the schema and applies pending migrations, once across concurrent openers. */
   #migrate(): Promise<void> {
     this.#migrating ??= this.#tx(async (c) => {
-      await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`jwt-revoke:${this.#schema}:migrate`]);
+      await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`revokit:${this.#schema}:migrate`]);
       await c.query(`CREATE SCHEMA IF NOT EXISTS ${this.#s}`);
       await c.query(
         `CREATE TABLE IF NOT EXISTS ${this.#s}.schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
@@ -403,7 +403,7 @@ class PostgresStore implements Store {
       const newest = Math.max(0, ...applied);
       if (newest > known) {
         throw new StoreUnavailableError(
-          `postgres store: schema "${this.#schema}" is at version ${newest}, newer than this jwt-revoke supports (${known}); upgrade jwt-revoke`,
+          `postgres store: schema "${this.#schema}" is at version ${newest}, newer than this revokit supports (${known}); upgrade revokit`,
         );
       }
       for (const m of MIGRATIONS) {
@@ -555,9 +555,7 @@ class PostgresStore implements Store {
       }
       // Concurrent first starts: the lock makes "no key of this algorithm yet" and the insert one step.
       return this.#tx(async (c) => {
-        await this.#exec(c, "SELECT pg_advisory_xact_lock(hashtext($1))", [
-          `jwt-revoke:${this.#schema}:keys`,
-        ]);
+        await this.#exec(c, "SELECT pg_advisory_xact_lock(hashtext($1))", [`revokit:${this.#schema}:keys`]);
         const { rows } = await this.#exec(
           c,
           `INSERT INTO ${this.#s}.keys (kid, alg, private_jwk, public_jwk, created_at, activate_at)
@@ -1013,7 +1011,7 @@ class PostgresStore implements Store {
       this.#tx(async (c) => {
         // One node purges at a time; the others skip (their turn comes at the next interval).
         const lock = await this.#exec(c, "SELECT pg_try_advisory_xact_lock(hashtext($1)) AS ok", [
-          `jwt-revoke:${this.#schema}:purge`,
+          `revokit:${this.#schema}:purge`,
         ]);
         if (lock.rows[0]?.ok !== true) return 0;
         let n = 0;

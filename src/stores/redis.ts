@@ -40,7 +40,7 @@ export interface RedisStoreLogger {
 
 /** Options of {@link redisStore}. Durations in milliseconds. */
 export interface RedisStoreOptions {
-  /** Prefix of every key, so several deployments can share one Redis. No braces. Default `"jwt-revoke:"`. */
+  /** Prefix of every key, so several deployments can share one Redis. No braces. Default `"revokit:"`. */
   prefix?: string;
   /** Where start-up warnings go (persistence off, configuration not readable). Default: JSON lines on stderr. */
   logger?: RedisStoreLogger;
@@ -75,8 +75,8 @@ export interface RedisStoreOptions {
  *   the store reconnects by itself.
  *
  * @example
- * import { createAuth } from "jwt-revoke";
- * import { redisStore } from "jwt-revoke/redis";
+ * import { createAuth } from "revokit";
+ * import { redisStore } from "revokit/redis";
  * const auth = await createAuth({ issuer, audience, store: redisStore({ url: "redis://127.0.0.1:6379" }) });
  */
 export function redisStore(target: RedisTarget, options: RedisStoreOptions = {}): Store {
@@ -202,7 +202,7 @@ class RedisStore implements Store {
       throw new ConfigInvalidError("client", "an ioredis keyPrefix is not supported: use the prefix option");
     }
     this.#target = target;
-    this.#prefix = options.prefix ?? "jwt-revoke:";
+    this.#prefix = options.prefix ?? "revokit:";
     if (typeof this.#prefix !== "string" || /[{}]/.test(this.#prefix)) {
       throw new ConfigInvalidError("prefix", "must be a string without braces");
     }
@@ -293,9 +293,9 @@ class RedisStore implements Store {
     let cmd: Client;
     let owned = true;
     if ("url" in target) {
-      cmd = new Redis(target.url, { ...this.#redisOptions("jwt-revoke"), lazyConnect: true });
+      cmd = new Redis(target.url, { ...this.#redisOptions("revokit"), lazyConnect: true });
     } else if ("nodes" in target) {
-      cmd = new Cluster(target.nodes.map(clusterNode), this.#clusterOptions("jwt-revoke", target.nodes));
+      cmd = new Cluster(target.nodes.map(clusterNode), this.#clusterOptions("revokit", target.nodes));
     } else {
       cmd = target.client;
       owned = false;
@@ -364,7 +364,7 @@ class RedisStore implements Store {
   /** The dedicated connection of the change feed: blocking reads never wait behind other commands. */
   #duplicate(cmd: Client): Client {
     const feedOptions = {
-      connectionName: "jwt-revoke-feed",
+      connectionName: "revokit-feed",
       commandTimeout: undefined,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,

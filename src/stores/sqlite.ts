@@ -13,8 +13,8 @@
  * - Expired rows are purged by the store itself on a timer (and by {@link Store.purge}).
  * - Refresh tokens and client secrets are only ever stored as the hashes the caller gives.
  * @example
- * import { createAuth } from "jwt-revoke";
- * import { sqliteStore } from "jwt-revoke/sqlite";
+ * import { createAuth } from "revokit";
+ * import { sqliteStore } from "revokit/sqlite";
  * const auth = await createAuth({ issuer: "https://auth.example.com", audience: "api", store: sqliteStore({ path: "data/auth.db" }) });
  */
 import { randomBytes } from "node:crypto";
@@ -66,7 +66,7 @@ export interface SqliteStoreOptions {
  * (which `createAuth` calls). Several stores (in one or several processes) may share one file.
  * Invalid options throw `ConfigInvalidError` at once.
  * @example
- * const store = sqliteStore({ path: "./data/jwt-revoke.db" });
+ * const store = sqliteStore({ path: "./data/revokit.db" });
  */
 export function sqliteStore(options: SqliteStoreOptions): Store {
   return new SqliteStore(options);
@@ -929,7 +929,7 @@ function migrate(db: Database.Database): void {
     const version = db.pragma("user_version", { simple: true }) as number;
     if (version > MIGRATIONS.length) {
       throw new StoreUnavailableError(
-        `the sqlite file has schema version ${version}; this version of jwt-revoke supports up to ${MIGRATIONS.length}`,
+        `the sqlite file has schema version ${version}; this version of revokit supports up to ${MIGRATIONS.length}`,
       );
     }
     for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v] as string);

@@ -13,7 +13,7 @@ import { runStoreContract } from "./store-contract.js";
 
 // A file shared by two store instances: the second one plays "another process" on the same file.
 runStoreContract("sqlite", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "jwt-revoke-sqlite-"));
+  const dir = await mkdtemp(join(tmpdir(), "revokit-sqlite-"));
   const path = join(dir, "nested", "auth.db");
   return {
     store: sqliteStore({ path, pollInterval: 5 }),
@@ -29,7 +29,7 @@ describe("sqlite store specifics", () => {
   const opened: Store[] = [];
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), "jwt-revoke-sqlite-"));
+    dir = await mkdtemp(join(tmpdir(), "revokit-sqlite-"));
   });
 
   afterEach(async () => {

@@ -25,7 +25,7 @@ const SAFARI_MAC =
 
 describe.skipIf(!haveBrowser)("web page in Chromium", () => {
   let server: ServeProcess;
-  const dir = mkdtempSync(join(tmpdir(), "jwt-revoke-web-"));
+  const dir = mkdtempSync(join(tmpdir(), "revokit-web-"));
   let browser: Browser;
   const contexts: BrowserContext[] = [];
 

@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { memoryStore, type Store } from "../../src/index.js";
-import { createServer, type JwtRevokeServer } from "../../src/server/index.js";
+import { createServer, type RevokitServer } from "../../src/server/index.js";
 import { hashSecret } from "../../src/server/passwords.js";
 import { FUZZ_TIMEOUT, fuzzParams } from "./fuzz-config.js";
 
@@ -31,7 +31,7 @@ const ERROR_CODES = new Set([
 ]);
 const USERNAME = /^[A-Za-z0-9._@-]{3,64}$/;
 
-let server: JwtRevokeServer;
+let server: RevokitServer;
 let url: string;
 let store: Store;
 let alice: { access_token: string; refresh_token: string; session_id: string };

@@ -49,7 +49,7 @@ export function findPgBinDir() {
  * @param {{ prefix?: string }} [options]
  * @returns {Promise<PgCluster>}
  */
-export async function startPgCluster(bin, { prefix = "jwt-revoke-pg-" } = {}) {
+export async function startPgCluster(bin, { prefix = "revokit-pg-" } = {}) {
   const root = mkdtempSync(join(tmpdir(), prefix));
   const data = join(root, "data");
   const log = join(root, "server.log");

@@ -54,7 +54,7 @@ export async function startRedisServer(options = {}) {
  * @returns {Promise<RedisServer>}
  */
 async function launch(port, options) {
-  const dir = mkdtempSync(join(tmpdir(), options.prefix ?? "jwt-revoke-redis-"));
+  const dir = mkdtempSync(join(tmpdir(), options.prefix ?? "revokit-redis-"));
   const args = [
     "--port",
     String(port),

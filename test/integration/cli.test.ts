@@ -1,5 +1,5 @@
 /**
- * The `jwt-revoke` CLI as a user runs it: admin commands on the SQLite file a running server uses.
+ * The `revokit` CLI as a user runs it: admin commands on the SQLite file a running server uses.
  * The server (another process) sees every change through the store: users, clients, revocations
  * and keys.
  */
@@ -22,23 +22,23 @@ let store: string;
 let server: ServeProcess;
 
 const cli = (args: string[], input?: string): Promise<CliResult> =>
-  runCli(args, { input, env: { JWT_REVOKE_STORE: store } });
+  runCli(args, { input, env: { REVOKIT_STORE: store } });
 
 /** Exit 0, nothing on stderr. */
 async function ok(args: string[], input?: string): Promise<string> {
   const r = await cli(args, input);
-  expect(r.stderr, `jwt-revoke ${args.join(" ")}`).toBe("");
-  expect(r.code, `jwt-revoke ${args.join(" ")}`).toBe(0);
+  expect(r.stderr, `revokit ${args.join(" ")}`).toBe("");
+  expect(r.code, `revokit ${args.join(" ")}`).toBe(0);
   return r.stdout;
 }
 
 /** A non-zero exit with exactly one clear line on stderr. */
 async function fails(args: string[], code: number, message: RegExp, input?: string): Promise<void> {
   const r = await cli(args, input);
-  expect(r.code, `jwt-revoke ${args.join(" ")}`).toBe(code);
+  expect(r.code, `revokit ${args.join(" ")}`).toBe(code);
   const lines = r.stderr.split("\n").filter(Boolean);
   expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^jwt-revoke: /);
+  expect(lines[0]).toMatch(/^revokit: /);
   expect(lines[0]).toMatch(message);
   expect(r.stdout).toBe("");
 }
@@ -68,7 +68,7 @@ function kidOf(jwt: string): string {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "jwt-revoke-cli-"));
+  dir = mkdtempSync(join(tmpdir(), "revokit-cli-"));
   store = `sqlite:${join(dir, "auth.db")}`;
   // The store is created by the first admin command, before any server runs.
   await ok(["users", "add", "alice"], `${PASSWORD}\n`);
@@ -80,7 +80,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe("jwt-revoke users", () => {
+describe("revokit users", () => {
   it("users add reads the password from stdin; the server logs the user in", async () => {
     const added = JSON.parse(await ok(["users", "add", "Bob"], "bob's secret pass\n")) as Record<
       string,
@@ -127,7 +127,7 @@ describe("jwt-revoke users", () => {
   });
 });
 
-describe("jwt-revoke sessions and revoke", () => {
+describe("revokit sessions and revoke", () => {
   it("sessions lists a user's devices; revoke --user ends them on the running server", async () => {
     const a = await tokens("alice");
     const b = await tokens("alice");
@@ -189,7 +189,7 @@ describe("jwt-revoke sessions and revoke", () => {
   });
 });
 
-describe("jwt-revoke clients", () => {
+describe("revokit clients", () => {
   it("clients add prints the secret once; the server authenticates the client; remove ends it", async () => {
     const made = JSON.parse(await ok(["clients", "add", "api-gateway"])) as Record<string, string>;
     expect(Object.keys(made)).toEqual(["client_id", "client_secret"]);
@@ -232,7 +232,7 @@ describe("jwt-revoke clients", () => {
   });
 });
 
-describe("jwt-revoke keys and status", () => {
+describe("revokit keys and status", () => {
   it("keys rotate: published at once, and the running server signs with the new key within 10 s", async () => {
     const before = JSON.parse(await ok(["keys", "list", "--json"])) as { kid: string; state: string }[];
     expect(before.filter((k) => k.state === "signing")).toHaveLength(1);
@@ -312,10 +312,10 @@ describe("help and usage", () => {
       ["status", "--help"],
     ]) {
       const out = await ok(args);
-      expect(out, args.join(" ")).toMatch(/^Usage: jwt-revoke/);
+      expect(out, args.join(" ")).toMatch(/^Usage: revokit/);
     }
     const serveHelp = await ok(["serve", "--help"]);
-    for (const flag of ["--store", "--issuer", "--no-register", "--fail-mode", "JWT_REVOKE_STORE", "PORT"]) {
+    for (const flag of ["--store", "--issuer", "--no-register", "--fail-mode", "REVOKIT_STORE", "PORT"]) {
       expect(serveHelp).toContain(flag);
     }
   });
@@ -328,8 +328,8 @@ describe("help and usage", () => {
     await fails(["serve", "--algorithm", "none"], 2, /--algorithm/);
     await fails(["serve", "--store", "mysql://x"], 2, /--store/);
     await fails(["serve", "--bogus"], 2, /Unknown option '--bogus'/);
-    const r = await runCli(["serve"], { env: { JWT_REVOKE_STORE: store, PORT: "not-a-port" } });
+    const r = await runCli(["serve"], { env: { REVOKIT_STORE: store, PORT: "not-a-port" } });
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^jwt-revoke: --port must be an integer/);
+    expect(r.stderr).toMatch(/^revokit: --port must be an integer/);
   });
 });

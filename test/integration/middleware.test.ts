@@ -121,7 +121,7 @@ const FRAMEWORKS: { name: string; start(auth: Auth): Promise<Running> }[] = [
     name: "fastify",
     async start(auth) {
       const app = Fastify();
-      await app.register(fastifyAuth.jwtRevoke, { auth });
+      await app.register(fastifyAuth.revokit, { auth });
       for (const [path, options] of Object.entries(ROUTES)) {
         app.get(
           path,
@@ -602,7 +602,7 @@ describe("the Fastify plugin", () => {
     cleanups.push(() => auth.close());
     const app = Fastify();
     cleanups.push(() => app.close());
-    await app.register(fastifyAuth.jwtRevoke, { auth });
+    await app.register(fastifyAuth.revokit, { auth });
     app.get("/open", async (request) => ({ auth: request.auth }));
     await app.listen({ port: 0, host: "127.0.0.1" });
     const { port } = app.server.address() as AddressInfo;
@@ -611,8 +611,8 @@ describe("the Fastify plugin", () => {
 
     const bad = Fastify();
     cleanups.push(() => bad.close());
-    await expect(bad.register(fastifyAuth.jwtRevoke, { auth: {} as Auth })).rejects.toThrow(
-      new TypeError("jwtRevoke: options.auth must be an Auth instance from createAuth()"),
+    await expect(bad.register(fastifyAuth.revokit, { auth: {} as Auth })).rejects.toThrow(
+      new TypeError("revokit: options.auth must be an Auth instance from createAuth()"),
     );
   });
 });

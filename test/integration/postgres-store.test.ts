@@ -212,7 +212,7 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
     const newer = make(schema);
     const error = await newer.open().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreUnavailableError);
-    expect((error as Error).message).toMatch(/version 999, newer than this jwt-revoke supports/);
+    expect((error as Error).message).toMatch(/version 999, newer than this revokit supports/);
   });
 
   it("reports a new epoch when the database lost its data, and when it went back in time", async () => {

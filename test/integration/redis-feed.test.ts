@@ -64,7 +64,7 @@ async function feedConnections(s: RedisServer): Promise<string[]> {
   const list = await s.cli("CLIENT", "LIST");
   return list
     .split("\n")
-    .filter((line) => / name=jwt-revoke-feed /.test(` ${line} `))
+    .filter((line) => / name=revokit-feed /.test(` ${line} `))
     .map((line) => /(?:^| )id=(\d+)/.exec(line)?.[1] ?? "")
     .filter(Boolean);
 }

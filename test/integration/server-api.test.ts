@@ -6,13 +6,13 @@
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { memoryStore } from "../../src/index.js";
-import { createServer, type JwtRevokeServer } from "../../src/server/index.js";
+import { createServer, type RevokitServer } from "../../src/server/index.js";
 import { createLogger } from "../../src/server/logger.js";
 import { hashSecret } from "../../src/server/passwords.js";
 import { faultyStore } from "../helpers/faulty-store.js";
 
 interface Started {
-  server: JwtRevokeServer;
+  server: RevokitServer;
   url: string;
 }
 
@@ -273,7 +273,7 @@ describe("server API", () => {
       ] as const) {
         const none = await fetch(url + path, { method });
         expect(none.status, `${method} ${path}`).toBe(401);
-        expect(none.headers.get("www-authenticate")).toBe('Bearer realm="jwt-revoke"');
+        expect(none.headers.get("www-authenticate")).toBe('Bearer realm="revokit"');
         const bad = await fetch(url + path, { method, headers: bearer("e30.e30.AAAA") });
         expect(bad.status).toBe(401);
         expect(bad.headers.get("www-authenticate")).toMatch(
@@ -422,7 +422,7 @@ describe("server API", () => {
   });
 
   describe("browser mode (refresh cookie)", () => {
-    const csrf = { "x-requested-with": "jwt-revoke" };
+    const csrf = { "x-requested-with": "revokit" };
     const cookieOf = (res: Response) =>
       res.headers.getSetCookie().find((c) => c.startsWith("jr_refresh=")) ?? "";
 
@@ -831,19 +831,19 @@ describe("server API", () => {
       expect(metrics.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
       const text = await metrics.text();
       for (const line of [
-        /^# TYPE jwt_revoke_verify_total counter$/m,
-        /^jwt_revoke_verify_total\{result="valid"\} \d+$/m,
-        /^jwt_revoke_verify_total\{result="invalid"\} \d+$/m,
-        /^jwt_revoke_revocations_total\{grain="session",reason="logout"\} \d+$/m,
-        /^jwt_revoke_revocations_total\{grain="user",reason="logout_all"\} \d+$/m,
-        /^jwt_revoke_refresh_reuse_total [1-9]\d*$/m,
-        /^jwt_revoke_replica_entries\{kind="session"\} [1-9]\d*$/m,
-        /^jwt_revoke_replica_lag_seconds \d/m,
-        /^jwt_revoke_store_errors_total \d+$/m,
-        /^jwt_revoke_fail_open_total 0$/m,
-        /^jwt_revoke_login_attempts_total\{result="success"\} [1-9]\d*$/m,
-        /^jwt_revoke_login_attempts_total\{result="invalid_credentials"\} [1-9]\d*$/m,
-        /^jwt_revoke_http_requests_total\{method="POST",route="\/auth\/login",status="200"\} [1-9]\d*$/m,
+        /^# TYPE revokit_verify_total counter$/m,
+        /^revokit_verify_total\{result="valid"\} \d+$/m,
+        /^revokit_verify_total\{result="invalid"\} \d+$/m,
+        /^revokit_revocations_total\{grain="session",reason="logout"\} \d+$/m,
+        /^revokit_revocations_total\{grain="user",reason="logout_all"\} \d+$/m,
+        /^revokit_refresh_reuse_total [1-9]\d*$/m,
+        /^revokit_replica_entries\{kind="session"\} [1-9]\d*$/m,
+        /^revokit_replica_lag_seconds \d/m,
+        /^revokit_store_errors_total \d+$/m,
+        /^revokit_fail_open_total 0$/m,
+        /^revokit_login_attempts_total\{result="success"\} [1-9]\d*$/m,
+        /^revokit_login_attempts_total\{result="invalid_credentials"\} [1-9]\d*$/m,
+        /^revokit_http_requests_total\{method="POST",route="\/auth\/login",status="200"\} [1-9]\d*$/m,
       ]) {
         expect(text).toMatch(line);
       }
@@ -966,7 +966,7 @@ describe("store outage", () => {
       await expectError(me, 503, "temporarily_unavailable");
       expect(me.headers.get("retry-after")).not.toBeNull();
       const metrics = await (await fetch(`${s.url}/metrics`)).text();
-      expect(metrics).toMatch(/^jwt_revoke_store_errors_total [1-9]\d*$/m);
+      expect(metrics).toMatch(/^revokit_store_errors_total [1-9]\d*$/m);
       store.down = false;
       const deadline = Date.now() + 10_000;
       while ((await fetch(`${s.url}/healthz`)).status !== 200) {

@@ -1,5 +1,5 @@
 /**
- * The real server (`jwt-revoke serve`, a child process on SQLite) through a whole life over HTTP,
+ * The real server (`revokit serve`, a child process on SQLite) through a whole life over HTTP,
  * then independent clients (oauth4webapi) against it: discovery, the refresh grant, revocation,
  * introspection, and RFC 9068 validation of the access tokens it mints. Finally: the logs hold no
  * secret, and SIGTERM shuts it down cleanly.
@@ -56,7 +56,7 @@ async function expectRefused(res: Response, status: number, error: string): Prom
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "jwt-revoke-life-"));
+  dir = mkdtempSync(join(tmpdir(), "revokit-life-"));
   server = await startServe(["--store", `sqlite:${join(dir, "auth.db")}`]);
   url = server.url;
 });
@@ -182,11 +182,9 @@ describe("a whole life over HTTP", () => {
     );
 
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    expect(metrics).toMatch(/^jwt_revoke_refresh_reuse_total 1$/m);
-    expect(metrics).toMatch(
-      /^jwt_revoke_revocations_total\{grain="session",reason="refresh_token_reuse"\} 1$/m,
-    );
-    expect(metrics).toMatch(/^jwt_revoke_revocations_total\{grain="user",reason="password_change"\} 1$/m);
+    expect(metrics).toMatch(/^revokit_refresh_reuse_total 1$/m);
+    expect(metrics).toMatch(/^revokit_revocations_total\{grain="session",reason="refresh_token_reuse"\} 1$/m);
+    expect(metrics).toMatch(/^revokit_revocations_total\{grain="user",reason="password_change"\} 1$/m);
   });
 });
 
@@ -306,7 +304,7 @@ describe("interoperability with oauth4webapi", () => {
     expect(((await bad.clone().json()) as { error: string }).error).toBe("invalid_client");
     await expect(oauth.processIntrospectionResponse(as, rs, bad)).rejects.toMatchObject({
       status: 401,
-      cause: [{ scheme: "basic", parameters: { realm: "jwt-revoke" } }],
+      cause: [{ scheme: "basic", parameters: { realm: "revokit" } }],
     });
   });
 });

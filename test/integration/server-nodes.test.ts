@@ -1,5 +1,5 @@
 /**
- * Several `jwt-revoke serve` processes on one shared store (Redis, PostgreSQL) are one service:
+ * Several `revokit serve` processes on one shared store (Redis, PostgreSQL) are one service:
  * shared keys, users, sessions, rate limits and revocations. A logout on one node is refused by the
  * other. Under CI a missing redis-server or PostgreSQL fails the run (the helpers throw).
  */

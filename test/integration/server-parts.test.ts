@@ -12,7 +12,7 @@ import { parseStoreUrl, redactStoreUrl, storeFromUrl } from "../../src/server/st
 
 describe("parseStoreUrl", () => {
   it.each([
-    ["sqlite:./data/jwt-revoke.db", { kind: "sqlite", path: "./data/jwt-revoke.db" }],
+    ["sqlite:./data/revokit.db", { kind: "sqlite", path: "./data/revokit.db" }],
     ["sqlite:/var/lib/auth.db", { kind: "sqlite", path: "/var/lib/auth.db" }],
     ["sqlite:///var/lib/auth.db", { kind: "sqlite", path: "/var/lib/auth.db" }],
     ["SQLITE:x.db", { kind: "sqlite", path: "x.db" }],
@@ -108,7 +108,7 @@ describe("renderMetrics", () => {
     try {
       auth.metrics.count(auth.metrics.revocations, 'jti|odd "reason"\\\nx');
       const text = renderMetrics(auth, new ServerMetrics());
-      expect(text).toContain('jwt_revoke_revocations_total{grain="jti",reason="odd \\"reason\\"\\\\\\nx"} 1');
+      expect(text).toContain('revokit_revocations_total{grain="jti",reason="odd \\"reason\\"\\\\\\nx"} 1');
       expect(text.endsWith("\n")).toBe(true);
     } finally {
       await auth.close();

@@ -15,7 +15,7 @@ const silent = { warn() {}, error() {} };
 let dir: string;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "jwt-revoke-durability-"));
+  dir = await mkdtemp(join(tmpdir(), "revokit-durability-"));
 });
 
 afterAll(async () => {

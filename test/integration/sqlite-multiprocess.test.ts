@@ -16,7 +16,7 @@ let auth: Auth;
 let child: ChildNode;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "jwt-revoke-multiprocess-"));
+  dir = await mkdtemp(join(tmpdir(), "revokit-multiprocess-"));
   const path = join(dir, "shared.db");
   // Two processes, one file: this one (the sources) and a child (the built package).
   auth = await createAuth({

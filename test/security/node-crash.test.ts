@@ -1,5 +1,5 @@
 /**
- * A server node SIGKILLed in the middle of a stream of revocations, and restarted: two `jwt-revoke
+ * A server node SIGKILLed in the middle of a stream of revocations, and restarted: two `revokit
  * serve` processes on one SQLite file. Every logout that was answered 204 before the kill holds, on
  * the other node and on the restarted one; a logout whose answer was lost either happened everywhere
  * or nowhere; and sessions nobody revoked keep working on the restarted node.
@@ -20,7 +20,7 @@ interface Tokens {
   session_id: string;
 }
 
-const dir = mkdtempSync(join(tmpdir(), "jwt-revoke-crash-"));
+const dir = mkdtempSync(join(tmpdir(), "revokit-crash-"));
 const started: ServeProcess[] = [];
 afterAll(async () => {
   await Promise.all(started.map((s) => s.stop()));

@@ -1,5 +1,5 @@
 /**
- * The security suite over the running server: a real `jwt-revoke serve` process (SQLite, default
+ * The security suite over the running server: a real `revokit serve` process (SQLite, default
  * settings) attacked over HTTP. Every RFC 8725 attack class, with concrete hostile tokens, on every
  * protected endpoint: 401 `invalid_token`. Token-type confusion, oversized headers (431) and bodies
  * (413), malformed JSON, duplicate form parameters and wrong content types on every endpoint,
@@ -129,7 +129,7 @@ let before: string;
 let revoked: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "jwt-revoke-hostile-"));
+  dir = mkdtempSync(join(tmpdir(), "revokit-hostile-"));
   const url = `sqlite:${join(dir, "auth.db")}`;
   for (const id of ["rs1", "rs2"]) {
     const out = await runCli(["clients", "add", id, "--store", url]);

@@ -42,7 +42,7 @@ const memoryTarget: StoreTarget = {
 const sqliteTarget: StoreTarget = {
   name: "sqlite",
   async open(n) {
-    const dir = await mkdtemp(join(tmpdir(), "jwt-revoke-sec-"));
+    const dir = await mkdtemp(join(tmpdir(), "revokit-sec-"));
     const path = join(dir, "auth.db");
     return {
       stores: Array.from({ length: n }, () => sqliteStore({ path, pollInterval: 5, purgeInterval: 0 })),

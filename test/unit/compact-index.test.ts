@@ -6,7 +6,7 @@ import { MapIndex } from "../../src/replica/index.js";
 import { Replica } from "../../src/replica/replica.js";
 import { memoryStore } from "../../src/stores/memory.js";
 
-/** A jti / session id as jwt-revoke makes them: 128 random bits, 22 base64url characters. */
+/** A jti / session id as revokit makes them: 128 random bits, 22 base64url characters. */
 const id = () => randomBytes(16).toString("base64url");
 const fromBytes = (b: Uint8Array) => Buffer.from(b).toString("base64url");
 

@@ -1,9 +1,9 @@
-// The jwt-revoke web page. The access token lives in memory only (this module's state); the refresh
+// The revokit web page. The access token lives in memory only (this module's state); the refresh
 // token lives in an HttpOnly, SameSite=Strict cookie the page never sees.
 
 import { deviceName } from "./device.js";
 
-const CSRF_HEADER = { "X-Requested-With": "jwt-revoke" };
+const CSRF_HEADER = { "X-Requested-With": "revokit" };
 const POLL_MS = 5000;
 
 const state = {

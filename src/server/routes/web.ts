@@ -28,10 +28,10 @@ const TYPES: Record<string, string> = {
 /** Shown at `/` when the package has no `web/index.html`. */
 const FALLBACK_PAGE = `<!doctype html>
 <html lang="en">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>jwt-revoke</title></head>
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>revokit</title></head>
 <body>
-<h1>jwt-revoke</h1>
-<p>This is a jwt-revoke authentication server: JWT access tokens, rotating refresh tokens, and logout that works.</p>
+<h1>revokit</h1>
+<p>This is a revokit authentication server: JWT access tokens, rotating refresh tokens, and logout that works.</p>
 <p>API: <a href="/.well-known/oauth-authorization-server">server metadata</a>,
 <a href="/.well-known/jwks.json">public keys</a>, <a href="/healthz">health</a>, <a href="/metrics">metrics</a>.</p>
 </body>
