@@ -9,6 +9,7 @@ import {
   AuthError,
   ClosedError,
   ConfigInvalidError,
+  LoginStaleError,
   RefreshInvalidError,
   RefreshReusedError,
   RevocationUnavailableError,
@@ -31,7 +32,9 @@ import {
   KeyRing,
   loadKey,
 } from "./core/keys.js";
+import { isSessionLive } from "./core/refresh.js";
 import { deepFreeze, TokenCache } from "./core/token-cache.js";
+import { laterUserCutoff, type UserCutoff } from "./core/user-cutoff.js";
 import { AuthMetrics } from "./metrics.js";
 import type { RevocationIndex } from "./replica/index.js";
 import { Replica, type ReplicaStatus } from "./replica/replica.js";
@@ -105,6 +108,17 @@ export interface LoginOptions {
   scope?: string;
   /** OAuth client of the session. Default `"default"`. */
   clientId?: string;
+  /**
+   * When the credentials were checked (a `Date` or ms). Default: now. Record it BEFORE checking the
+   * password: when the user's sessions were revoked after that moment (logout-all, password change,
+   * disable, delete), the login gets no session and throws `ERR_LOGIN_STALE`, whatever the
+   * interleaving. It may not be in the future.
+   * @example
+   * const authenticatedAt = new Date();
+   * if (!(await checkPassword(user, password))) throw new Error("invalid credentials");
+   * const tokens = await auth.login(user.id, { authenticatedAt });
+   */
+  authenticatedAt?: Date | number;
 }
 
 /** What `login` and `refresh` return. */
@@ -408,6 +422,14 @@ export class Auth {
   }
 
   /**
+   * How long a user cutoff must be remembered: a session authenticated just before it may be refreshed
+   * until its absolute end, and the last access token minted then lives its whole life after that.
+   */
+  get #userCutoffTtlMs(): number {
+    return this.#refreshTtlMs + this.#revocationTtlMs;
+  }
+
+  /**
    * Runs a call on `store` the way every method of this class does: a driver failure becomes
    * `StoreUnavailableError` (HTTP 503) and counts in `metrics.storeErrors`; other `AuthError`s pass.
    * For code that uses the store directly next to an `Auth` (the server's users, clients, rate limits).
@@ -468,12 +490,24 @@ export class Auth {
     if (options.scope !== undefined && typeof options.scope !== "string")
       throw new TypeError("scope must be a string");
     const now = this.#now();
+    const given =
+      options.authenticatedAt instanceof Date ? options.authenticatedAt.getTime() : options.authenticatedAt;
+    if (given !== undefined) {
+      if (typeof given !== "number" || !Number.isFinite(given) || given < 0) {
+        throw new TypeError("authenticatedAt must be a valid Date or a time in ms");
+      }
+      if (given > now + this.#toleranceMs) throw new TypeError("authenticatedAt may not be in the future");
+    }
+    // Checked now, so after any cutoff this node already knows: stamped past it (a cutoff ends the
+    // sessions of its own millisecond too), so that a login right after a logout-all works.
+    const known = this.#replica.userCutoff(userId, now)?.cutoff ?? Number.NEGATIVE_INFINITY;
+    const authenticatedAt = given === undefined ? Math.max(now, known + 1) : Math.min(given, now);
     const refreshToken = newRefreshToken();
     const session: SessionRecord = {
       id: randomId(),
       userId,
       clientId: options.clientId ?? "default",
-      createdAt: now,
+      createdAt: authenticatedAt,
       lastUsedAt: now,
       expiresAt: now + this.#refreshTtlMs,
       idleExpiresAt: now + Math.min(this.#idleTtlMs, this.#refreshTtlMs),
@@ -490,6 +524,7 @@ export class Auth {
       this.store.createSession(session, hashRefreshToken(refreshToken)),
     );
     if (created === "user_disabled") throw new UserDisabledError();
+    if (created === "cut_off") throw new LoginStaleError();
     this.metrics.logins++;
     return { ...(await this.#mint(session, now)), refreshToken };
   }
@@ -514,6 +549,8 @@ export class Auth {
       sid: session.id,
       jti: randomId(),
       iat,
+      // When the session's credentials were checked, to the millisecond: a user cutoff compares it.
+      auth_time: session.createdAt / 1000,
       exp: nowSec + ttlSec,
       ...(session.scope ? { scope: session.scope } : {}),
     };
@@ -599,7 +636,7 @@ export class Auth {
     const facts =
       options?.strict || !this.#replica.isFresh(now)
         ? await this.#factsFromStore(claims, now)
-        : this.#replica.facts(claims.jti, claims.sid, now);
+        : this.#replica.facts(claims.jti, claims.sid, now, claims.sub);
     const decision = evaluate(claims, facts, now, this.#toleranceMs);
     this.metrics.count(this.metrics.verify, decision);
     if (decision !== "valid") throw decisionError(decision);
@@ -623,13 +660,17 @@ export class Auth {
 
   async #factsFromStore(claims: AccessTokenClaims, now: number): Promise<RevocationFacts> {
     this.metrics.storeChecks++;
-    const local = this.#replica.facts(claims.jti, claims.sid, now);
+    const local = this.#replica.facts(claims.jti, claims.sid, now, claims.sub);
     try {
-      const remote = await this.store.check({ jti: claims.jti, sessionId: claims.sid }, now);
+      const remote = await this.store.check(
+        { jti: claims.jti, sessionId: claims.sid, userId: claims.sub },
+        now,
+      );
       return {
         jtiRevoked: local.jtiRevoked || remote.jtiRevoked,
         sessionRevoked: local.sessionRevoked || remote.sessionRevoked,
         globalCutoff: Math.max(local.globalCutoff, remote.globalCutoff),
+        user: remote.user ? laterUserCutoff(local.user, remote.user) : (local.user ?? null),
       };
     } catch (error) {
       this.metrics.storeErrors++;
@@ -667,19 +708,28 @@ export class Auth {
   }
 
   /**
-   * Logs a user out of every device (`exceptSessionId` keeps one). Returns the revoked session ids.
-   * A login right after it works, even within the same second.
+   * Logs a user out of every device (`exceptSessionId` keeps one): records the user's cutoff, one
+   * constant-size store write whatever the number of sessions, replicated to every node. Every session
+   * authenticated before now ends, with its refresh and access tokens; a login racing it whose
+   * credentials were checked before it gets no session. A login right after it works, even within the
+   * same second. Returns the cutoff as recorded.
    */
-  async logoutAll(userId: string, options?: RevokeOptions & { exceptSessionId?: string }): Promise<string[]> {
+  async logoutAll(
+    userId: string,
+    options?: RevokeOptions & { exceptSessionId?: string },
+  ): Promise<UserCutoff> {
     return this.#revokeUser(userId, options, "logout_all", false);
   }
 
-  /** After a password change: revokes every session of the user except `currentSessionId`. */
+  /**
+   * After a password change (call it once the new password is stored): ends every session of the
+   * user authenticated before now except `currentSessionId`, in one write like {@link logoutAll}.
+   */
   async passwordChanged(
     userId: string,
     currentSessionId?: string,
     options?: RevokeOptions,
-  ): Promise<string[]> {
+  ): Promise<UserCutoff> {
     return this.#revokeUser(
       userId,
       { ...options, exceptSessionId: currentSessionId },
@@ -688,8 +738,8 @@ export class Auth {
     );
   }
 
-  /** Disables a user: revokes every session and refuses new ones until {@link enableUser}. */
-  async disableUser(userId: string, options?: RevokeOptions): Promise<string[]> {
+  /** Disables a user: ends every session and refuses new ones until {@link enableUser}; one write. */
+  async disableUser(userId: string, options?: RevokeOptions): Promise<UserCutoff> {
     return this.#revokeUser(userId, options, "user_disabled", true);
   }
 
@@ -705,11 +755,14 @@ export class Auth {
     return this.storeCall(() => this.store.isUserDisabled(userId));
   }
 
-  /** Deletes a user: revokes every session and removes the user record (if the store holds one). */
-  async deleteUser(userId: string, options?: RevokeOptions): Promise<string[]> {
-    const ids = await this.#revokeUser(userId, options, "user_deleted", false);
+  /**
+   * Deletes a user: ends every session (one write, as {@link disableUser}: a login racing the delete
+   * gets no session) and then removes the user record (if the store holds one).
+   */
+  async deleteUser(userId: string, options?: RevokeOptions): Promise<UserCutoff> {
+    const cut = await this.#revokeUser(userId, options, "user_deleted", true);
     await this.storeCall(() => this.store.deleteUser(userId));
-    return ids;
+    return cut;
   }
 
   async #revokeUser(
@@ -717,16 +770,30 @@ export class Auth {
     options: (RevokeOptions & { exceptSessionId?: string }) | undefined,
     reason: string,
     disable: boolean,
-  ): Promise<string[]> {
+  ): Promise<UserCutoff> {
     this.#assertOpen();
     if (typeof userId !== "string" || userId.length === 0) throw new TypeError("userId must be a string");
-    const meta = this.#meta(options, reason, this.#now());
-    const ids = await this.storeCall(() =>
-      this.store.revokeUserSessions(userId, meta, { exceptSessionId: options?.exceptSessionId, disable }),
+    const now = this.#now();
+    // After every session this node stamped past the user's previous cutoff (see login).
+    const known = this.#replica.userCutoff(userId, now)?.cutoff ?? Number.NEGATIVE_INFINITY;
+    const meta = { ...this.#meta(options, reason, Math.max(now, known + 1)), ttl: this.#userCutoffTtlMs };
+    const except = options?.exceptSessionId;
+    const cut = await this.storeCall(() =>
+      this.store.cutOffUser(userId, meta, { ...(except ? { exceptSessionId: except } : {}), disable }),
     );
-    for (const id of ids) this.#replica.apply(this.#sessionEntry(id, meta));
+    this.#replica.apply({
+      seq: "",
+      kind: "user",
+      subject: userId,
+      cutoff: cut.cutoff,
+      ...(cut.exceptSessionId === null ? {} : { exceptSessionId: cut.exceptSessionId }),
+      expiresAt: meta.at + meta.ttl,
+      reason: meta.reason,
+      actor: meta.actor,
+      at: meta.at,
+    });
     this.metrics.count(this.metrics.revocations, `user|${meta.reason}`);
-    return ids;
+    return cut;
   }
 
   /**
@@ -811,11 +878,7 @@ export class Auth {
     if (!found) return null;
     const { session, generation } = found;
     const now = this.#now();
-    const live =
-      session.revokedAt === null &&
-      now < session.expiresAt &&
-      now < session.idleExpiresAt &&
-      !(this.#replica.globalCutoff > 0 && session.createdAt < this.#replica.globalCutoff);
+    const live = await this.#isLive(session, now);
     return {
       session: sessionInfo(session),
       active: live && generation === session.generation,
@@ -832,13 +895,20 @@ export class Auth {
     return sessions.map(sessionInfo);
   }
 
-  /** One session, or `null` when unknown, revoked or ended. */
+  /** One session, or `null` when unknown, revoked or ended (by any grain: session, user, global). */
   async getSession(sessionId: string): Promise<SessionInfo | null> {
     this.#assertOpen();
     const s = await this.storeCall(() => this.store.getSession(sessionId));
-    const now = this.#now();
-    if (!s || s.revokedAt !== null || now >= s.expiresAt || now >= s.idleExpiresAt) return null;
+    if (!s || !(await this.#isLive(s, this.#now()))) return null;
     return sessionInfo(s);
+  }
+
+  /** The one liveness rule, on the store's cutoffs (and this node's, which may be ahead). */
+  async #isLive(s: SessionRecord, now: number): Promise<boolean> {
+    const remote = await this.storeCall(() => this.store.check({ userId: s.userId }, now));
+    const localUser = this.#replica.userCutoff(s.userId, now);
+    const user = remote.user ? laterUserCutoff(localUser, remote.user) : localUser;
+    return isSessionLive(s, now, Math.max(remote.globalCutoff, this.#replica.globalCutoff), user);
   }
 
   /** The public JWKS (no private or secret key, ever). */
@@ -907,6 +977,7 @@ function decisionError(decision: Exclude<Decision, "valid">): AuthError {
     case "expired":
       return new TokenExpiredError();
     case "revoked_session":
+    case "revoked_user":
       return new SessionRevokedError();
     case "revoked_token":
     case "revoked_global":

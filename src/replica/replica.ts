@@ -1,5 +1,6 @@
 import { StoreUnavailableError } from "../core/errors.js";
 import type { RevocationFacts } from "../core/evaluate.js";
+import { laterUserCutoff, type UserCutoff } from "../core/user-cutoff.js";
 import type { RevocationEntry, Store } from "../stores/types.js";
 import { CompactIndex } from "./compact-index.js";
 import type { RevocationIndex } from "./index.js";
@@ -24,6 +25,8 @@ export interface ReplicaStatus {
   tokens: number;
   /** Active `session` entries held. */
   sessions: number;
+  /** Active user cutoffs held. */
+  users: number;
   globalCutoff: number;
   /** Milliseconds since the store last confirmed the replica was current. */
   lagMs: number;
@@ -52,6 +55,8 @@ const BATCH = 1000;
 export class Replica {
   readonly jtis: RevocationIndex;
   readonly sessions: RevocationIndex;
+  /** Each user's latest cutoff, until it covers no session that could still be refreshed. */
+  readonly #users = new Map<string, UserCutoff & { expiresAt: number }>();
   #globalCutoff = 0;
   #cursor = "";
   #epoch = "";
@@ -142,10 +147,13 @@ export class Replica {
     this.#confirmedAt = Number.NEGATIVE_INFINITY;
     this.jtis.clear();
     this.sessions.clear();
+    this.#users.clear();
     let head: { globalCutoff: number; cursor: string; epoch: string };
     if (this.#store.snapshotInto) {
-      head = await this.#store.snapshotInto(started, (kind, subject, expiresAt) => {
-        (kind === "jti" ? this.jtis : this.sessions).add(subject, expiresAt);
+      head = await this.#store.snapshotInto(started, (kind, subject, expiresAt, user) => {
+        if (kind === "user") {
+          if (user) this.#applyUser(subject, user, expiresAt);
+        } else (kind === "jti" ? this.jtis : this.sessions).add(subject, expiresAt);
       });
     } else {
       const snap = await this.#store.snapshot(started);
@@ -241,16 +249,40 @@ export class Replica {
           this.#globalCutoff = entry.cutoff;
         break;
       case "user":
-        break; // an audit record; its sessions arrive as session entries
+        if (entry.cutoff !== undefined) {
+          this.#applyUser(
+            entry.subject,
+            { cutoff: entry.cutoff, exceptSessionId: entry.exceptSessionId ?? null },
+            entry.expiresAt,
+          );
+        }
+        break;
     }
   }
 
+  #applyUser(userId: string, next: UserCutoff, expiresAt: number): void {
+    const prev = this.#users.get(userId);
+    const kept = laterUserCutoff(prev, next);
+    this.#users.set(userId, {
+      cutoff: kept.cutoff,
+      exceptSessionId: kept.exceptSessionId,
+      expiresAt: Math.max(expiresAt, prev?.expiresAt ?? 0),
+    });
+  }
+
+  /** The user's cutoff known here, `null` when none (or it has lapsed at `now`). One Map lookup. */
+  userCutoff(userId: string, now: number): UserCutoff | null {
+    const u = this.#users.get(userId);
+    return u !== undefined && u.expiresAt > now ? u : null;
+  }
+
   /** What the replica knows about one token. Pure memory reads. */
-  facts(jti: string, sessionId: string, now: number): RevocationFacts {
+  facts(jti: string, sessionId: string, now: number, userId?: string): RevocationFacts {
     return {
       jtiRevoked: this.jtis.has(jti, now),
       sessionRevoked: this.sessions.has(sessionId, now),
       globalCutoff: this.#globalCutoff,
+      user: userId === undefined ? null : this.userCutoff(userId, now),
     };
   }
 
@@ -268,6 +300,7 @@ export class Replica {
   sweep(now = this.#opts.now()): void {
     this.jtis.sweep(now, SWEEP_BUDGET);
     this.sessions.sweep(now, SWEEP_BUDGET);
+    for (const [userId, u] of this.#users) if (u.expiresAt <= now) this.#users.delete(userId);
   }
 
   /** Diagnostics for `/healthz`, `/metrics` and `status`. */
@@ -275,6 +308,7 @@ export class Replica {
     return {
       tokens: this.jtis.size,
       sessions: this.sessions.size,
+      users: this.#users.size,
       globalCutoff: this.#globalCutoff,
       lagMs: Math.max(0, now - this.#confirmedAt),
       fresh: this.isFresh(now),

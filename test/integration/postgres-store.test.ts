@@ -101,7 +101,7 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
         const w = writers[i % writers.length] as Store;
         ops.push(w.addRevocation(jti()));
         if (i % 10 === 0) ops.push(w.revokeSession((sessions[i / 10] as SessionRecord).id, meta));
-        if (i % 25 === 0) ops.push(w.revokeUserSessions(users[i / 25] as string, meta));
+        if (i % 25 === 0) ops.push(w.cutOffUser(users[i / 25] as string, meta));
       }
       await Promise.all(ops);
     } finally {
@@ -306,7 +306,7 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
     await Promise.all(
       Array.from({ length: 40 }, (_, i) => {
         const w = writers[i % 2] as Store;
-        return i % 8 === 0 ? w.revokeUserSessions(randomUUID(), meta) : w.addRevocation(jti());
+        return i % 8 === 0 ? w.cutOffUser(randomUUID(), meta) : w.addRevocation(jti());
       }),
     );
     const chain = await pg.sql(`SELECT seq, tag, prev_tag FROM "${schema}".revocations ORDER BY seq`);
