@@ -45,6 +45,8 @@ class MemoryStore implements Store {
   readonly #disabled = new Map<string, number>();
   /** Each user's cutoff and until when it must be kept. */
   readonly #cutoffs = new Map<string, UserCutoff & { expiresAt: number }>();
+  /** The newest `createdAt` among each user's sessions (kept at creation, never by a loop). */
+  readonly #newest = new Map<string, number>();
   readonly #log: RevocationEntry[] = [];
   readonly #jtis = new Map<string, number>();
   #seq = 0;
@@ -90,6 +92,7 @@ class MemoryStore implements Store {
     if (cut && session.createdAt <= cut.cutoff) return "cut_off";
     if (this.#disabled.has(session.userId)) return "user_disabled";
     this.#sessions.set(session.id, structuredClone(session));
+    this.#newest.set(session.userId, Math.max(this.#newest.get(session.userId) ?? 0, session.createdAt));
     let set = this.#userSessions.get(session.userId);
     if (!set) this.#userSessions.set(session.userId, (set = new Set()));
     set.add(session.id);
@@ -181,7 +184,7 @@ class MemoryStore implements Store {
     const kept = except === null ? undefined : this.#sessions.get(except);
     const next = mergeUserCutoff(
       prev,
-      { cutoff: meta.at, exceptSessionId: except },
+      { cutoff: Math.max(meta.at, this.#newest.get(userId) ?? 0), exceptSessionId: except },
       kept && kept.userId === userId ? kept.createdAt : null,
     );
     const expiresAt = Math.max(meta.at + meta.ttl, this.#cutoffs.get(userId)?.expiresAt ?? 0);

@@ -237,6 +237,7 @@ const MIGRATIONS: { version: number; sql: (s: string) => string }[] = [
         ADD COLUMN cutoff_expires_at bigint;
       CREATE INDEX user_flags_cutoff_idx ON ${s}.user_flags (cutoff_expires_at) WHERE cutoff IS NOT NULL;
       ALTER TABLE ${s}.revocations ADD COLUMN except_session text;
+      CREATE INDEX sessions_user_created_idx ON ${s}.sessions (user_id, created_at);
     `,
   },
 ];
@@ -787,7 +788,14 @@ class PostgresStore implements Store {
           );
           keptAt = kept.rows[0] ? num(kept.rows[0].created_at) : null;
         }
-        const next = mergeUserCutoff(prev, { cutoff: at, exceptSessionId: except }, keptAt);
+        // Covers every session already written, even one stamped by a node whose clock runs ahead.
+        const newest = await this.#exec(
+          c,
+          `SELECT max(created_at) AS newest FROM ${this.#s}.sessions WHERE user_id = $1`,
+          [userId],
+        );
+        const cutoff = Math.max(at, num(newest.rows[0]?.newest ?? 0));
+        const next = mergeUserCutoff(prev, { cutoff, exceptSessionId: except }, keptAt);
         const expiresAt = at + ms(meta.ttl);
         await this.#exec(
           c,

@@ -273,7 +273,9 @@ return {changed, pending}
  * The user grain as one constant-size write: records the user's cutoff (mergeUserCutoff of the core:
  * the later cutoff wins; the spared session must exist, be the user's, and have been spared by the
  * previous cutoff), optionally the disabled flag, and (inline) the user feed entry. No loop.
- * KEYS: dis, cut, spared session (or any key of the slot). ARGV[5..]: disable (1|0), at, reason,
+ * The cutoff is at least the newest session's creation time (the index is scored by it): every
+ * session already written is covered, even one stamped by a node whose clock runs ahead.
+ * KEYS: dis, cut, spared session (or any key of the slot), idx. ARGV[5..]: disable (1|0), at, reason,
  * actor, ttl, userId, spared sid or ''.
  * Returns {cutoff, spared or '', expiresAt}.
  */
@@ -281,8 +283,10 @@ export const CUT_USER = script(`
 local at, ttl, uid, want = tonumber(ARGV[6]), tonumber(ARGV[9]), ARGV[10], ARGV[11]
 if ARGV[5] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[6]) end
 local prev = redis.call('HMGET', KEYS[2], 'c', 'p', 'e')
+local newest = redis.call('ZREVRANGE', KEYS[4], 0, 0, 'WITHSCORES')
 local c, p = at, want
-if prev[1] and at < tonumber(prev[1]) then
+if #newest == 2 and tonumber(newest[2]) > c then c = tonumber(newest[2]) end
+if prev[1] and c < tonumber(prev[1]) then
   c, p = tonumber(prev[1]), prev[2] or ''
 elseif p ~= '' then
   local kept = redis.call('HMGET', KEYS[3], 'ca', 'uid', 'id')

@@ -635,7 +635,7 @@ class RedisStore implements Store {
     return this.#do(async () => {
       const U = this.#user(userId);
       const except = options?.exceptSessionId ?? "";
-      const keys = [`${U}dis`, `${U}cut`, except === "" ? `${U}cut` : `${U}s:${enc(except)}`];
+      const keys = [`${U}dis`, `${U}cut`, except === "" ? `${U}cut` : `${U}s:${enc(except)}`, `${U}idx`];
       const args: Arg[] = [
         options?.disable ? "1" : "0",
         meta.at,

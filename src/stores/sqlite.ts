@@ -329,6 +329,9 @@ function prepare(db: Database.Database) {
       "INSERT INTO revocations (kind, subject, cutoff, except_session, expires_at, reason, actor, at) VALUES ('user', ?, ?, ?, ?, ?, ?, ?)",
     ),
     purgeUserCutoffs: db.prepare<[number]>("DELETE FROM user_cutoffs WHERE expires_at <= ?"),
+    newestSession: db.prepare<[string], { newest: number | null }>(
+      "SELECT max(created_at) AS newest FROM sessions WHERE user_id = ?",
+    ),
 
     insertRevocation: db.prepare<[string, string, number | null, number, string, string, number]>(
       "INSERT INTO revocations (kind, subject, cutoff, expires_at, reason, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -676,7 +679,7 @@ class SqliteStore implements Store {
       const kept = except === null ? undefined : q.getSession.get(except);
       const next = mergeUserCutoff(
         userCutoff(q, userId),
-        { cutoff: meta.at, exceptSessionId: except },
+        { cutoff: Math.max(meta.at, q.newestSession.get(userId)?.newest ?? 0), exceptSessionId: except },
         kept && kept.user_id === userId ? kept.created_at : null,
       );
       const expiresAt = meta.at + meta.ttl;

@@ -265,10 +265,12 @@ export interface Store {
    */
   revokeSession(sessionId: string, meta: RevocationMeta): Promise<boolean>;
   /**
-   * Ends every session of a user authenticated before `meta.at` (except `exceptSessionId`, which is
+   * Ends every session of a user authenticated up to `meta.at` (except `exceptSessionId`, which is
    * spared only if the user's previous cutoff spared it too) by recording the user's cutoff: ONE
    * constant-size write and one `user` feed entry expiring at `meta.at + meta.ttl`, whatever the number
-   * of sessions; nothing loops over sessions. The cutoff only moves forward (an earlier one than the
+   * of sessions; nothing loops over sessions. The cutoff is at least the newest `createdAt` among the
+   * user's sessions (an index lookup), so every session written before the cutoff is covered even when
+   * it was stamped by a node whose clock runs ahead of the revoking node's. The cutoff only moves forward (an earlier one than the
    * recorded cutoff leaves it as it is). With `disable`, also sets the user's disabled flag in the same
    * atomic step. Returns the user's cutoff as recorded.
    */
