@@ -38,7 +38,14 @@ import { laterUserCutoff, type UserCutoff } from "./core/user-cutoff.js";
 import { AuthMetrics } from "./metrics.js";
 import type { RevocationIndex } from "./replica/index.js";
 import { Replica, type ReplicaStatus } from "./replica/replica.js";
-import type { RevocationEntry, RevocationMeta, SessionRecord, Store, StoredKey } from "./stores/types.js";
+import type {
+  RevocationEntry,
+  RevocationMeta,
+  SessionRecord,
+  Store,
+  StoredKey,
+  TokenLifetimes,
+} from "./stores/types.js";
 
 /** A pino-compatible logger; only `warn` and `error` are required. */
 export interface Logger {
@@ -234,6 +241,10 @@ export class Auth {
   #keyReload: Promise<void> | undefined;
   #timers: NodeJS.Timeout[] = [];
   #closed = false;
+  /** The longest lifetimes ever used with the store, as last read (zeros until read). */
+  #lifetimes: TokenLifetimes = { accessTokenTtlMs: 0, sessionTtlMs: 0 };
+  /** Set once this node's own lifetimes are recorded in the store (before its first token). */
+  #recorded: Promise<void> | undefined;
   #lastFailOpenLog = 0;
 
   /** Use {@link createAuth}; the constructor only validates options. */
@@ -337,6 +348,7 @@ export class Auth {
       await this.storeCall(() => this.store.addKey(key));
     }
     this.#setKeys((await this.#storedKeys()).map(loadKey), now);
+    this.#lifetimes = await this.storeCall(() => this.store.tokenLifetimes());
     await this.storeCall(() => this.#replica.start());
     if (this.failMode === "open") {
       this.#log.warn(
@@ -345,6 +357,7 @@ export class Auth {
       );
     }
     this.#every(this.#keyRefreshMs, () => this.#reloadKeys());
+    this.#every(this.#keyRefreshMs, () => this.#readLifetimes().then(() => undefined));
     if (this.#purgeMs > 0) this.#every(this.#purgeMs, () => this.#maintain());
   }
 
@@ -418,7 +431,7 @@ export class Auth {
    * token, and a verifier accepts up to the tolerance past `exp`: hence twice the tolerance.
    */
   get #revocationTtlMs(): number {
-    return this.accessTokenTtlMs + 2 * this.#toleranceMs + 1000;
+    return this.#longestAccessTtlMs + 2 * this.#toleranceMs + 1000;
   }
 
   /**
@@ -426,7 +439,37 @@ export class Auth {
    * until its absolute end, and the last access token minted then lives its whole life after that.
    */
   get #userCutoffTtlMs(): number {
-    return this.#refreshTtlMs + this.#revocationTtlMs;
+    return (this.#lifetimes.sessionTtlMs || this.#refreshTtlMs) + this.#revocationTtlMs;
+  }
+
+  /**
+   * The longest access-token life ever used with the store (recorded by every node before its first
+   * token), so that a revocation written by any process (a CLI with another default included) covers
+   * every token it may concern. This node's own life only while the store has none recorded.
+   */
+  get #longestAccessTtlMs(): number {
+    return this.#lifetimes.accessTokenTtlMs || this.accessTokenTtlMs;
+  }
+
+  async #readLifetimes(): Promise<TokenLifetimes> {
+    this.#lifetimes = await this.storeCall(() => this.store.tokenLifetimes());
+    return this.#lifetimes;
+  }
+
+  /** Records this node's lifetimes in the store, once, before it issues its first token. */
+  #recordLifetimes(): Promise<void> {
+    this.#recorded ??= (async () => {
+      this.#lifetimes = await this.storeCall(() =>
+        this.store.tokenLifetimes({
+          accessTokenTtlMs: this.accessTokenTtlMs,
+          sessionTtlMs: this.#refreshTtlMs,
+        }),
+      );
+    })().catch((error: unknown) => {
+      this.#recorded = undefined;
+      throw error;
+    });
+    return this.#recorded;
   }
 
   /**
@@ -502,6 +545,7 @@ export class Auth {
     // sessions of its own millisecond too), so that a login right after a logout-all works.
     const known = this.#replica.userCutoff(userId, now)?.cutoff ?? Number.NEGATIVE_INFINITY;
     const authenticatedAt = given === undefined ? Math.max(now, known + 1) : Math.min(given, now);
+    await this.#recordLifetimes();
     const refreshToken = newRefreshToken();
     const session: SessionRecord = {
       id: randomId(),
@@ -572,6 +616,7 @@ export class Auth {
       const found = await this.storeCall(() => this.store.findRefreshToken(presentedHash));
       if (!found || found.session.clientId !== options.clientId) throw new RefreshInvalidError("unknown");
     }
+    await this.#recordLifetimes();
     const next = newRefreshToken();
     const meta = this.#meta({ reason: "refresh_token_reuse", actor: "system" }, "refresh_token_reuse", now);
     const result = await this.storeCall(() =>
@@ -698,6 +743,7 @@ export class Auth {
     this.#assertOpen();
     if (typeof sessionId !== "string" || sessionId.length === 0)
       throw new TypeError("sessionId must be a string");
+    await this.#readLifetimes();
     const meta = this.#meta(options, "logout", this.#now());
     const done = await this.storeCall(() => this.store.revokeSession(sessionId, meta));
     if (done) {
@@ -773,6 +819,7 @@ export class Auth {
   ): Promise<UserCutoff> {
     this.#assertOpen();
     if (typeof userId !== "string" || userId.length === 0) throw new TypeError("userId must be a string");
+    await this.#readLifetimes();
     const now = this.#now();
     // After every session this node stamped past the user's previous cutoff (see login).
     const known = this.#replica.userCutoff(userId, now)?.cutoff ?? Number.NEGATIVE_INFINITY;
@@ -811,7 +858,9 @@ export class Auth {
     }
     const now = this.#now();
     let jti = tokenOrJti;
-    let expiresAt = now + this.accessTokenTtlMs + 2 * this.#toleranceMs;
+    await this.#readLifetimes();
+    // A bare jti: for the longest access-token life ever used with the store.
+    let expiresAt = now + this.#longestAccessTtlMs + 2 * this.#toleranceMs;
     if (tokenOrJti.includes(".")) {
       const { payload } = verifyCompactJws(tokenOrJti, {
         algorithms: this.#algorithms,

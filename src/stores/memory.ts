@@ -16,6 +16,7 @@ import type {
   SnapshotSink,
   Store,
   StoredKey,
+  TokenLifetimes,
   UserRecord,
 } from "./types.js";
 
@@ -51,6 +52,7 @@ class MemoryStore implements Store {
   readonly #jtis = new Map<string, number>();
   #seq = 0;
   #globalCutoff = 0;
+  readonly #lifetimes: TokenLifetimes = { accessTokenTtlMs: 0, sessionTtlMs: 0 };
   readonly #users = new Map<string, UserRecord>();
   readonly #clients = new Map<string, ClientRecord>();
   readonly #rates = new Map<string, { count: number; resetAt: number }>();
@@ -302,6 +304,14 @@ class MemoryStore implements Store {
       globalCutoff: this.#globalCutoff,
       user: query.userId === undefined ? null : this.#userCutoff(query.userId),
     };
+  }
+
+  async tokenLifetimes(record?: TokenLifetimes): Promise<TokenLifetimes> {
+    if (record) {
+      this.#lifetimes.accessTokenTtlMs = Math.max(this.#lifetimes.accessTokenTtlMs, record.accessTokenTtlMs);
+      this.#lifetimes.sessionTtlMs = Math.max(this.#lifetimes.sessionTtlMs, record.sessionTtlMs);
+    }
+    return { ...this.#lifetimes };
   }
 
   async purge(now: number): Promise<number> {

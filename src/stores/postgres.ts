@@ -59,6 +59,7 @@ import type {
   SnapshotSink,
   Store,
   StoredKey,
+  TokenLifetimes,
   UserRecord,
 } from "./types.js";
 
@@ -238,6 +239,8 @@ const MIGRATIONS: { version: number; sql: (s: string) => string }[] = [
       CREATE INDEX user_flags_cutoff_idx ON ${s}.user_flags (cutoff_expires_at) WHERE cutoff IS NOT NULL;
       ALTER TABLE ${s}.revocations ADD COLUMN except_session text;
       CREATE INDEX sessions_user_created_idx ON ${s}.sessions (user_id, created_at);
+      ALTER TABLE ${s}.state ADD COLUMN max_access_ttl bigint NOT NULL DEFAULT 0,
+        ADD COLUMN max_session_ttl bigint NOT NULL DEFAULT 0;
     `,
   },
 ];
@@ -1078,6 +1081,25 @@ class PostgresStore implements Store {
         globalCutoff: num(r.global_cutoff),
         user: toUserCutoff(r.user_cutoff, r.user_except),
       };
+    });
+  }
+
+  async tokenLifetimes(record?: TokenLifetimes): Promise<TokenLifetimes> {
+    return this.#run(async () => {
+      const rows = record
+        ? await this.#query(
+            `UPDATE ${this.#s}.state SET max_access_ttl = GREATEST(max_access_ttl, $1),
+               max_session_ttl = GREATEST(max_session_ttl, $2)
+             WHERE id = 1 AND (max_access_ttl < $1 OR max_session_ttl < $2)
+             RETURNING max_access_ttl, max_session_ttl`,
+            [ms(record.accessTokenTtlMs), ms(record.sessionTtlMs)],
+          )
+        : [];
+      const r =
+        rows[0] ??
+        (await this.#query(`SELECT max_access_ttl, max_session_ttl FROM ${this.#s}.state WHERE id = 1`))[0];
+      if (!r) throw new SchemaGoneError("state row missing");
+      return { accessTokenTtlMs: num(r.max_access_ttl), sessionTtlMs: num(r.max_session_ttl) };
     });
   }
 

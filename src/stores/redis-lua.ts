@@ -453,6 +453,18 @@ end
 return out
 `);
 
+/**
+ * Raises the recorded longest token lifetimes and returns them: {access, session}. KEYS: lifetimes.
+ * ARGV[5..]: access ms, session ms (0 to only read).
+ */
+export const LIFETIMES = script(`
+local r = redis.call('HMGET', KEYS[1], 'a', 's')
+local a, s = tonumber(r[1] or '0'), tonumber(r[2] or '0')
+if tonumber(ARGV[5]) > a then a = tonumber(ARGV[5]); redis.call('HSET', KEYS[1], 'a', fmt(a)) end
+if tonumber(ARGV[6]) > s then s = tonumber(ARGV[6]); redis.call('HSET', KEYS[1], 's', fmt(s)) end
+return {fmt(a), fmt(s)}
+`);
+
 /** Records a publication intent (Cluster). KEYS: pending. ARGV[5]: member. */
 export const INTENT_ADD = script(`
 redis.call('ZADD', KEYS[1], fmt(srvnow()), ARGV[5])

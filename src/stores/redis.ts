@@ -19,6 +19,7 @@ import type {
   SnapshotSink,
   Store,
   StoredKey,
+  TokenLifetimes,
   UserRecord,
 } from "./types.js";
 
@@ -118,6 +119,7 @@ const S = {
   rotate: new Script(lua.ROTATE),
   revoke: new Script(lua.REVOKE),
   cutUser: new Script(lua.CUT_USER),
+  lifetimes: new Script(lua.LIFETIMES),
   publish: new Script(lua.PUBLISH),
   mark: new Script(lua.MARK),
   addRevocation: new Script(lua.ADD_REVOCATION),
@@ -967,6 +969,17 @@ class RedisStore implements Store {
         sessionRevoked = (await this.#send("HEXISTS", `${this.#user(userId)}s:${enc(sid)}`, "rv")) === 1;
       }
       return { jtiRevoked: reply[0] === 1, sessionRevoked, globalCutoff: Number(reply[2]), user };
+    });
+  }
+
+  async tokenLifetimes(record?: TokenLifetimes): Promise<TokenLifetimes> {
+    return this.#do(async () => {
+      const [a, s] = (await this.#run(
+        S.lifetimes,
+        [`${this.#g}lifetimes`],
+        [record?.accessTokenTtlMs ?? 0, record?.sessionTtlMs ?? 0],
+      )) as [string, string];
+      return { accessTokenTtlMs: Number(a), sessionTtlMs: Number(s) };
     });
   }
 

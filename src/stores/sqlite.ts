@@ -39,6 +39,7 @@ import type {
   SnapshotSink,
   Store,
   StoredKey,
+  TokenLifetimes,
   UserRecord,
 } from "./types.js";
 
@@ -872,6 +873,30 @@ class SqliteStore implements Store {
       globalCutoff: globalCutoff(q),
       user: query.userId === undefined ? null : userCutoff(q, query.userId),
     }));
+  }
+
+  /** The longest lifetimes ever used (meta rows), raised in one write transaction when `record` is larger. */
+  async tokenLifetimes(record?: TokenLifetimes): Promise<TokenLifetimes> {
+    const read = (q: Statements): TokenLifetimes => ({
+      accessTokenTtlMs: Number(q.getMeta.get("max_access_ttl")?.value ?? 0),
+      sessionTtlMs: Number(q.getMeta.get("max_session_ttl")?.value ?? 0),
+    });
+    const now = this.#read("tokenLifetimes", ({ q }) => read(q));
+    if (
+      !record ||
+      (record.accessTokenTtlMs <= now.accessTokenTtlMs && record.sessionTtlMs <= now.sessionTtlMs)
+    )
+      return now;
+    return this.#write("tokenLifetimes", ({ q }) => {
+      const cur = read(q);
+      const next = {
+        accessTokenTtlMs: Math.max(cur.accessTokenTtlMs, record.accessTokenTtlMs),
+        sessionTtlMs: Math.max(cur.sessionTtlMs, record.sessionTtlMs),
+      };
+      q.setMeta.run("max_access_ttl", String(next.accessTokenTtlMs));
+      q.setMeta.run("max_session_ttl", String(next.sessionTtlMs));
+      return next;
+    });
   }
 
   /** Deletes expired entries, ended sessions with their refresh tokens, and ended rate-limit windows. */

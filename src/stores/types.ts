@@ -202,6 +202,14 @@ export type SnapshotSink = (
   user?: UserCutoff,
 ) => void;
 
+/** The longest token lifetimes ever used with a store (ms); revocations are kept this long. */
+export interface TokenLifetimes {
+  /** The longest access-token life any node issuing tokens on this store was configured with. */
+  accessTokenTtlMs: number;
+  /** The longest absolute session (refresh-token chain) life. */
+  sessionTtlMs: number;
+}
+
 /** A batch of feed entries. */
 export interface ChangeBatch {
   entries: RevocationEntry[];
@@ -308,6 +316,12 @@ export interface Store {
   changes(cursor: string, options: { waitMs: number; limit: number }): Promise<ChangeBatch>;
   /** A point lookup of revocation state, straight from the store (no replica). */
   check(query: { jti?: string; sessionId?: string; userId?: string }, now: number): Promise<RevocationCheck>;
+  /**
+   * Records the lifetimes a node issues tokens with, only ever raising the stored maxima (atomic,
+   * idempotent), and returns the maxima; without `record`, only reads them (zeros when none yet).
+   * Revocation lifetimes come from these, never from the configuration of whichever process revokes.
+   */
+  tokenLifetimes(record?: TokenLifetimes): Promise<TokenLifetimes>;
   /** Deletes expired entries, sessions and refresh tokens. Returns how many rows went. */
   purge(now: number): Promise<number>;
 

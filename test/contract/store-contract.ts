@@ -875,6 +875,28 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       });
     });
 
+    describe("token lifetimes", () => {
+      it("records the longest lifetimes ever used, only raising them, atomically across instances", async () => {
+        const other = await peer();
+        expect(await store.tokenLifetimes()).toEqual({ accessTokenTtlMs: 0, sessionTtlMs: 0 });
+        expect(await store.tokenLifetimes({ accessTokenTtlMs: TTL, sessionTtlMs: DAY })).toEqual({
+          accessTokenTtlMs: TTL,
+          sessionTtlMs: DAY,
+        });
+        // A process with shorter lifetimes (a CLI with its defaults) lowers nothing.
+        expect(await other.tokenLifetimes({ accessTokenTtlMs: MINUTE, sessionTtlMs: HOUR_MS })).toEqual({
+          accessTokenTtlMs: TTL,
+          sessionTtlMs: DAY,
+        });
+        await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            (i % 2 ? store : other).tokenLifetimes({ accessTokenTtlMs: TTL + i, sessionTtlMs: DAY - i }),
+          ),
+        );
+        expect(await other.tokenLifetimes()).toEqual({ accessTokenTtlMs: TTL + 9, sessionTtlMs: DAY });
+      });
+    });
+
     describe("check", () => {
       it("answers point lookups straight from the store", async () => {
         const s = newSession();
