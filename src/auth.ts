@@ -21,7 +21,13 @@ import {
   UserDisabledError,
 } from "./core/errors.js";
 import { cutoffSecond, type Decision, evaluate, type RevocationFacts } from "./core/evaluate.js";
-import { hashRefreshToken, isRefreshTokenShape, newRefreshToken, randomId } from "./core/ids.js";
+import {
+  hashRefreshToken,
+  isRefreshTokenShape,
+  newRefreshToken,
+  randomId,
+  refreshTokenBinding,
+} from "./core/ids.js";
 import { type JwsVerifyOptions, verifyCompactJws } from "./core/jws.js";
 import {
   type Algorithm,
@@ -101,6 +107,11 @@ export interface AuthOptions {
    * tokens of 1 KB). With the cache on, `verify` returns frozen claims objects.
    */
   verifyCache?: number | false;
+  /**
+   * Most live sessions (devices) one user may have; past it, a login ends the user's oldest session
+   * (recorded as a revocation with reason `session_limit`). Default 100.
+   */
+  maxSessionsPerUser?: number;
 }
 
 /** Options of {@link Auth.login}. */
@@ -221,6 +232,9 @@ export class Auth {
   /** Default refresh grace window, ms. */
   readonly refreshGraceMs: number;
   readonly #refreshTtlMs: number;
+  /** Binds refresh-token hashes to this issuer and audience. */
+  readonly #binding: string;
+  readonly #maxSessions: number;
   readonly #idleTtlMs: number;
   readonly #toleranceMs: number;
   readonly #maxStalenessMs: number;
@@ -259,6 +273,11 @@ export class Auth {
     };
     this.issuer = str("issuer");
     this.audience = str("audience");
+    this.#binding = refreshTokenBinding(this.issuer, this.audience);
+    this.#maxSessions = options.maxSessionsPerUser ?? 100;
+    if (!Number.isInteger(this.#maxSessions) || this.#maxSessions < 1) {
+      throw new ConfigInvalidError("maxSessionsPerUser", "must be an integer of at least 1");
+    }
     if (!isStore(options.store)) {
       throw new ConfigInvalidError(
         "store",
@@ -565,12 +584,31 @@ export class Auth {
       revokeReason: null,
     };
     const created = await this.storeCall(() =>
-      this.store.createSession(session, hashRefreshToken(refreshToken)),
+      this.store.createSession(session, hashRefreshToken(refreshToken, this.#binding)),
     );
     if (created === "user_disabled") throw new UserDisabledError();
     if (created === "cut_off") throw new LoginStaleError();
     this.metrics.logins++;
+    await this.#capSessions(userId, session.id, now);
     return { ...(await this.#mint(session, now)), refreshToken };
+  }
+
+  /**
+   * Past the cap, ends the user's oldest live sessions (never the one just created). Converges under
+   * concurrent logins: each one ends what it sees over the cap, and ending a session is idempotent.
+   */
+  async #capSessions(userId: string, createdId: string, now: number): Promise<void> {
+    const live = await this.storeCall(() => this.store.listUserSessions(userId, now));
+    if (live.length <= this.#maxSessions) return;
+    // Newest first: the new session counts first, then the others down to the cap.
+    const over = live.filter((s) => s.id !== createdId).slice(this.#maxSessions - 1);
+    const meta = this.#meta({ reason: "session_limit", actor: "system" }, "session_limit", now);
+    for (const s of over) {
+      if (await this.storeCall(() => this.store.revokeSession(s.id, meta))) {
+        this.#replica.apply(this.#sessionEntry(s.id, meta));
+        this.metrics.count(this.metrics.revocations, "session|session_limit");
+      }
+    }
   }
 
   async #mint(session: SessionRecord, now: number): Promise<Omit<TokenSet, "refreshToken">> {
@@ -611,7 +649,7 @@ export class Auth {
     this.#assertOpen();
     if (!isRefreshTokenShape(refreshToken)) throw new RefreshInvalidError("unknown");
     const now = this.#now();
-    const presentedHash = hashRefreshToken(refreshToken);
+    const presentedHash = hashRefreshToken(refreshToken, this.#binding);
     if (options.clientId !== undefined) {
       const found = await this.storeCall(() => this.store.findRefreshToken(presentedHash));
       if (!found || found.session.clientId !== options.clientId) throw new RefreshInvalidError("unknown");
@@ -622,7 +660,7 @@ export class Auth {
     const result = await this.storeCall(() =>
       this.store.rotateRefreshToken({
         presentedHash,
-        newHash: hashRefreshToken(next),
+        newHash: hashRefreshToken(next, this.#binding),
         now,
         graceMs: this.refreshGraceMs,
         idleTtlMs: this.#idleTtlMs,
@@ -923,7 +961,9 @@ export class Auth {
   async inspectRefreshToken(refreshToken: string): Promise<RefreshTokenInfo | null> {
     this.#assertOpen();
     if (!isRefreshTokenShape(refreshToken)) return null;
-    const found = await this.storeCall(() => this.store.findRefreshToken(hashRefreshToken(refreshToken)));
+    const found = await this.storeCall(() =>
+      this.store.findRefreshToken(hashRefreshToken(refreshToken, this.#binding)),
+    );
     if (!found) return null;
     const { session, generation } = found;
     const now = this.#now();

@@ -64,6 +64,8 @@ export class Replica {
   #lastError: string | null = null;
   #loaded = false;
   #closed = false;
+  /** The cutoff of a data loss being handled, until the snapshot after it loads: one per loss. */
+  #lossCutoff: number | undefined;
   readonly #ready: Promise<void>;
   #settleReady: ((error?: Error) => void) | undefined;
   #signalClosing: (() => void) | undefined;
@@ -218,9 +220,12 @@ export class Replica {
    * The store came back without the data it had (its first-start marker changed): every token issued
    * before now is treated as revoked, here and, through the store, on every node.
    */
-  async #dataLost(at: number): Promise<void> {
+  async #dataLost(detectedAt: number): Promise<void> {
+    // Retried until the new snapshot loads: the same cutoff every time, so users are logged out once.
+    const first = this.#lossCutoff === undefined;
+    const at = (this.#lossCutoff ??= detectedAt);
     this.#globalCutoff = Math.max(this.#globalCutoff, at);
-    this.#opts.onDataLoss?.(at);
+    if (first) this.#opts.onDataLoss?.(at);
     await this.#store.addRevocation({
       kind: "global",
       subject: "",
@@ -233,6 +238,7 @@ export class Replica {
     const cutoff = this.#globalCutoff;
     await this.#load();
     this.#globalCutoff = Math.max(this.#globalCutoff, cutoff);
+    this.#lossCutoff = undefined;
   }
 
   /** Applies one feed entry. Idempotent; entries may arrive twice (from the feed and locally). */
