@@ -236,9 +236,9 @@ return {d, record(sk)}
 `);
 
 /**
- * Revokes one session, or none; in both cases also (re)publishes sessions of the user revoked but not
- * yet published. (The user grain is one write: {@link CUT_USER}.)
- * KEYS: idx, dis. ARGV[5..]: target (one|none), encSid, disable (1|0), at, reason, actor, ttl,
+ * Revokes one session (`one`) or only checks it (`check`); in both cases also (re)publishes it if it
+ * is revoked but not yet published. Never a loop over sessions (the user grain is {@link CUT_USER}).
+ * KEYS: idx, dis. ARGV[5..]: target (one|check), encSid, disable (1|0), at, reason, actor, ttl,
  * userId, userPrefix, unused.
  * Returns {newly revoked ids, entries to publish (deferred mode)}.
  */
@@ -253,19 +253,8 @@ local function visit(sk, act)
   end
 end
 if ARGV[7] == '1' and redis.call('EXISTS', KEYS[2]) == 0 then redis.call('SET', KEYS[2], at) end
-if target == 'one' then
-  local sk = U .. 's:' .. ARGV[6]
-  if redis.call('EXISTS', sk) == 1 then visit(sk, true) end
-else
-  for _, e in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-    local sk = U .. 's:' .. e
-    if redis.call('EXISTS', sk) == 0 then
-      redis.call('ZREM', KEYS[1], e)
-    else
-      visit(sk, false)
-    end
-  end
-end
+local sk = U .. 's:' .. ARGV[6]
+if redis.call('EXISTS', sk) == 1 then visit(sk, target == 'one') end
 return {changed, pending}
 `);
 

@@ -592,7 +592,7 @@ class RedisStore implements Store {
       }
       if (first[0] !== "reuse") return toRotateResult(first);
       // Reuse on Cluster: intent first, then revoke (re-deciding on the current state), then publish.
-      return this.#withIntent(userId, null, async () => {
+      return this.#withIntent(userId, null, enc(sessionId), async () => {
         const r = (await this.#run(S.rotate, [sk, cut], args, "deferred")) as RotateReply;
         if (r[0] === "reused" && r[2]) await this.#publish(userId, [r[2] as Pending], null);
         return toRotateResult(r);
@@ -649,7 +649,7 @@ class RedisStore implements Store {
       ];
       if (!this.#cluster) return toUserCutoff((await this.#run(S.cutUser, keys, args)) as string[]);
       const marker: Pending = [userId, "", meta.reason, meta.actor, String(meta.at)];
-      return this.#withIntent(userId, marker, async () => {
+      return this.#withIntent(userId, marker, null, async () => {
         const r = (await this.#run(S.cutUser, keys, args, "deferred")) as string[];
         await this.#publish(userId, [], userCutoffEntry(userId, r, meta));
         return toUserCutoff(r);
@@ -680,7 +680,7 @@ class RedisStore implements Store {
       const [changed, pending] = (await this.#run(S.revoke, keys, args)) as [string[], Pending[]];
       return { changed, published: pending.length };
     }
-    return this.#withIntent(userId, null, async () => {
+    return this.#withIntent(userId, null, subject, async () => {
       const [changed, pending] = (await this.#run(S.revoke, keys, args, "deferred")) as [string[], Pending[]];
       await this.#publish(userId, pending, null);
       return { changed, published: pending.length };
@@ -688,8 +688,13 @@ class RedisStore implements Store {
   }
 
   /** Cluster: runs `fn` under a publication intent recorded next to the feed (see {@link #reconcile}). */
-  async #withIntent<T>(userId: string, userEntry: Pending | null, fn: () => Promise<T>): Promise<T> {
-    const member = JSON.stringify({ u: userId, e: userEntry, n: randomBytes(6).toString("hex") });
+  async #withIntent<T>(
+    userId: string,
+    userEntry: Pending | null,
+    encSid: string | null,
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    const member = JSON.stringify({ u: userId, e: userEntry, s: encSid, n: randomBytes(6).toString("hex") });
     await this.#run(S.intentAdd, [`${this.#g}pending`], [member]);
     const result = await fn();
     // The work is done; a leftover intent only makes some node re-check this user later.
@@ -718,13 +723,21 @@ class RedisStore implements Store {
         )) as string[];
         for (const member of members) {
           if (this.#closed) return;
-          const { u: userId, e: userEntry } = JSON.parse(member) as { u: string; e: Pending | null };
+          const {
+            u: userId,
+            e: userEntry,
+            s: encSid,
+          } = JSON.parse(member) as { u: string; e: Pending | null; s?: string | null };
           const U = this.#user(userId);
-          const args: Arg[] = ["none", "", "0", "0", "", "", "0", userId, U, "0"];
-          const [, pending] = (await this.#run(S.revoke, [`${U}idx`, `${U}dis`], args, "deferred")) as [
-            string[],
-            Pending[],
-          ];
+          // The one session the intent names (revoked but maybe unpublished): never a loop over sessions.
+          let pending: Pending[] = [];
+          if (encSid) {
+            const args: Arg[] = ["check", encSid, "0", "0", "", "", "0", userId, U, "0"];
+            [, pending] = (await this.#run(S.revoke, [`${U}idx`, `${U}dis`], args, "deferred")) as [
+              string[],
+              Pending[],
+            ];
+          }
           // A user cutoff under way: publish the user's cutoff as it is now recorded (if it is).
           let user: UserPending | null = null;
           if (userEntry) {
