@@ -634,6 +634,7 @@ class PostgresStore implements Store {
            f.cutoff AS user_cutoff, f.except_session AS user_except
          FROM ${this.#s}.sessions s LEFT JOIN ${this.#s}.user_flags f ON f.user_id = s.user_id
          WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND s.idle_expires_at > $2
+           AND (s.created_at > COALESCE(f.cutoff, -1) OR s.id = f.except_session)
          ORDER BY s.created_at DESC, s.id`,
         [userId, ms(now)],
       );

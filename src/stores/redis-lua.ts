@@ -432,12 +432,26 @@ export const FIND_TOKEN = script(`
 return {record(KEYS[1]), redis.call('HGET', KEYS[1], 't:' .. ARGV[5]) or ''}
 `);
 
-/** Every session record of a user (dropping index entries of vanished ones). KEYS: idx. ARGV[5]: userPrefix. */
+/**
+ * The session records of a user not ended by the user's cutoff (dropping index entries of vanished
+ * ones); the caller applies the full liveness rule. KEYS: idx, cut. ARGV[5]: userPrefix.
+ */
 export const LIST_SESSIONS = script(`
 local out = {}
-for _, e in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+local cut = redis.call('HMGET', KEYS[2], 'c', 'p')
+local min = '-inf'
+if cut[1] then min = '(' .. cut[1] end
+local function add(e)
   local sk = ARGV[5] .. 's:' .. e
   if redis.call('EXISTS', sk) == 0 then redis.call('ZREM', KEYS[1], e) else out[#out + 1] = record(sk) end
+end
+-- Only sessions authenticated after the user's cutoff (the index is scored by that time), and the
+-- one it spares: a user logged out of 100,000 sessions lists in the time of the live ones.
+for _, e in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], min, '+inf')) do add(e) end
+if cut[1] and cut[2] then
+  local e = enc(cut[2])
+  local s = redis.call('ZSCORE', KEYS[1], e)
+  if s and tonumber(s) <= tonumber(cut[1]) then add(e) end
 end
 return out
 `);

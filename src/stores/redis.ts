@@ -537,7 +537,7 @@ class RedisStore implements Store {
     return this.#do(async () => {
       const U = this.#user(userId);
       const [rows, cutoff, user] = await Promise.all([
-        this.#run(S.listSessions, [`${U}idx`], [U]) as Promise<Cell[][]>,
+        this.#run(S.listSessions, [`${U}idx`, `${U}cut`], [U]) as Promise<Cell[][]>,
         this.#send("GET", `${this.#g}cutoff`) as Promise<string | null>,
         this.#userCutoff(userId),
       ]);

@@ -295,6 +295,12 @@ function prepare(db: Database.Database) {
        WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ? AND created_at >= ?
        ORDER BY created_at DESC, id`,
     ),
+    /** A user's sessions authenticated after the user's cutoff or spared by it (an index range). */
+    listUserSessionsAfter: db.prepare<[string, number, string, number], SessionRow>(
+      `SELECT ${SESSION_COLUMNS} FROM sessions WHERE user_id = ? AND created_at > ?
+       UNION ALL SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = ? AND created_at <= ?
+       ORDER BY created_at DESC, id`,
+    ),
     rotateSession: db.prepare<[number, number, number, number, string]>(
       "UPDATE sessions SET generation = ?, rotated_at = ?, last_used_at = ?, idle_expires_at = ? WHERE id = ?",
     ),
@@ -604,10 +610,13 @@ class SqliteStore implements Store {
     return this.#read("listUserSessions", ({ q }) => {
       const cutoff = globalCutoff(q);
       const user = userCutoff(q, userId);
-      return q.listUserSessions
-        .all(userId, now, now, cutoff)
+      // After a logout-all, only the sessions authenticated since (an index range), not every old one.
+      const rows = user
+        ? q.listUserSessionsAfter.all(userId, user.cutoff, user.exceptSessionId ?? "", user.cutoff)
+        : q.listUserSessions.all(userId, now, now, cutoff);
+      return rows
         .map(sessionFromRow)
-        .filter((s) => isSessionLive(s, now, cutoff, user));
+        .filter((s) => s.userId === userId && isSessionLive(s, now, cutoff, user));
     });
   }
 
