@@ -3,6 +3,8 @@
 // strict mode (every call asks the store) to show it stalls nobody; and refresh throughput when every
 // rotation is redeemed by several callers at once (tabs, parallel requests), none of which may fail.
 import { createHash, randomBytes, randomUUID } from "node:crypto";
+import Database from "better-sqlite3";
+import pg from "pg";
 import { createAuth } from "../../dist/index.js";
 import { AUTH_OPTIONS, log, percentile } from "./common.mjs";
 import { openStore } from "./stores.mjs";
@@ -30,6 +32,52 @@ function session(userId, at, i) {
   };
 }
 
+/** SQLite: the sessions and their first refresh tokens in one transaction, as the store writes them. */
+function seedSqlite(target, userId, base, count) {
+  const db = new Database(target.path);
+  try {
+    db.pragma("busy_timeout = 10000");
+    const s = db.prepare(
+      `INSERT INTO sessions (id, user_id, client_id, created_at, last_used_at, expires_at, idle_expires_at,
+         generation, purge_after) VALUES (?, ?, 'default', ?, ?, ?, ?, 0, ?)`,
+    );
+    const t = db.prepare("INSERT INTO refresh_tokens (hash, session_id, generation) VALUES (?, ?, 0)");
+    db.transaction(() => {
+      for (let i = 0; i < count; i++) {
+        const x = session(userId, base, i);
+        s.run(x.id, userId, x.createdAt, x.lastUsedAt, x.expiresAt, x.idleExpiresAt, x.expiresAt);
+        t.run(hash(), x.id);
+      }
+    })();
+  } finally {
+    db.close();
+  }
+}
+
+/** PostgreSQL: one INSERT ... SELECT over generate_series. */
+async function seedPostgres(target, userId, base, count) {
+  const client = new pg.Client({ connectionString: target.url });
+  await client.connect();
+  const s = target.schema;
+  try {
+    await client.query(
+      `INSERT INTO ${s}.sessions (id, user_id, client_id, created_at, last_used_at, expires_at, idle_expires_at, generation)
+       SELECT 'lo-' || $1 || '-' || g, $1, 'default', $2::bigint + (g % 1000), $2::bigint, $2::bigint + $3::bigint,
+              $2::bigint + $4::bigint, 0
+       FROM generate_series(1, $5::bigint) AS g`,
+      [userId, base, 30 * DAY, 7 * DAY, count],
+    );
+    await client.query(
+      `INSERT INTO ${s}.refresh_tokens (hash, session_id, generation)
+       SELECT md5(id || ':rt'), id, 0 FROM ${s}.sessions WHERE user_id = $1`,
+      [userId],
+    );
+    await client.query(`ANALYZE ${s}.sessions`);
+  } finally {
+    await client.end();
+  }
+}
+
 /**
  * Seeds `sessions` sessions of one user, then times `rounds` logout-alls (each a later cutoff) on the
  * store while a second node verifies continuously with `strict` (a store round trip per call).
@@ -45,15 +93,21 @@ export async function benchLogoutAll(kind, target, { sessions, rounds }) {
   const base = Date.now() - 60_000;
   try {
     log(`logout-all: ${kind}, seeding ${sessions.toLocaleString("en-US")} sessions`);
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 32 }, async () => {
-        while (next < sessions) {
-          const i = next++;
-          await seeder.createSession(session(userId, base, i), hash());
-        }
-      }),
-    );
+    // The store's own createSession for one and for the in-memory and Redis stores; in bulk for SQL.
+    await seeder.createSession(session(userId, base, 0), hash());
+    if (kind === "sqlite") seedSqlite(target, userId, base, sessions - 1);
+    else if (kind === "postgres") await seedPostgres(target, userId, base, sessions - 1);
+    else {
+      let next = 1;
+      await Promise.all(
+        Array.from({ length: 32 }, async () => {
+          while (next < sessions) {
+            const i = next++;
+            await seeder.createSession(session(userId, base, i), hash());
+          }
+        }),
+      );
+    }
   } finally {
     if (kind !== "memory") await seeder.close();
   }
@@ -100,6 +154,8 @@ export async function benchLogoutAll(kind, target, { sessions, rounds }) {
     const { entries } = await writer.changes(cursor, { waitMs: 0, limit: 10_000 });
     const live = await writer.listUserSessions(userId, Date.now());
     if (live.length !== 0) throw new Error(`${live.length} sessions survived the logout-all`);
+    const { user } = await writer.check({ userId }, Date.now());
+    if (!user || user.cutoff < base + 999) throw new Error("the cutoff does not cover the seeded sessions");
     return {
       writeMs: { p50: percentile(times, 50), p99: percentile(times, 99), max: Math.max(...times) },
       feedEntries: entries.filter((e) => e.subject === userId).length / rounds,
