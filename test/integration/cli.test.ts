@@ -72,7 +72,8 @@ beforeAll(async () => {
   store = `sqlite:${join(dir, "auth.db")}`;
   // The store is created by the first admin command, before any server runs.
   await ok(["users", "add", "alice"], `${PASSWORD}\n`);
-  server = await startServe(["--store", store]);
+  // The admin commands' issuer (the default one): a refresh token is bound to its issuer and audience.
+  server = await startServe(["--store", store, "--issuer", "http://127.0.0.1:3000"]);
 });
 
 afterAll(async () => {
