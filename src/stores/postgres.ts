@@ -783,43 +783,44 @@ class PostgresStore implements Store {
             )
           : await this.#exec(c, this.#sql.lockUserFlag, [userId]);
         const prev = toUserCutoff(flag.rows[0]?.cutoff, flag.rows[0]?.except_session);
-        let keptAt: number | null = null;
-        if (except !== null) {
-          const kept = await this.#exec(
-            c,
-            `SELECT created_at FROM ${this.#s}.sessions WHERE id = $1 AND user_id = $2`,
-            [except, userId],
-          );
-          keptAt = kept.rows[0] ? num(kept.rows[0].created_at) : null;
-        }
-        // Covers every session already written, even one stamped by a node whose clock runs ahead.
-        const newest = await this.#exec(
+        // Read after the lock was granted (a new statement sees every session committed meanwhile):
+        // the newest session, so that the cutoff covers every session already written, even one
+        // stamped by a node whose clock runs ahead; and the spared session's authentication time.
+        const read = await this.#exec(
           c,
-          `SELECT max(created_at) AS newest FROM ${this.#s}.sessions WHERE user_id = $1`,
-          [userId],
+          `SELECT (SELECT max(created_at) FROM ${this.#s}.sessions WHERE user_id = $1) AS newest,
+                  (SELECT created_at FROM ${this.#s}.sessions WHERE id = $2 AND user_id = $1) AS kept_at`,
+          [userId, except],
         );
-        const cutoff = Math.max(at, num(newest.rows[0]?.newest ?? 0));
-        const next = mergeUserCutoff(prev, { cutoff, exceptSessionId: except }, keptAt);
+        const keptAt = read.rows[0]?.kept_at;
+        const cutoff = Math.max(at, num(read.rows[0]?.newest ?? 0));
+        const next = mergeUserCutoff(
+          prev,
+          { cutoff, exceptSessionId: except },
+          keptAt === null || keptAt === undefined ? null : num(keptAt),
+        );
         const expiresAt = at + ms(meta.ttl);
-        await this.#exec(
+        const entry: NewRevocation = {
+          kind: "user",
+          subject: userId,
+          cutoff: next.cutoff,
+          ...(next.exceptSessionId === null ? {} : { exceptSessionId: next.exceptSessionId }),
+          expiresAt,
+          reason: meta.reason,
+          actor: meta.actor,
+          at,
+        };
+        // One statement: the flag row's cutoff and the feed entry.
+        const appended = await this.#exec(
           c,
-          `UPDATE ${this.#s}.user_flags SET cutoff = $2, except_session = $3,
-             cutoff_expires_at = GREATEST(COALESCE(cutoff_expires_at, 0), $4)
-           WHERE user_id = $1`,
-          [userId, next.cutoff, next.exceptSessionId, expiresAt],
+          this.#sql.append(
+            `cut AS (UPDATE ${this.#s}.user_flags SET cutoff = $13, except_session = $14,
+                       cutoff_expires_at = GREATEST(COALESCE(cutoff_expires_at, 0), $15)
+                     WHERE user_id = $12 RETURNING 1)`,
+          ),
+          [...appendParams([entry], this.#channel), userId, next.cutoff, next.exceptSessionId, expiresAt],
         );
-        await this.#append(c, [
-          {
-            kind: "user",
-            subject: userId,
-            cutoff: next.cutoff,
-            ...(next.exceptSessionId === null ? {} : { exceptSessionId: next.exceptSessionId }),
-            expiresAt,
-            reason: meta.reason,
-            actor: meta.actor,
-            at,
-          },
-        ]);
+        if (appended.rows[0]?.last_seq === undefined) throw new SchemaGoneError("state row missing");
         return next;
       }),
     );
