@@ -347,6 +347,8 @@ export class Auth {
       now: this.#now,
       maxStalenessMs: this.#maxStalenessMs,
       createIndex: options.createIndex,
+      // Access tokens only: none of a cut-off session outlives the longest access-token life after it.
+      userCutoffTtlMs: () => this.#revocationTtlMs,
       onError: () => {
         this.metrics.storeErrors++;
       },

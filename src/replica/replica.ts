@@ -15,6 +15,12 @@ export interface ReplicaOptions {
   onDataLoss?: (cutoff: number) => void;
   /** Called on every feed error (the loop retries by itself). */
   onError?: (error: unknown) => void;
+  /**
+   * How long after its cutoff a user's cutoff is kept here, ms (read at each apply). A replica checks
+   * access tokens only, and no access token of a session the cutoff ended outlives the longest
+   * access-token life after it (refresh tokens are checked in the store). Default: as the entry says.
+   */
+  userCutoffTtlMs?: () => number;
   /** Index factory. Default: a {@link CompactIndex} (typed arrays, about 40 bytes an entry). */
   createIndex?: () => RevocationIndex;
 }
@@ -269,10 +275,12 @@ export class Replica {
   #applyUser(userId: string, next: UserCutoff, expiresAt: number): void {
     const prev = this.#users.get(userId);
     const kept = laterUserCutoff(prev, next);
+    const ttl = this.#opts.userCutoffTtlMs?.();
+    const until = Math.max(expiresAt, prev?.expiresAt ?? 0);
     this.#users.set(userId, {
       cutoff: kept.cutoff,
       exceptSessionId: kept.exceptSessionId,
-      expiresAt: Math.max(expiresAt, prev?.expiresAt ?? 0),
+      expiresAt: ttl === undefined ? until : Math.min(until, kept.cutoff + ttl),
     });
   }
 

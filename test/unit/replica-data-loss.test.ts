@@ -68,3 +68,40 @@ describe("replica: one global cutoff per data loss", () => {
     expect(replica.globalCutoff).toBe(losses[0]);
   });
 });
+
+describe("replica: user cutoffs", () => {
+  it("keeps a user's cutoff only for the access-token life after it, the later cutoff winning", async () => {
+    const store = memoryStore();
+    await store.open();
+    const now = 1_800_000_000_000;
+    const replica = new Replica(store, {
+      now: () => now,
+      maxStalenessMs: 1000,
+      userCutoffTtlMs: () => 60_000,
+    });
+    const entry = (cutoff: number, except?: string) => ({
+      seq: "",
+      kind: "user" as const,
+      subject: "u1",
+      cutoff,
+      ...(except ? { exceptSessionId: except } : {}),
+      expiresAt: cutoff + 30 * 86_400_000,
+      reason: "logout_all",
+      actor: "t",
+      at: cutoff,
+    });
+    replica.apply(entry(now, "keep"));
+    replica.apply(entry(now - 10));
+    expect(replica.userCutoff("u1", now + 59_999)).toEqual({
+      cutoff: now,
+      exceptSessionId: "keep",
+      expiresAt: now + 60_000,
+    });
+    expect(replica.facts("j", "s", now + 1, "u1").user?.cutoff).toBe(now);
+    expect(replica.userCutoff("u1", now + 60_000)).toBeNull();
+    expect(replica.userCutoff("u2", now)).toBeNull();
+    replica.sweep(now + 60_000);
+    expect(replica.status(now).users).toBe(0);
+    await replica.close();
+  });
+});
