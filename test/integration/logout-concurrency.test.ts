@@ -224,6 +224,31 @@ for (const target of targets) {
       expect((await get(url, "/auth/me", t.access_token)).status).toBe(200);
     });
 
+    it("browser mode: 20 tabs refresh at once with the shared cookie; whichever cookie is set last works", async () => {
+      const user = await newUser();
+      const r = await post(url, "/auth/login", { username: user.username, password: PASSWORD, cookie: true });
+      expect(r.status).toBe(200);
+      const cookieOf = (res: Response) => {
+        const set = res.headers.get("set-cookie") ?? "";
+        const m = /(jr_refresh=[^;]+)/.exec(set);
+        if (!m) throw new Error("no refresh cookie set");
+        return m[1] as string;
+      };
+      const first = cookieOf(r);
+      const refreshWith = (cookie: string) =>
+        fetch(`${url}/auth/refresh`, {
+          method: "POST",
+          headers: { "content-type": "application/json", cookie },
+          body: "{}",
+        });
+      const responses = await Promise.all(Array.from({ length: 20 }, () => refreshWith(first)));
+      expect(responses.map((x) => x.status)).toEqual(Array(20).fill(200));
+      const cookies = responses.map(cookieOf);
+      // Every cookie handed out keeps the tab signed in, in whatever order the browser stored them.
+      for (const c of [cookies[19], cookies[0]] as string[]) expect((await refreshWith(c)).status).toBe(200);
+      await expectNothingAlive(user, [((await r.json()) as Tokens).session_id]);
+    });
+
     it("logout-all of a user with many sessions is one write: one feed entry", async () => {
       const user = await newUser();
       const first = await login(user.username);
