@@ -6,8 +6,9 @@
  * never contain `{`, `}` or `:`):
  * - `P{g}:*`, one hash slot: the feed stream `feed`, the active-revocation index `active` (a sorted
  *   set scored by expiry), one record per active entry `r:<member>` (with a TTL equal to the remaining
- *   life of what it covers), the global `cutoff`, the first-start marker `epoch`, the trim mark
- *   `trimmed` and, on Redis Cluster, the `pending` publication intents.
+ *   life of what it covers; a user's newest cutoff is one such record, `u:<user>`), the global
+ *   `cutoff`, the first-start marker `epoch`, the trim mark `trimmed`, the longest token lifetimes
+ *   ever used `lifetimes` and, on Redis Cluster, the `pending` publication intents.
  * - `P{u:<user>}:*`, one slot per user: the sessions `s:<sid>` (hashes holding the record and every
  *   refresh-token hash of the session, expiring with the session), the session index `idx`, the
  *   disabled flag `dis`, the user's cutoff `cut` (a hash: `c` cutoff, `p` spared session, `e` until
