@@ -2,7 +2,7 @@
 // printed as one Markdown table (stdout) with short notes; progress goes to stderr.
 //
 //   npm run bench                         everything (a few minutes)
-//   npm run bench -- verify replica       only some sections: verify replica http propagation coldstart refresh
+//   npm run bench -- verify replica       only some sections: verify replica http propagation coldstart refresh logoutall
 //   npm run bench -- --quick              smaller sizes and shorter runs, for a quick look while developing
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { benchColdStart } from "./lib/coldstart.mjs";
 import { log, rate, ratio, status } from "./lib/common.mjs";
 import { benchHttp, FRAMEWORKS } from "./lib/http.mjs";
+import { benchConcurrentRefresh, benchLogoutAll } from "./lib/logout-all.mjs";
 import { benchPropagation } from "./lib/propagation.mjs";
 import { benchRefresh } from "./lib/refresh.mjs";
 import { benchReplica } from "./lib/replica.mjs";
@@ -17,7 +18,7 @@ import { startPostgres, startRedis } from "./lib/servers.mjs";
 import { storeModule } from "./lib/stores.mjs";
 import { ALGS, benchVerify } from "./lib/verify.mjs";
 
-const SECTIONS = ["verify", "replica", "http", "propagation", "coldstart", "refresh"];
+const SECTIONS = ["verify", "replica", "http", "propagation", "coldstart", "refresh", "logoutall"];
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const unknown = args.filter((a) => a !== "--quick" && !SECTIONS.includes(a));
@@ -29,8 +30,24 @@ const only = args.filter((a) => SECTIONS.includes(a));
 const want = (s) => only.length === 0 || only.includes(s);
 
 const SIZES = quick
-  ? { rounds: 3, ms: 100, httpSeconds: 1, propagation: 20, cold: 100_000, refreshSeconds: 1 }
-  : { rounds: 5, ms: 200, httpSeconds: 3, propagation: 100, cold: 1_000_000, refreshSeconds: 2.5 };
+  ? {
+      rounds: 3,
+      ms: 100,
+      httpSeconds: 1,
+      propagation: 20,
+      cold: 100_000,
+      refreshSeconds: 1,
+      logoutSessions: 2_000,
+    }
+  : {
+      rounds: 5,
+      ms: 200,
+      httpSeconds: 3,
+      propagation: 100,
+      cold: 1_000_000,
+      refreshSeconds: 2.5,
+      logoutSessions: 100_000,
+    };
 
 /** One line of the table: area, measure, value, ratio, SPEC target, status. */
 const rows = [];
@@ -127,7 +144,7 @@ try {
   }
 
   // ---- servers for the multi-process sections ----------------------------------------------------
-  if (want("http") || want("propagation") || want("coldstart") || want("refresh")) {
+  if (want("http") || want("propagation") || want("coldstart") || want("refresh") || want("logoutall")) {
     for (const kind of STORES) available[kind] = (await storeModule(kind)) !== undefined;
     redis = await startRedis();
     if (!redis) notes.push("redis-server not installed: Redis figures and the HTTP recipe not measured.");
@@ -256,6 +273,62 @@ try {
     }
     notes.push(
       "refresh: `auth.refresh` with default store options (SQLite: synchronous=full, every commit synced; PostgreSQL: the bench's private cluster runs with fsync off).",
+    );
+  }
+
+  // ---- 7. the user grain: logout-all as one write, concurrent redemptions --------------------------
+  if (want("logoutall")) {
+    for (const kind of ["memory", ...STORES]) {
+      const target = kind === "memory" ? {} : available[kind] && targetFor(kind, "logoutall");
+      if (!target) {
+        row("logout-all", kind, missing(kind), "", "<= 5 ms, one write");
+        continue;
+      }
+      const n = SIZES.logoutSessions.toLocaleString("en-US");
+      const l = await attempt(() =>
+        benchLogoutAll(kind, target, { sessions: SIZES.logoutSessions, rounds: 20 }),
+      );
+      if (l instanceof Error) {
+        row("logout-all", kind, `failed: ${l.message}`, "", "<= 5 ms, one write", "**failed**");
+      } else {
+        const one = l.feedEntries === 1 ? "one write" : `**${l.feedEntries} feed entries per logout-all**`;
+        const stall = l.unavailable === 0 ? "no 503" : `**${l.unavailable} unavailable**`;
+        row(
+          "logout-all",
+          `${kind}: one user with ${n} sessions, store write (p50 / p99 / max of 20)`,
+          `${ms(l.writeMs.p50)} / ${ms(l.writeMs.p99)} / ${ms(l.writeMs.max)}`,
+          "",
+          "<= 5 ms, one write, no 503 elsewhere",
+          `median ${status(l.writeMs.p50, 5, { higher: false, unit: " ms", digits: 1 })}; ${one}; ${stall}`,
+        );
+        row(
+          "logout-all",
+          `${kind}: another node verifying in strict mode meanwhile`,
+          `${l.verifies.toLocaleString("en-US")} verifies, p99 ${ms(l.verifyP99Ms)}, ${l.unavailable} unavailable`,
+        );
+      }
+      const c = await attempt(() => benchConcurrentRefresh(kind, target, { seconds: SIZES.refreshSeconds }));
+      if (c instanceof Error)
+        row(
+          "refresh",
+          `${kind}: 4 concurrent redemptions`,
+          `failed: ${c.message}`,
+          "",
+          "reported",
+          "**failed**",
+        );
+      else
+        row(
+          "refresh",
+          `${kind}: redemptions per second, each token redeemed by 4 callers at once (16 sessions)`,
+          rate(c.perSecond),
+          "",
+          "reported; 0 failures",
+          c.failures === 0 ? "0 failures" : `**${c.failures} failures**`,
+        );
+    }
+    notes.push(
+      "logout-all: the user's sessions are seeded (through the store for memory and Redis, in bulk SQL for SQLite and PostgreSQL), then each of 20 logout-alls is the store's one write (the user's cutoff; the bench checks it is one feed entry, that it covers the seeded sessions and that none survives), timed on the store, while a second node verifies another user's token with `strict: true` (a store round trip per call); the target is checked on the median.",
     );
   }
 } finally {

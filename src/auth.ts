@@ -9,6 +9,7 @@ import {
   AuthError,
   ClosedError,
   ConfigInvalidError,
+  LoginStaleError,
   RefreshInvalidError,
   RefreshReusedError,
   RevocationUnavailableError,
@@ -20,7 +21,13 @@ import {
   UserDisabledError,
 } from "./core/errors.js";
 import { cutoffSecond, type Decision, evaluate, type RevocationFacts } from "./core/evaluate.js";
-import { hashRefreshToken, isRefreshTokenShape, newRefreshToken, randomId } from "./core/ids.js";
+import {
+  hashRefreshToken,
+  isRefreshTokenShape,
+  newRefreshToken,
+  randomId,
+  refreshTokenBinding,
+} from "./core/ids.js";
 import { type JwsVerifyOptions, verifyCompactJws } from "./core/jws.js";
 import {
   type Algorithm,
@@ -31,11 +38,20 @@ import {
   KeyRing,
   loadKey,
 } from "./core/keys.js";
+import { isSessionLive } from "./core/refresh.js";
 import { deepFreeze, TokenCache } from "./core/token-cache.js";
+import { laterUserCutoff, type UserCutoff } from "./core/user-cutoff.js";
 import { AuthMetrics } from "./metrics.js";
 import type { RevocationIndex } from "./replica/index.js";
 import { Replica, type ReplicaStatus } from "./replica/replica.js";
-import type { RevocationEntry, RevocationMeta, SessionRecord, Store, StoredKey } from "./stores/types.js";
+import type {
+  RevocationEntry,
+  RevocationMeta,
+  SessionRecord,
+  Store,
+  StoredKey,
+  TokenLifetimes,
+} from "./stores/types.js";
 
 /** A pino-compatible logger; only `warn` and `error` are required. */
 export interface Logger {
@@ -91,6 +107,11 @@ export interface AuthOptions {
    * tokens of 1 KB). With the cache on, `verify` returns frozen claims objects.
    */
   verifyCache?: number | false;
+  /**
+   * Most live sessions (devices) one user may have; past it, a login ends the user's oldest session
+   * (recorded as a revocation with reason `session_limit`). Default 100.
+   */
+  maxSessionsPerUser?: number;
 }
 
 /** Options of {@link Auth.login}. */
@@ -105,6 +126,17 @@ export interface LoginOptions {
   scope?: string;
   /** OAuth client of the session. Default `"default"`. */
   clientId?: string;
+  /**
+   * When the credentials were checked (a `Date` or ms). Default: now. Record it BEFORE checking the
+   * password: when the user's sessions were revoked after that moment (logout-all, password change,
+   * disable, delete), the login gets no session and throws `ERR_LOGIN_STALE`, whatever the
+   * interleaving. It may not be in the future.
+   * @example
+   * const authenticatedAt = new Date();
+   * if (!(await checkPassword(user, password))) throw new Error("invalid credentials");
+   * const tokens = await auth.login(user.id, { authenticatedAt });
+   */
+  authenticatedAt?: Date | number;
 }
 
 /** What `login` and `refresh` return. */
@@ -200,6 +232,9 @@ export class Auth {
   /** Default refresh grace window, ms. */
   readonly refreshGraceMs: number;
   readonly #refreshTtlMs: number;
+  /** Binds refresh-token hashes to this issuer and audience. */
+  readonly #binding: string;
+  readonly #maxSessions: number;
   readonly #idleTtlMs: number;
   readonly #toleranceMs: number;
   readonly #maxStalenessMs: number;
@@ -220,6 +255,10 @@ export class Auth {
   #keyReload: Promise<void> | undefined;
   #timers: NodeJS.Timeout[] = [];
   #closed = false;
+  /** The longest lifetimes ever used with the store, as last read (zeros until read). */
+  #lifetimes: TokenLifetimes = { accessTokenTtlMs: 0, sessionTtlMs: 0 };
+  /** Set once this node's own lifetimes are recorded in the store (before its first token). */
+  #recorded: Promise<void> | undefined;
   #lastFailOpenLog = 0;
 
   /** Use {@link createAuth}; the constructor only validates options. */
@@ -234,6 +273,11 @@ export class Auth {
     };
     this.issuer = str("issuer");
     this.audience = str("audience");
+    this.#binding = refreshTokenBinding(this.issuer, this.audience);
+    this.#maxSessions = options.maxSessionsPerUser ?? 100;
+    if (!Number.isInteger(this.#maxSessions) || this.#maxSessions < 1) {
+      throw new ConfigInvalidError("maxSessionsPerUser", "must be an integer of at least 1");
+    }
     if (!isStore(options.store)) {
       throw new ConfigInvalidError(
         "store",
@@ -303,6 +347,8 @@ export class Auth {
       now: this.#now,
       maxStalenessMs: this.#maxStalenessMs,
       createIndex: options.createIndex,
+      // Access tokens only: none of a cut-off session outlives the longest access-token life after it.
+      userCutoffTtlMs: () => this.#revocationTtlMs,
       onError: () => {
         this.metrics.storeErrors++;
       },
@@ -323,6 +369,7 @@ export class Auth {
       await this.storeCall(() => this.store.addKey(key));
     }
     this.#setKeys((await this.#storedKeys()).map(loadKey), now);
+    this.#lifetimes = await this.storeCall(() => this.store.tokenLifetimes());
     await this.storeCall(() => this.#replica.start());
     if (this.failMode === "open") {
       this.#log.warn(
@@ -331,6 +378,7 @@ export class Auth {
       );
     }
     this.#every(this.#keyRefreshMs, () => this.#reloadKeys());
+    this.#every(this.#keyRefreshMs, () => this.#readLifetimes().then(() => undefined));
     if (this.#purgeMs > 0) this.#every(this.#purgeMs, () => this.#maintain());
   }
 
@@ -404,7 +452,45 @@ export class Auth {
    * token, and a verifier accepts up to the tolerance past `exp`: hence twice the tolerance.
    */
   get #revocationTtlMs(): number {
-    return this.accessTokenTtlMs + 2 * this.#toleranceMs + 1000;
+    return this.#longestAccessTtlMs + 2 * this.#toleranceMs + 1000;
+  }
+
+  /**
+   * How long a user cutoff must be remembered: a session authenticated just before it may be refreshed
+   * until its absolute end, and the last access token minted then lives its whole life after that.
+   */
+  get #userCutoffTtlMs(): number {
+    return (this.#lifetimes.sessionTtlMs || this.#refreshTtlMs) + this.#revocationTtlMs;
+  }
+
+  /**
+   * The longest access-token life ever used with the store (recorded by every node before its first
+   * token), so that a revocation written by any process (a CLI with another default included) covers
+   * every token it may concern. This node's own life only while the store has none recorded.
+   */
+  get #longestAccessTtlMs(): number {
+    return this.#lifetimes.accessTokenTtlMs || this.accessTokenTtlMs;
+  }
+
+  async #readLifetimes(): Promise<TokenLifetimes> {
+    this.#lifetimes = await this.storeCall(() => this.store.tokenLifetimes());
+    return this.#lifetimes;
+  }
+
+  /** Records this node's lifetimes in the store, once, before it issues its first token. */
+  #recordLifetimes(): Promise<void> {
+    this.#recorded ??= (async () => {
+      this.#lifetimes = await this.storeCall(() =>
+        this.store.tokenLifetimes({
+          accessTokenTtlMs: this.accessTokenTtlMs,
+          sessionTtlMs: this.#refreshTtlMs,
+        }),
+      );
+    })().catch((error: unknown) => {
+      this.#recorded = undefined;
+      throw error;
+    });
+    return this.#recorded;
   }
 
   /**
@@ -468,12 +554,25 @@ export class Auth {
     if (options.scope !== undefined && typeof options.scope !== "string")
       throw new TypeError("scope must be a string");
     const now = this.#now();
+    const given =
+      options.authenticatedAt instanceof Date ? options.authenticatedAt.getTime() : options.authenticatedAt;
+    if (given !== undefined) {
+      if (typeof given !== "number" || !Number.isFinite(given) || given < 0) {
+        throw new TypeError("authenticatedAt must be a valid Date or a time in ms");
+      }
+      if (given > now + this.#toleranceMs) throw new TypeError("authenticatedAt may not be in the future");
+    }
+    // Checked now, so after any cutoff this node already knows: stamped past it (a cutoff ends the
+    // sessions of its own millisecond too), so that a login right after a logout-all works.
+    const known = this.#replica.userCutoff(userId, now)?.cutoff ?? Number.NEGATIVE_INFINITY;
+    const authenticatedAt = given === undefined ? Math.max(now, known + 1) : Math.min(given, now);
+    await this.#recordLifetimes();
     const refreshToken = newRefreshToken();
     const session: SessionRecord = {
       id: randomId(),
       userId,
       clientId: options.clientId ?? "default",
-      createdAt: now,
+      createdAt: authenticatedAt,
       lastUsedAt: now,
       expiresAt: now + this.#refreshTtlMs,
       idleExpiresAt: now + Math.min(this.#idleTtlMs, this.#refreshTtlMs),
@@ -487,11 +586,31 @@ export class Auth {
       revokeReason: null,
     };
     const created = await this.storeCall(() =>
-      this.store.createSession(session, hashRefreshToken(refreshToken)),
+      this.store.createSession(session, hashRefreshToken(refreshToken, this.#binding)),
     );
     if (created === "user_disabled") throw new UserDisabledError();
+    if (created === "cut_off") throw new LoginStaleError();
     this.metrics.logins++;
+    await this.#capSessions(userId, session.id, now);
     return { ...(await this.#mint(session, now)), refreshToken };
+  }
+
+  /**
+   * Past the cap, ends the user's oldest live sessions (never the one just created). Converges under
+   * concurrent logins: each one ends what it sees over the cap, and ending a session is idempotent.
+   */
+  async #capSessions(userId: string, createdId: string, now: number): Promise<void> {
+    const live = await this.storeCall(() => this.store.listUserSessions(userId, now));
+    if (live.length <= this.#maxSessions) return;
+    // Newest first: the new session counts first, then the others down to the cap.
+    const over = live.filter((s) => s.id !== createdId).slice(this.#maxSessions - 1);
+    const meta = this.#meta({ reason: "session_limit", actor: "system" }, "session_limit", now);
+    for (const s of over) {
+      if (await this.storeCall(() => this.store.revokeSession(s.id, meta))) {
+        this.#replica.apply(this.#sessionEntry(s.id, meta));
+        this.metrics.count(this.metrics.revocations, "session|session_limit");
+      }
+    }
   }
 
   async #mint(session: SessionRecord, now: number): Promise<Omit<TokenSet, "refreshToken">> {
@@ -514,6 +633,8 @@ export class Auth {
       sid: session.id,
       jti: randomId(),
       iat,
+      // When the session's credentials were checked, to the millisecond: a user cutoff compares it.
+      auth_time: session.createdAt / 1000,
       exp: nowSec + ttlSec,
       ...(session.scope ? { scope: session.scope } : {}),
     };
@@ -530,17 +651,18 @@ export class Auth {
     this.#assertOpen();
     if (!isRefreshTokenShape(refreshToken)) throw new RefreshInvalidError("unknown");
     const now = this.#now();
-    const presentedHash = hashRefreshToken(refreshToken);
+    const presentedHash = hashRefreshToken(refreshToken, this.#binding);
     if (options.clientId !== undefined) {
       const found = await this.storeCall(() => this.store.findRefreshToken(presentedHash));
       if (!found || found.session.clientId !== options.clientId) throw new RefreshInvalidError("unknown");
     }
+    await this.#recordLifetimes();
     const next = newRefreshToken();
     const meta = this.#meta({ reason: "refresh_token_reuse", actor: "system" }, "refresh_token_reuse", now);
     const result = await this.storeCall(() =>
       this.store.rotateRefreshToken({
         presentedHash,
-        newHash: hashRefreshToken(next),
+        newHash: hashRefreshToken(next, this.#binding),
         now,
         graceMs: this.refreshGraceMs,
         idleTtlMs: this.#idleTtlMs,
@@ -599,7 +721,7 @@ export class Auth {
     const facts =
       options?.strict || !this.#replica.isFresh(now)
         ? await this.#factsFromStore(claims, now)
-        : this.#replica.facts(claims.jti, claims.sid, now);
+        : this.#replica.facts(claims.jti, claims.sid, now, claims.sub);
     const decision = evaluate(claims, facts, now, this.#toleranceMs);
     this.metrics.count(this.metrics.verify, decision);
     if (decision !== "valid") throw decisionError(decision);
@@ -623,13 +745,17 @@ export class Auth {
 
   async #factsFromStore(claims: AccessTokenClaims, now: number): Promise<RevocationFacts> {
     this.metrics.storeChecks++;
-    const local = this.#replica.facts(claims.jti, claims.sid, now);
+    const local = this.#replica.facts(claims.jti, claims.sid, now, claims.sub);
     try {
-      const remote = await this.store.check({ jti: claims.jti, sessionId: claims.sid }, now);
+      const remote = await this.store.check(
+        { jti: claims.jti, sessionId: claims.sid, userId: claims.sub },
+        now,
+      );
       return {
         jtiRevoked: local.jtiRevoked || remote.jtiRevoked,
         sessionRevoked: local.sessionRevoked || remote.sessionRevoked,
         globalCutoff: Math.max(local.globalCutoff, remote.globalCutoff),
+        user: remote.user ? laterUserCutoff(local.user, remote.user) : (local.user ?? null),
       };
     } catch (error) {
       this.metrics.storeErrors++;
@@ -657,6 +783,7 @@ export class Auth {
     this.#assertOpen();
     if (typeof sessionId !== "string" || sessionId.length === 0)
       throw new TypeError("sessionId must be a string");
+    await this.#readLifetimes();
     const meta = this.#meta(options, "logout", this.#now());
     const done = await this.storeCall(() => this.store.revokeSession(sessionId, meta));
     if (done) {
@@ -667,19 +794,28 @@ export class Auth {
   }
 
   /**
-   * Logs a user out of every device (`exceptSessionId` keeps one). Returns the revoked session ids.
-   * A login right after it works, even within the same second.
+   * Logs a user out of every device (`exceptSessionId` keeps one): records the user's cutoff, one
+   * constant-size store write whatever the number of sessions, replicated to every node. Every session
+   * authenticated before now ends, with its refresh and access tokens; a login racing it whose
+   * credentials were checked before it gets no session. A login right after it works, even within the
+   * same second. Returns the cutoff as recorded.
    */
-  async logoutAll(userId: string, options?: RevokeOptions & { exceptSessionId?: string }): Promise<string[]> {
+  async logoutAll(
+    userId: string,
+    options?: RevokeOptions & { exceptSessionId?: string },
+  ): Promise<UserCutoff> {
     return this.#revokeUser(userId, options, "logout_all", false);
   }
 
-  /** After a password change: revokes every session of the user except `currentSessionId`. */
+  /**
+   * After a password change (call it once the new password is stored): ends every session of the
+   * user authenticated before now except `currentSessionId`, in one write like {@link logoutAll}.
+   */
   async passwordChanged(
     userId: string,
     currentSessionId?: string,
     options?: RevokeOptions,
-  ): Promise<string[]> {
+  ): Promise<UserCutoff> {
     return this.#revokeUser(
       userId,
       { ...options, exceptSessionId: currentSessionId },
@@ -688,8 +824,8 @@ export class Auth {
     );
   }
 
-  /** Disables a user: revokes every session and refuses new ones until {@link enableUser}. */
-  async disableUser(userId: string, options?: RevokeOptions): Promise<string[]> {
+  /** Disables a user: ends every session and refuses new ones until {@link enableUser}; one write. */
+  async disableUser(userId: string, options?: RevokeOptions): Promise<UserCutoff> {
     return this.#revokeUser(userId, options, "user_disabled", true);
   }
 
@@ -705,11 +841,14 @@ export class Auth {
     return this.storeCall(() => this.store.isUserDisabled(userId));
   }
 
-  /** Deletes a user: revokes every session and removes the user record (if the store holds one). */
-  async deleteUser(userId: string, options?: RevokeOptions): Promise<string[]> {
-    const ids = await this.#revokeUser(userId, options, "user_deleted", false);
+  /**
+   * Deletes a user: ends every session (one write, as {@link disableUser}: a login racing the delete
+   * gets no session) and then removes the user record (if the store holds one).
+   */
+  async deleteUser(userId: string, options?: RevokeOptions): Promise<UserCutoff> {
+    const cut = await this.#revokeUser(userId, options, "user_deleted", true);
     await this.storeCall(() => this.store.deleteUser(userId));
-    return ids;
+    return cut;
   }
 
   async #revokeUser(
@@ -717,16 +856,31 @@ export class Auth {
     options: (RevokeOptions & { exceptSessionId?: string }) | undefined,
     reason: string,
     disable: boolean,
-  ): Promise<string[]> {
+  ): Promise<UserCutoff> {
     this.#assertOpen();
     if (typeof userId !== "string" || userId.length === 0) throw new TypeError("userId must be a string");
-    const meta = this.#meta(options, reason, this.#now());
-    const ids = await this.storeCall(() =>
-      this.store.revokeUserSessions(userId, meta, { exceptSessionId: options?.exceptSessionId, disable }),
+    await this.#readLifetimes();
+    const now = this.#now();
+    // After every session this node stamped past the user's previous cutoff (see login).
+    const known = this.#replica.userCutoff(userId, now)?.cutoff ?? Number.NEGATIVE_INFINITY;
+    const meta = { ...this.#meta(options, reason, Math.max(now, known + 1)), ttl: this.#userCutoffTtlMs };
+    const except = options?.exceptSessionId;
+    const cut = await this.storeCall(() =>
+      this.store.cutOffUser(userId, meta, { ...(except ? { exceptSessionId: except } : {}), disable }),
     );
-    for (const id of ids) this.#replica.apply(this.#sessionEntry(id, meta));
+    this.#replica.apply({
+      seq: "",
+      kind: "user",
+      subject: userId,
+      cutoff: cut.cutoff,
+      ...(cut.exceptSessionId === null ? {} : { exceptSessionId: cut.exceptSessionId }),
+      expiresAt: meta.at + meta.ttl,
+      reason: meta.reason,
+      actor: meta.actor,
+      at: meta.at,
+    });
     this.metrics.count(this.metrics.revocations, `user|${meta.reason}`);
-    return ids;
+    return cut;
   }
 
   /**
@@ -744,7 +898,9 @@ export class Auth {
     }
     const now = this.#now();
     let jti = tokenOrJti;
-    let expiresAt = now + this.accessTokenTtlMs + 2 * this.#toleranceMs;
+    await this.#readLifetimes();
+    // A bare jti: for the longest access-token life ever used with the store.
+    let expiresAt = now + this.#longestAccessTtlMs + 2 * this.#toleranceMs;
     if (tokenOrJti.includes(".")) {
       const { payload } = verifyCompactJws(tokenOrJti, {
         algorithms: this.#algorithms,
@@ -807,15 +963,13 @@ export class Auth {
   async inspectRefreshToken(refreshToken: string): Promise<RefreshTokenInfo | null> {
     this.#assertOpen();
     if (!isRefreshTokenShape(refreshToken)) return null;
-    const found = await this.storeCall(() => this.store.findRefreshToken(hashRefreshToken(refreshToken)));
+    const found = await this.storeCall(() =>
+      this.store.findRefreshToken(hashRefreshToken(refreshToken, this.#binding)),
+    );
     if (!found) return null;
     const { session, generation } = found;
     const now = this.#now();
-    const live =
-      session.revokedAt === null &&
-      now < session.expiresAt &&
-      now < session.idleExpiresAt &&
-      !(this.#replica.globalCutoff > 0 && session.createdAt < this.#replica.globalCutoff);
+    const live = await this.#isLive(session, now);
     return {
       session: sessionInfo(session),
       active: live && generation === session.generation,
@@ -832,13 +986,20 @@ export class Auth {
     return sessions.map(sessionInfo);
   }
 
-  /** One session, or `null` when unknown, revoked or ended. */
+  /** One session, or `null` when unknown, revoked or ended (by any grain: session, user, global). */
   async getSession(sessionId: string): Promise<SessionInfo | null> {
     this.#assertOpen();
     const s = await this.storeCall(() => this.store.getSession(sessionId));
-    const now = this.#now();
-    if (!s || s.revokedAt !== null || now >= s.expiresAt || now >= s.idleExpiresAt) return null;
+    if (!s || !(await this.#isLive(s, this.#now()))) return null;
     return sessionInfo(s);
+  }
+
+  /** The one liveness rule, on the store's cutoffs (and this node's, which may be ahead). */
+  async #isLive(s: SessionRecord, now: number): Promise<boolean> {
+    const remote = await this.storeCall(() => this.store.check({ userId: s.userId }, now));
+    const localUser = this.#replica.userCutoff(s.userId, now);
+    const user = remote.user ? laterUserCutoff(localUser, remote.user) : localUser;
+    return isSessionLive(s, now, Math.max(remote.globalCutoff, this.#replica.globalCutoff), user);
   }
 
   /** The public JWKS (no private or secret key, ever). */
@@ -907,6 +1068,7 @@ function decisionError(decision: Exclude<Decision, "valid">): AuthError {
     case "expired":
       return new TokenExpiredError();
     case "revoked_session":
+    case "revoked_user":
       return new SessionRevokedError();
     case "revoked_token":
     case "revoked_global":

@@ -30,6 +30,7 @@ export {
 } from "./core/http-errors.js";
 export { ALGORITHMS, type Algorithm, type KeyInput } from "./core/keys.js";
 export { decideRotation, type RotationDecision } from "./core/refresh.js";
+export type { UserCutoff } from "./core/user-cutoff.js";
 export { AuthMetrics } from "./metrics.js";
 export type { ReplicaStatus } from "./replica/replica.js";
 export { memoryStore } from "./stores/memory.js";

@@ -1,6 +1,6 @@
 /** Counters an `Auth` keeps; the server renders them in Prometheus text format. */
 export class AuthMetrics {
-  /** `verify` outcomes by result: `valid`, `invalid`, `expired`, `revoked_token`, `revoked_session`, `revoked_global`, `unavailable`. */
+  /** `verify` outcomes by result: `valid`, `invalid`, `expired`, `revoked_token`, `revoked_session`, `revoked_user`, `revoked_global`, `unavailable`. */
   readonly verify = new Map<string, number>();
   /** Revocations by `grain` and `reason`, keyed `grain|reason`. */
   readonly revocations = new Map<string, number>();

@@ -80,8 +80,8 @@ export async function revoke(args: string[]): Promise<number> {
       }
       case "user": {
         const user = await findUser(auth, value);
-        const ids = await auth.logoutAll(user.id, opts);
-        out(`revoked ${ids.length} session(s) of ${user.username}`);
+        await auth.logoutAll(user.id, opts);
+        out(`revoked every session of ${user.username}`);
         return 0;
       }
       case "token": {

@@ -114,11 +114,11 @@ export async function users(args: string[]): Promise<number> {
           await auth.enableUser(user.id);
           out(`enabled ${user.username}`);
         } else if (sub === "disable") {
-          const revoked = await auth.disableUser(user.id, { actor: "admin", reason: "user_disabled" });
-          out(`disabled ${user.username}; ${revoked.length} session(s) revoked`);
+          await auth.disableUser(user.id, { actor: "admin", reason: "user_disabled" });
+          out(`disabled ${user.username}; every session revoked`);
         } else {
-          const revoked = await auth.deleteUser(user.id, { actor: "admin", reason: "user_deleted" });
-          out(`deleted ${user.username}; ${revoked.length} session(s) revoked`);
+          await auth.deleteUser(user.id, { actor: "admin", reason: "user_deleted" });
+          out(`deleted ${user.username}; every session revoked`);
         }
         return 0;
       });

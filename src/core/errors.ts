@@ -122,6 +122,17 @@ export class UserDisabledError extends AuthError {
   }
 }
 
+/**
+ * A login whose credentials were checked before the user was cut off (logout-all, password change,
+ * disable, delete at the same moment): no session was created. Answer it like wrong credentials.
+ */
+export class LoginStaleError extends AuthError {
+  override readonly code = "ERR_LOGIN_STALE";
+  constructor(message = "the credentials were checked before the user's sessions were revoked") {
+    super(message);
+  }
+}
+
 /** No such session (or not one of this user's). */
 export class SessionNotFoundError extends AuthError {
   override readonly code = "ERR_SESSION_NOT_FOUND";
@@ -150,6 +161,7 @@ export const ERROR_CODES = [
   "ERR_STORE_UNAVAILABLE",
   "ERR_CONFIG_INVALID",
   "ERR_USER_DISABLED",
+  "ERR_LOGIN_STALE",
   "ERR_SESSION_NOT_FOUND",
   "ERR_CLOSED",
 ] as const;

@@ -2,6 +2,7 @@
  * The revocation rules: a pure decision over a token's claims and what is known about revocations.
  * No I/O, no clock: `now` is passed in.
  */
+import { isCutOff, tokenAuthTime, type UserCutoff } from "./user-cutoff.js";
 
 /** What is known about the revocations that could cover one token. */
 export interface RevocationFacts {
@@ -11,21 +12,34 @@ export interface RevocationFacts {
   sessionRevoked: boolean;
   /** Tokens issued before this time (ms) are revoked; 0 when there is no cutoff. */
   globalCutoff: number;
+  /** The token's user's cutoff (logout-all, password change, disable, delete); `null` when none. */
+  user?: UserCutoff | null;
 }
 
 /** The outcome of {@link evaluate}. */
-export type Decision = "valid" | "expired" | "revoked_global" | "revoked_session" | "revoked_token";
+export type Decision =
+  | "valid"
+  | "expired"
+  | "revoked_global"
+  | "revoked_user"
+  | "revoked_session"
+  | "revoked_token";
 
 /** The claims {@link evaluate} reads (seconds). */
 export interface EvaluatedClaims {
   iat: number;
   exp: number;
+  /** Session id; needed for the user cutoff's spared session. */
+  sid?: string;
+  /** When the session's credentials were checked (seconds, milliseconds as a fraction). */
+  auth_time?: unknown;
 }
 
 /**
  * Decides whether a token whose signature and claims have been checked is still valid at `now` (ms):
  * expired beats revoked (an expired token is reported as expired); then the global cutoff, the
- * session, and the token itself. A global cutoff revokes every token whose `iat` second is not after
+ * user's cutoff, the session, and the token itself. The user's cutoff compares the session's
+ * authentication time (`auth_time`, to the millisecond) so a login right after a logout-all works. A global cutoff revokes every token whose `iat` second is not after
  * it: `iat < ceil(cutoff / 1000)`, so a token issued in the cutoff's own second counts as before it.
  */
 export function evaluate(
@@ -36,6 +50,7 @@ export function evaluate(
 ): Decision {
   if (claims.exp * 1000 <= now - toleranceMs) return "expired";
   if (facts.globalCutoff > 0 && claims.iat < cutoffSecond(facts.globalCutoff)) return "revoked_global";
+  if (facts.user && isCutOff(tokenAuthTime(claims), claims.sid ?? "", facts.user)) return "revoked_user";
   if (facts.sessionRevoked) return "revoked_session";
   if (facts.jtiRevoked) return "revoked_token";
   return "valid";

@@ -19,7 +19,18 @@ export function isRefreshTokenShape(value: unknown): value is string {
   return typeof value === "string" && REFRESH_TOKEN_SHAPE.test(value);
 }
 
-/** The value stored for a refresh token: SHA-256, base64url. A 256-bit secret needs no slow hash. */
-export function hashRefreshToken(token: string): string {
-  return createHash("sha256").update(token, "utf8").digest("base64url");
+/**
+ * The value stored for a refresh token: SHA-256, base64url. A 256-bit secret needs no slow hash.
+ * With `binding` (see {@link refreshTokenBinding}) the hash covers the issuer and audience too, so a
+ * token is found only by an `Auth` of the same issuer and audience as the one that created it.
+ */
+export function hashRefreshToken(token: string, binding = ""): string {
+  const h = createHash("sha256");
+  if (binding !== "") h.update(binding, "utf8").update("\0", "utf8");
+  return h.update(token, "utf8").digest("base64url");
+}
+
+/** What binds a refresh token to the issuer and audience that created it. */
+export function refreshTokenBinding(issuer: string, audience: string): string {
+  return JSON.stringify([issuer, audience]);
 }

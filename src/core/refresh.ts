@@ -1,15 +1,19 @@
 import type { SessionRecord } from "../stores/types.js";
+import { isCutOff, type UserCutoff } from "./user-cutoff.js";
 
 /** What a store does with a presented refresh token; see {@link decideRotation}. */
 export type RotationDecision = "rotate" | "grace" | "reuse" | "revoked" | "expired" | "idle_expired";
 
 /**
  * The refresh-token rules, decided on the stored session state (pure):
- * - a revoked session (or one created before the global cutoff) refuses every token;
+ * - a revoked session, one created before the global cutoff, or one ended by its user's cutoff
+ *   (logout-all, password change, disable, delete) refuses every token;
  * - absolute and idle lifetimes both end the session;
- * - the current generation rotates;
- * - the immediate predecessor rotates too while the grace window after the last rotation is open
- *   (concurrent tabs), superseding the current token so that only one chain stays live;
+ * - a token of the current generation rotates: the session moves to the next generation;
+ * - a token of the immediate predecessor generation, while the grace window after the last rotation
+ *   is open, is a concurrent redemption (tabs, parallel requests): `grace`. The store then issues
+ *   another token of the *current* generation and changes nothing else, so any number of concurrent
+ *   redemptions all succeed and the session keeps exactly one live generation;
  * - anything else is reuse of a superseded token: theft, and the whole session is revoked.
  */
 export function decideRotation(
@@ -18,8 +22,9 @@ export function decideRotation(
   now: number,
   graceMs: number,
   globalCutoff = 0,
+  user: UserCutoff | null = null,
 ): RotationDecision {
-  if (session.revokedAt !== null || (globalCutoff > 0 && session.createdAt < globalCutoff)) return "revoked";
+  if (!isSessionStanding(session, globalCutoff, user)) return "revoked";
   if (now >= session.expiresAt) return "expired";
   if (now >= session.idleExpiresAt) return "idle_expired";
   if (tokenGeneration === session.generation) return "rotate";
@@ -49,12 +54,31 @@ export function applyRevocation(session: SessionRecord, at: number, reason: stri
   return { ...session, revokedAt: at, revokeReason: reason };
 }
 
-/** Whether a session is neither revoked nor ended at `now` (and not created before the global cutoff). */
-export function isSessionLive(s: SessionRecord, now: number, globalCutoff: number): boolean {
+/**
+ * Whether no revocation covers the session: not revoked itself, not created before the global cutoff,
+ * not authenticated before its user's cutoff (unless it is the session that cutoff spares).
+ */
+export function isSessionStanding(
+  s: SessionRecord,
+  globalCutoff: number,
+  user: UserCutoff | null = null,
+): boolean {
   return (
     s.revokedAt === null &&
-    now < s.expiresAt &&
-    now < s.idleExpiresAt &&
-    !(globalCutoff > 0 && s.createdAt < globalCutoff)
+    !(globalCutoff > 0 && s.createdAt < globalCutoff) &&
+    !isCutOff(s.createdAt, s.id, user)
   );
+}
+
+/**
+ * The one liveness rule (listing sessions, `getSession`, introspection, rotation): standing (see
+ * {@link isSessionStanding}) and within its absolute and idle lifetimes at `now`.
+ */
+export function isSessionLive(
+  s: SessionRecord,
+  now: number,
+  globalCutoff: number,
+  user: UserCutoff | null = null,
+): boolean {
+  return isSessionStanding(s, globalCutoff, user) && now < s.expiresAt && now < s.idleExpiresAt;
 }

@@ -1,5 +1,6 @@
 import { StoreUnavailableError } from "../core/errors.js";
 import type { RevocationFacts } from "../core/evaluate.js";
+import { laterUserCutoff, type UserCutoff } from "../core/user-cutoff.js";
 import type { RevocationEntry, Store } from "../stores/types.js";
 import { CompactIndex } from "./compact-index.js";
 import type { RevocationIndex } from "./index.js";
@@ -14,6 +15,12 @@ export interface ReplicaOptions {
   onDataLoss?: (cutoff: number) => void;
   /** Called on every feed error (the loop retries by itself). */
   onError?: (error: unknown) => void;
+  /**
+   * How long after its cutoff a user's cutoff is kept here, ms (read at each apply). A replica checks
+   * access tokens only, and no access token of a session the cutoff ended outlives the longest
+   * access-token life after it (refresh tokens are checked in the store). Default: as the entry says.
+   */
+  userCutoffTtlMs?: () => number;
   /** Index factory. Default: a {@link CompactIndex} (typed arrays, about 40 bytes an entry). */
   createIndex?: () => RevocationIndex;
 }
@@ -24,6 +31,8 @@ export interface ReplicaStatus {
   tokens: number;
   /** Active `session` entries held. */
   sessions: number;
+  /** Active user cutoffs held. */
+  users: number;
   globalCutoff: number;
   /** Milliseconds since the store last confirmed the replica was current. */
   lagMs: number;
@@ -52,6 +61,8 @@ const BATCH = 1000;
 export class Replica {
   readonly jtis: RevocationIndex;
   readonly sessions: RevocationIndex;
+  /** Each user's latest cutoff, until it covers no session that could still be refreshed. */
+  readonly #users = new Map<string, UserCutoff & { expiresAt: number }>();
   #globalCutoff = 0;
   #cursor = "";
   #epoch = "";
@@ -59,6 +70,8 @@ export class Replica {
   #lastError: string | null = null;
   #loaded = false;
   #closed = false;
+  /** The cutoff of a data loss being handled, until the snapshot after it loads: one per loss. */
+  #lossCutoff: number | undefined;
   readonly #ready: Promise<void>;
   #settleReady: ((error?: Error) => void) | undefined;
   #signalClosing: (() => void) | undefined;
@@ -142,10 +155,13 @@ export class Replica {
     this.#confirmedAt = Number.NEGATIVE_INFINITY;
     this.jtis.clear();
     this.sessions.clear();
+    this.#users.clear();
     let head: { globalCutoff: number; cursor: string; epoch: string };
     if (this.#store.snapshotInto) {
-      head = await this.#store.snapshotInto(started, (kind, subject, expiresAt) => {
-        (kind === "jti" ? this.jtis : this.sessions).add(subject, expiresAt);
+      head = await this.#store.snapshotInto(started, (kind, subject, expiresAt, user) => {
+        if (kind === "user") {
+          if (user) this.#applyUser(subject, user, expiresAt);
+        } else (kind === "jti" ? this.jtis : this.sessions).add(subject, expiresAt);
       });
     } else {
       const snap = await this.#store.snapshot(started);
@@ -210,9 +226,12 @@ export class Replica {
    * The store came back without the data it had (its first-start marker changed): every token issued
    * before now is treated as revoked, here and, through the store, on every node.
    */
-  async #dataLost(at: number): Promise<void> {
+  async #dataLost(detectedAt: number): Promise<void> {
+    // Retried until the new snapshot loads: the same cutoff every time, so users are logged out once.
+    const first = this.#lossCutoff === undefined;
+    const at = (this.#lossCutoff ??= detectedAt);
     this.#globalCutoff = Math.max(this.#globalCutoff, at);
-    this.#opts.onDataLoss?.(at);
+    if (first) this.#opts.onDataLoss?.(at);
     await this.#store.addRevocation({
       kind: "global",
       subject: "",
@@ -225,6 +244,7 @@ export class Replica {
     const cutoff = this.#globalCutoff;
     await this.#load();
     this.#globalCutoff = Math.max(this.#globalCutoff, cutoff);
+    this.#lossCutoff = undefined;
   }
 
   /** Applies one feed entry. Idempotent; entries may arrive twice (from the feed and locally). */
@@ -241,16 +261,42 @@ export class Replica {
           this.#globalCutoff = entry.cutoff;
         break;
       case "user":
-        break; // an audit record; its sessions arrive as session entries
+        if (entry.cutoff !== undefined) {
+          this.#applyUser(
+            entry.subject,
+            { cutoff: entry.cutoff, exceptSessionId: entry.exceptSessionId ?? null },
+            entry.expiresAt,
+          );
+        }
+        break;
     }
   }
 
+  #applyUser(userId: string, next: UserCutoff, expiresAt: number): void {
+    const prev = this.#users.get(userId);
+    const kept = laterUserCutoff(prev, next);
+    const ttl = this.#opts.userCutoffTtlMs?.();
+    const until = Math.max(expiresAt, prev?.expiresAt ?? 0);
+    this.#users.set(userId, {
+      cutoff: kept.cutoff,
+      exceptSessionId: kept.exceptSessionId,
+      expiresAt: ttl === undefined ? until : Math.min(until, kept.cutoff + ttl),
+    });
+  }
+
+  /** The user's cutoff known here, `null` when none (or it has lapsed at `now`). One Map lookup. */
+  userCutoff(userId: string, now: number): UserCutoff | null {
+    const u = this.#users.get(userId);
+    return u !== undefined && u.expiresAt > now ? u : null;
+  }
+
   /** What the replica knows about one token. Pure memory reads. */
-  facts(jti: string, sessionId: string, now: number): RevocationFacts {
+  facts(jti: string, sessionId: string, now: number, userId?: string): RevocationFacts {
     return {
       jtiRevoked: this.jtis.has(jti, now),
       sessionRevoked: this.sessions.has(sessionId, now),
       globalCutoff: this.#globalCutoff,
+      user: userId === undefined ? null : this.userCutoff(userId, now),
     };
   }
 
@@ -268,6 +314,7 @@ export class Replica {
   sweep(now = this.#opts.now()): void {
     this.jtis.sweep(now, SWEEP_BUDGET);
     this.sessions.sweep(now, SWEEP_BUDGET);
+    for (const [userId, u] of this.#users) if (u.expiresAt <= now) this.#users.delete(userId);
   }
 
   /** Diagnostics for `/healthz`, `/metrics` and `status`. */
@@ -275,6 +322,7 @@ export class Replica {
     return {
       tokens: this.jtis.size,
       sessions: this.sessions.size,
+      users: this.#users.size,
       globalCutoff: this.#globalCutoff,
       lagMs: Math.max(0, now - this.#confirmedAt),
       fresh: this.isFresh(now),

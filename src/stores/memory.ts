@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { applyRevocation, applyRotation, decideRotation, isSessionLive } from "../core/refresh.js";
+import { mergeUserCutoff, type UserCutoff } from "../core/user-cutoff.js";
 import type {
   ChangeBatch,
   ClientRecord,
@@ -15,6 +16,7 @@ import type {
   SnapshotSink,
   Store,
   StoredKey,
+  TokenLifetimes,
   UserRecord,
 } from "./types.js";
 
@@ -42,10 +44,15 @@ class MemoryStore implements Store {
   readonly #tokens = new Map<string, TokenRow>();
   /** Disabled users and when they were disabled. */
   readonly #disabled = new Map<string, number>();
+  /** Each user's cutoff and until when it must be kept. */
+  readonly #cutoffs = new Map<string, UserCutoff & { expiresAt: number }>();
+  /** The newest `createdAt` among each user's sessions (kept at creation, never by a loop). */
+  readonly #newest = new Map<string, number>();
   readonly #log: RevocationEntry[] = [];
   readonly #jtis = new Map<string, number>();
   #seq = 0;
   #globalCutoff = 0;
+  readonly #lifetimes: TokenLifetimes = { accessTokenTtlMs: 0, sessionTtlMs: 0 };
   readonly #users = new Map<string, UserRecord>();
   readonly #clients = new Map<string, ClientRecord>();
   readonly #rates = new Map<string, { count: number; resetAt: number }>();
@@ -79,9 +86,15 @@ class MemoryStore implements Store {
   }
 
   // ---- sessions
-  async createSession(session: SessionRecord, refreshHash: string): Promise<"created" | "user_disabled"> {
+  async createSession(
+    session: SessionRecord,
+    refreshHash: string,
+  ): Promise<"created" | "user_disabled" | "cut_off"> {
+    const cut = this.#cutoffs.get(session.userId);
+    if (cut && session.createdAt <= cut.cutoff) return "cut_off";
     if (this.#disabled.has(session.userId)) return "user_disabled";
     this.#sessions.set(session.id, structuredClone(session));
+    this.#newest.set(session.userId, Math.max(this.#newest.get(session.userId) ?? 0, session.createdAt));
     let set = this.#userSessions.get(session.userId);
     if (!set) this.#userSessions.set(session.userId, (set = new Set()));
     set.add(session.id);
@@ -98,7 +111,8 @@ class MemoryStore implements Store {
     const out: SessionRecord[] = [];
     for (const id of this.#userSessions.get(userId) ?? []) {
       const s = this.#sessions.get(id);
-      if (s && isSessionLive(s, now, this.#globalCutoff)) out.push(structuredClone(s));
+      if (s && isSessionLive(s, now, this.#globalCutoff, this.#userCutoff(userId)))
+        out.push(structuredClone(s));
     }
     return out.sort((a, b) => b.createdAt - a.createdAt);
   }
@@ -107,15 +121,24 @@ class MemoryStore implements Store {
     const row = this.#tokens.get(input.presentedHash);
     const session = row && this.#sessions.get(row.sessionId);
     if (!row || !session) return { status: "unknown" };
-    const decision = decideRotation(session, row.generation, input.now, input.graceMs, this.#globalCutoff);
+    const decision = decideRotation(
+      session,
+      row.generation,
+      input.now,
+      input.graceMs,
+      this.#globalCutoff,
+      this.#userCutoff(session.userId),
+    );
     switch (decision) {
-      case "rotate":
-      case "grace": {
+      case "rotate": {
         const next = applyRotation(session, input.now, input.idleTtlMs);
         this.#sessions.set(session.id, next);
         this.#tokens.set(input.newHash, { sessionId: session.id, generation: next.generation });
-        return { status: "rotated", session: structuredClone(next), grace: decision === "grace" };
+        return { status: "rotated", session: structuredClone(next), grace: false };
       }
+      case "grace":
+        this.#tokens.set(input.newHash, { sessionId: session.id, generation: session.generation });
+        return { status: "rotated", session: structuredClone(session), grace: true };
       case "reuse": {
         const revoked = this.#revoke(session, input.reuseMeta);
         return { status: "reused", session: structuredClone(revoked) };
@@ -152,28 +175,39 @@ class MemoryStore implements Store {
     return true;
   }
 
-  async revokeUserSessions(
+  async cutOffUser(
     userId: string,
     meta: RevocationMeta,
     options?: { exceptSessionId?: string; disable?: boolean },
-  ): Promise<string[]> {
+  ): Promise<UserCutoff> {
     if (options?.disable && !this.#disabled.has(userId)) this.#disabled.set(userId, meta.at);
-    const ids: string[] = [];
-    for (const id of this.#userSessions.get(userId) ?? []) {
-      const s = this.#sessions.get(id);
-      if (!s || s.revokedAt !== null || id === options?.exceptSessionId) continue;
-      this.#revoke(s, meta);
-      ids.push(id);
-    }
+    const prev = this.#userCutoff(userId);
+    const except = options?.exceptSessionId ?? null;
+    const kept = except === null ? undefined : this.#sessions.get(except);
+    const next = mergeUserCutoff(
+      prev,
+      { cutoff: Math.max(meta.at, this.#newest.get(userId) ?? 0), exceptSessionId: except },
+      kept && kept.userId === userId ? kept.createdAt : null,
+    );
+    const expiresAt = Math.max(meta.at + meta.ttl, this.#cutoffs.get(userId)?.expiresAt ?? 0);
+    this.#cutoffs.set(userId, { ...next, expiresAt });
     this.#append({
       kind: "user",
       subject: userId,
-      expiresAt: meta.at + meta.ttl,
+      cutoff: next.cutoff,
+      ...(next.exceptSessionId === null ? {} : { exceptSessionId: next.exceptSessionId }),
+      expiresAt,
       reason: meta.reason,
       actor: meta.actor,
       at: meta.at,
     });
-    return ids;
+    return { ...next };
+  }
+
+  /** The user's cutoff, `null` when none. */
+  #userCutoff(userId: string): UserCutoff | null {
+    const c = this.#cutoffs.get(userId);
+    return c ? { cutoff: c.cutoff, exceptSessionId: c.exceptSessionId } : null;
   }
 
   async enableUser(userId: string): Promise<void> {
@@ -214,6 +248,7 @@ class MemoryStore implements Store {
 
   async snapshot(now: number): Promise<RevocationSnapshot> {
     const entries = this.#log.filter((e) => (e.kind === "jti" || e.kind === "session") && e.expiresAt > now);
+    for (const [userId, c] of this.#cutoffs) if (c.expiresAt > now) entries.push(userEntry(userId, c));
     return {
       entries: structuredClone(entries),
       globalCutoff: this.#globalCutoff,
@@ -227,6 +262,10 @@ class MemoryStore implements Store {
     for (const e of this.#log) {
       if ((e.kind === "jti" || e.kind === "session") && e.expiresAt > now)
         apply(e.kind, e.subject, e.expiresAt);
+    }
+    for (const [userId, c] of this.#cutoffs) {
+      if (c.expiresAt > now)
+        apply("user", userId, c.expiresAt, { cutoff: c.cutoff, exceptSessionId: c.exceptSessionId });
     }
     return { globalCutoff: this.#globalCutoff, cursor: String(this.#seq), epoch: this.#epoch };
   }
@@ -253,14 +292,26 @@ class MemoryStore implements Store {
     };
   }
 
-  async check(query: { jti?: string; sessionId?: string }, now: number): Promise<RevocationCheck> {
+  async check(
+    query: { jti?: string; sessionId?: string; userId?: string },
+    now: number,
+  ): Promise<RevocationCheck> {
     const jtiExp = query.jti === undefined ? undefined : this.#jtis.get(query.jti);
     const s = query.sessionId === undefined ? undefined : this.#sessions.get(query.sessionId);
     return {
       jtiRevoked: jtiExp !== undefined && jtiExp > now,
       sessionRevoked: s !== undefined && s.revokedAt !== null,
       globalCutoff: this.#globalCutoff,
+      user: query.userId === undefined ? null : this.#userCutoff(query.userId),
     };
+  }
+
+  async tokenLifetimes(record?: TokenLifetimes): Promise<TokenLifetimes> {
+    if (record) {
+      this.#lifetimes.accessTokenTtlMs = Math.max(this.#lifetimes.accessTokenTtlMs, record.accessTokenTtlMs);
+      this.#lifetimes.sessionTtlMs = Math.max(this.#lifetimes.sessionTtlMs, record.sessionTtlMs);
+    }
+    return { ...this.#lifetimes };
   }
 
   async purge(now: number): Promise<number> {
@@ -273,6 +324,7 @@ class MemoryStore implements Store {
       }
     }
     for (const [jti, exp] of this.#jtis) if (exp <= now) this.#jtis.delete(jti) && n++;
+    for (const [userId, c] of this.#cutoffs) if (c.expiresAt <= now) this.#cutoffs.delete(userId) && n++;
     // A revoked session stays until its feed entry expires too: its access tokens may outlive it.
     const revokedLive = new Set<string>();
     for (const e of this.#log) if (e.kind === "session") revokedLive.add(e.subject);
@@ -374,4 +426,19 @@ class MemoryStore implements Store {
   async resetRateLimit(key: string): Promise<void> {
     this.#rates.delete(key);
   }
+}
+
+/** The feed form of a user's recorded cutoff (as in a snapshot: no seq of its own). */
+function userEntry(userId: string, c: UserCutoff & { expiresAt: number }): RevocationEntry {
+  return {
+    seq: "",
+    kind: "user",
+    subject: userId,
+    cutoff: c.cutoff,
+    ...(c.exceptSessionId === null ? {} : { exceptSessionId: c.exceptSessionId }),
+    expiresAt: c.expiresAt,
+    reason: "user_cutoff",
+    actor: "system",
+    at: c.cutoff,
+  };
 }

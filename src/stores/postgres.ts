@@ -43,6 +43,7 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { ConfigInvalidError, StoreUnavailableError } from "../core/errors.js";
 import { applyRevocation, applyRotation, decideRotation, isSessionLive } from "../core/refresh.js";
+import { mergeUserCutoff, type UserCutoff } from "../core/user-cutoff.js";
 import type {
   ChangeBatch,
   ClientRecord,
@@ -58,6 +59,7 @@ import type {
   SnapshotSink,
   Store,
   StoredKey,
+  TokenLifetimes,
   UserRecord,
 } from "./types.js";
 
@@ -225,6 +227,20 @@ const MIGRATIONS: { version: number; sql: (s: string) => string }[] = [
     sql: (s) => `
       ALTER TABLE ${s}.state ADD COLUMN last_tag text, ADD COLUMN prev_last_tag text;
       ALTER TABLE ${s}.revocations ADD COLUMN tag text, ADD COLUMN prev_tag text;
+    `,
+  },
+  {
+    // The user grain as one fact: the user's cutoff lives on the flag row that already orders logins
+    // against disables, so session creation and cutoffs serialise on one row lock.
+    version: 3,
+    sql: (s) => `
+      ALTER TABLE ${s}.user_flags ADD COLUMN cutoff bigint, ADD COLUMN except_session text,
+        ADD COLUMN cutoff_expires_at bigint;
+      CREATE INDEX user_flags_cutoff_idx ON ${s}.user_flags (cutoff_expires_at) WHERE cutoff IS NOT NULL;
+      ALTER TABLE ${s}.revocations ADD COLUMN except_session text;
+      CREATE INDEX sessions_user_created_idx ON ${s}.sessions (user_id, created_at);
+      ALTER TABLE ${s}.state ADD COLUMN max_access_ttl bigint NOT NULL DEFAULT 0,
+        ADD COLUMN max_session_ttl bigint NOT NULL DEFAULT 0;
     `,
   },
 ];
@@ -575,13 +591,18 @@ class PostgresStore implements Store {
 
   // ---- sessions and refresh tokens --------------------------------------------------------------
 
-  async createSession(session: SessionRecord, refreshHash: string): Promise<"created" | "user_disabled"> {
+  async createSession(
+    session: SessionRecord,
+    refreshHash: string,
+  ): Promise<"created" | "user_disabled" | "cut_off"> {
     const values = sessionParams(session);
     return this.#run(() =>
       this.#tx(async (c) => {
-        // Lock the user's flag row (creating it if needed): a concurrent disable waits for this
-        // transaction and then revokes this session, or this one waits and sees the flag.
+        // Lock the user's flag row (creating it if needed): a concurrent disable or cutoff waits for
+        // this transaction and then covers this session, or this one waits and sees it.
         const flag = await this.#exec(c, this.#sql.lockUserFlag, [session.userId]);
+        const cut = flag.rows[0]?.cutoff;
+        if (cut !== null && cut !== undefined && ms(session.createdAt) <= num(cut)) return "cut_off";
         if (flag.rows[0]?.disabled_at != null) return "user_disabled";
         await this.#exec(c, this.#sql.insertSession, values);
         await this.#exec(
@@ -608,15 +629,25 @@ class PostgresStore implements Store {
     this.#seen(now);
     return this.#run(async () => {
       const rows = await this.#query(
-        `SELECT ${SESSION_COLUMNS}, (SELECT global_cutoff FROM ${this.#s}.state WHERE id = 1) AS global_cutoff
-         FROM ${this.#s}.sessions
-         WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2
-         ORDER BY created_at DESC, id`,
+        `SELECT ${prefixed("s", SESSION_COLUMNS)},
+           (SELECT global_cutoff FROM ${this.#s}.state WHERE id = 1) AS global_cutoff,
+           f.cutoff AS user_cutoff, f.except_session AS user_except
+         FROM ${this.#s}.sessions s LEFT JOIN ${this.#s}.user_flags f ON f.user_id = s.user_id
+         WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND s.idle_expires_at > $2
+           AND (s.created_at > COALESCE(f.cutoff, -1) OR s.id = f.except_session)
+         ORDER BY s.created_at DESC, s.id`,
         [userId, ms(now)],
       );
       return rows
         .map((r) => toSession(r))
-        .filter((s, i) => isSessionLive(s, now, num(rows[i]?.global_cutoff ?? 0)));
+        .filter((s, i) =>
+          isSessionLive(
+            s,
+            now,
+            num(rows[i]?.global_cutoff ?? 0),
+            toUserCutoff(rows[i]?.user_cutoff, rows[i]?.user_except),
+          ),
+        );
     });
   }
 
@@ -638,7 +669,14 @@ class PostgresStore implements Store {
         if (!row) return { status: "unknown" };
         const session = toSession(row);
         // Read after the lock was granted (a new statement sees every commit made while we waited).
-        const st = await this.#exec(c, `SELECT global_cutoff FROM ${this.#s}.state WHERE id = 1`);
+        // A cutoff committed after this read covers the session anyway (it ends every session
+        // authenticated before it, whatever their generation).
+        const st = await this.#exec(
+          c,
+          `SELECT global_cutoff, f.cutoff AS user_cutoff, f.except_session AS user_except
+           FROM ${this.#s}.state LEFT JOIN ${this.#s}.user_flags f ON f.user_id = $1 WHERE id = 1`,
+          [session.userId],
+        );
         if (!st.rows[0]) throw new SchemaGoneError("state row missing");
         const decision = decideRotation(
           session,
@@ -646,10 +684,17 @@ class PostgresStore implements Store {
           input.now,
           input.graceMs,
           num(st.rows[0].global_cutoff),
+          toUserCutoff(st.rows[0].user_cutoff, st.rows[0].user_except),
         );
         switch (decision) {
-          case "rotate":
-          case "grace": {
+          case "grace":
+            await this.#exec(
+              c,
+              `INSERT INTO ${this.#s}.refresh_tokens (hash, session_id, generation) VALUES ($1, $2, $3)`,
+              [input.newHash, session.id, session.generation],
+            );
+            return { status: "rotated", session, grace: true };
+          case "rotate": {
             const next = applyRotation(session, input.now, input.idleTtlMs);
             await this.#exec(
               c,
@@ -668,7 +713,7 @@ class PostgresStore implements Store {
               `INSERT INTO ${this.#s}.refresh_tokens (hash, session_id, generation) VALUES ($1, $2, $3)`,
               [input.newHash, next.id, next.generation],
             );
-            return { status: "rotated", session: next, grace: decision === "grace" };
+            return { status: "rotated", session: next, grace: false };
           }
           case "reuse": {
             const m = input.reuseMeta;
@@ -707,8 +752,8 @@ class PostgresStore implements Store {
       // One statement: mark the session, and only if that changed a row, append its feed entry.
       const rows = await this.#query(
         this.#sql.append(
-          `changed AS (UPDATE ${this.#s}.sessions SET revoked_at = $11, revoke_reason = $12
-                       WHERE id = $13 AND revoked_at IS NULL RETURNING id)`,
+          `changed AS (UPDATE ${this.#s}.sessions SET revoked_at = $12, revoke_reason = $13
+                       WHERE id = $14 AND revoked_at IS NULL RETURNING id)`,
           "EXISTS (SELECT 1 FROM changed)",
         ),
         [...appendParams([entry], this.#channel), ms(meta.at), meta.reason, sessionId],
@@ -717,43 +762,66 @@ class PostgresStore implements Store {
     });
   }
 
-  async revokeUserSessions(
+  /** Records the user's cutoff on its flag row and appends its feed entry: one transaction, constant size. */
+  async cutOffUser(
     userId: string,
     meta: RevocationMeta,
     options?: { exceptSessionId?: string; disable?: boolean },
-  ): Promise<string[]> {
+  ): Promise<UserCutoff> {
     const at = ms(meta.at);
+    const except = options?.exceptSessionId ?? null;
     return this.#run(() =>
       this.#tx(async (c) => {
         // The flag row lock orders this against session creation (see createSession).
-        if (options?.disable) {
-          await this.#exec(
-            c,
-            `INSERT INTO ${this.#s}.user_flags (user_id, disabled_at) VALUES ($1, $2)
-             ON CONFLICT (user_id) DO UPDATE SET disabled_at = COALESCE(user_flags.disabled_at, EXCLUDED.disabled_at)`,
-            [userId, at],
-          );
-        } else {
-          await this.#exec(c, this.#sql.lockUserFlag, [userId]);
-        }
-        const { rows } = await this.#exec(
+        const flag = options?.disable
+          ? await this.#exec(
+              c,
+              `INSERT INTO ${this.#s}.user_flags (user_id, disabled_at) VALUES ($1, $2)
+               ON CONFLICT (user_id) DO UPDATE SET disabled_at = COALESCE(user_flags.disabled_at, EXCLUDED.disabled_at)
+               RETURNING cutoff, except_session`,
+              [userId, at],
+            )
+          : await this.#exec(c, this.#sql.lockUserFlag, [userId]);
+        const prev = toUserCutoff(flag.rows[0]?.cutoff, flag.rows[0]?.except_session);
+        // Read after the lock was granted (a new statement sees every session committed meanwhile):
+        // the newest session, so that the cutoff covers every session already written, even one
+        // stamped by a node whose clock runs ahead; and the spared session's authentication time.
+        const read = await this.#exec(
           c,
-          `UPDATE ${this.#s}.sessions SET revoked_at = $2, revoke_reason = $3
-           WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $4
-           RETURNING id`,
-          [userId, at, meta.reason, options?.exceptSessionId ?? null],
+          `SELECT (SELECT max(created_at) FROM ${this.#s}.sessions WHERE user_id = $1) AS newest,
+                  (SELECT created_at FROM ${this.#s}.sessions WHERE id = $2 AND user_id = $1) AS kept_at`,
+          [userId, except],
         );
-        const ids = rows.map((r) => String(r.id));
-        const userEntry: NewRevocation = {
+        const keptAt = read.rows[0]?.kept_at;
+        const cutoff = Math.max(at, num(read.rows[0]?.newest ?? 0));
+        const next = mergeUserCutoff(
+          prev,
+          { cutoff, exceptSessionId: except },
+          keptAt === null || keptAt === undefined ? null : num(keptAt),
+        );
+        const expiresAt = at + ms(meta.ttl);
+        const entry: NewRevocation = {
           kind: "user",
           subject: userId,
-          expiresAt: at + ms(meta.ttl),
+          cutoff: next.cutoff,
+          ...(next.exceptSessionId === null ? {} : { exceptSessionId: next.exceptSessionId }),
+          expiresAt,
           reason: meta.reason,
           actor: meta.actor,
           at,
         };
-        await this.#append(c, [...ids.map((id) => sessionEntry(id, meta)), userEntry]);
-        return ids;
+        // One statement: the flag row's cutoff and the feed entry.
+        const appended = await this.#exec(
+          c,
+          this.#sql.append(
+            `cut AS (UPDATE ${this.#s}.user_flags SET cutoff = $13, except_session = $14,
+                       cutoff_expires_at = GREATEST(COALESCE(cutoff_expires_at, 0), $15)
+                     WHERE user_id = $12 RETURNING 1)`,
+          ),
+          [...appendParams([entry], this.#channel), userId, next.cutoff, next.exceptSessionId, expiresAt],
+        );
+        if (appended.rows[0]?.last_seq === undefined) throw new SchemaGoneError("state row missing");
+        return next;
       }),
     );
   }
@@ -795,13 +863,13 @@ class PostgresStore implements Store {
       // One statement each: the condition, the seq, the insert and the NOTIFY commit together.
       const rows =
         clean.kind === "global"
-          ? await this.#query(this.#sql.append(null, "global_cutoff < $11", ", global_cutoff = $11"), [
+          ? await this.#query(this.#sql.append(null, "global_cutoff < $12", ", global_cutoff = $12"), [
               ...params,
               clean.cutoff,
             ])
           : await this.#query(
               this.#sql.append(
-                `changed AS (INSERT INTO ${this.#s}.revoked_jtis AS j (jti, expires_at) VALUES ($11, $12)
+                `changed AS (INSERT INTO ${this.#s}.revoked_jtis AS j (jti, expires_at) VALUES ($12, $13)
                              ON CONFLICT (jti) DO UPDATE SET expires_at = EXCLUDED.expires_at
                              WHERE j.expires_at < EXCLUDED.expires_at
                              RETURNING jti)`,
@@ -846,6 +914,8 @@ class PostgresStore implements Store {
         actor: String(r[5]),
         at: num(r[6]),
       }));
+      for (const u of (await this.#exec(c, this.#sql.activeUserCutoffs, [now])).rows)
+        entries.push(toUserEntry(u));
       return {
         entries,
         globalCutoff: num(st.global_cutoff),
@@ -886,6 +956,12 @@ class PostgresStore implements Store {
           if (rows.length < SNAPSHOT_PAGE || !tail) break;
           after = String(tail[0]);
         }
+        for (const u of (await this.#exec(c, this.#sql.activeUserCutoffs, [at])).rows) {
+          apply("user", String(u.user_id), num(u.cutoff_expires_at), {
+            cutoff: num(u.cutoff),
+            exceptSessionId: strOrNull(u.except_session),
+          });
+        }
         return {
           globalCutoff: num(st.global_cutoff),
           cursor: cursorOf(st.last_seq, st.last_tag),
@@ -923,7 +999,8 @@ class PostgresStore implements Store {
     const rows = await this.#query(
       `SELECT st.epoch, st.last_seq, st.last_tag,
               (SELECT tag FROM ${this.#s}.revocations WHERE seq = $1::bigint) AS at_tag,
-              r.seq, r.kind, r.subject, r.cutoff, r.expires_at, r.reason, r.actor, r.at, r.tag, r.prev_tag
+              r.seq, r.kind, r.subject, r.cutoff, r.expires_at, r.reason, r.actor, r.at, r.tag, r.prev_tag,
+              r.except_session
        FROM ${this.#s}.state st
        LEFT JOIN LATERAL (
          SELECT * FROM ${this.#s}.revocations WHERE seq > $1::bigint ORDER BY seq LIMIT $2
@@ -982,7 +1059,10 @@ class PostgresStore implements Store {
     return { entries, cursor: snap.cursor, epoch: snap.epoch };
   }
 
-  async check(query: { jti?: string; sessionId?: string }, now: number): Promise<RevocationCheck> {
+  async check(
+    query: { jti?: string; sessionId?: string; userId?: string },
+    now: number,
+  ): Promise<RevocationCheck> {
     this.#seen(now);
     return this.#run(async () => {
       const rows = await this.#query(
@@ -991,9 +1071,9 @@ class PostgresStore implements Store {
            (EXISTS (SELECT 1 FROM ${this.#s}.sessions WHERE id = $2 AND revoked_at IS NOT NULL)
             OR EXISTS (SELECT 1 FROM ${this.#s}.revocations
                        WHERE kind = 'session' AND subject = $2 AND expires_at > $3)) AS session_revoked,
-           global_cutoff
-         FROM ${this.#s}.state WHERE id = 1`,
-        [query.jti ?? null, query.sessionId ?? null, ms(now)],
+           global_cutoff, f.cutoff AS user_cutoff, f.except_session AS user_except
+         FROM ${this.#s}.state LEFT JOIN ${this.#s}.user_flags f ON f.user_id = $4 WHERE id = 1`,
+        [query.jti ?? null, query.sessionId ?? null, ms(now), query.userId ?? null],
       );
       const r = rows[0];
       if (!r) throw new SchemaGoneError("state row missing");
@@ -1001,7 +1081,27 @@ class PostgresStore implements Store {
         jtiRevoked: r.jti_revoked === true,
         sessionRevoked: r.session_revoked === true,
         globalCutoff: num(r.global_cutoff),
+        user: toUserCutoff(r.user_cutoff, r.user_except),
       };
+    });
+  }
+
+  async tokenLifetimes(record?: TokenLifetimes): Promise<TokenLifetimes> {
+    return this.#run(async () => {
+      const rows = record
+        ? await this.#query(
+            `UPDATE ${this.#s}.state SET max_access_ttl = GREATEST(max_access_ttl, $1),
+               max_session_ttl = GREATEST(max_session_ttl, $2)
+             WHERE id = 1 AND (max_access_ttl < $1 OR max_session_ttl < $2)
+             RETURNING max_access_ttl, max_session_ttl`,
+            [ms(record.accessTokenTtlMs), ms(record.sessionTtlMs)],
+          )
+        : [];
+      const r =
+        rows[0] ??
+        (await this.#query(`SELECT max_access_ttl, max_session_ttl FROM ${this.#s}.state WHERE id = 1`))[0];
+      if (!r) throw new SchemaGoneError("state row missing");
+      return { accessTokenTtlMs: num(r.max_access_ttl), sessionTtlMs: num(r.max_session_ttl) };
     });
   }
 
@@ -1035,10 +1135,17 @@ class PostgresStore implements Store {
         );
         n += Number(s.rows[0]?.n ?? 0);
         await this.#exec(c, `DELETE FROM ${this.#s}.rate_limits WHERE reset_at <= $1`, [at]);
-        // Flag rows exist only to order logins against disables; unused enabled ones can go.
+        // A cutoff that covers no session that could still be refreshed is forgotten.
         await this.#exec(
           c,
-          `DELETE FROM ${this.#s}.user_flags f WHERE f.disabled_at IS NULL
+          `UPDATE ${this.#s}.user_flags SET cutoff = NULL, except_session = NULL, cutoff_expires_at = NULL
+           WHERE cutoff IS NOT NULL AND cutoff_expires_at <= $1`,
+          [at],
+        );
+        // Flag rows exist to order logins against disables and cutoffs; unused plain ones can go.
+        await this.#exec(
+          c,
+          `DELETE FROM ${this.#s}.user_flags f WHERE f.disabled_at IS NULL AND f.cutoff IS NULL
            AND NOT EXISTS (SELECT 1 FROM ${this.#s}.sessions s WHERE s.user_id = f.user_id)`,
         );
         return n;
@@ -1321,7 +1428,10 @@ function statements(s: string) {
     /** Locks the user's flag row, creating it when missing; returns `disabled_at`. */
     lockUserFlag: `INSERT INTO ${s}.user_flags (user_id) VALUES ($1)
                    ON CONFLICT (user_id) DO UPDATE SET user_id = EXCLUDED.user_id
-                   RETURNING disabled_at`,
+                   RETURNING disabled_at, cutoff, except_session`,
+    /** Every active user cutoff. */
+    activeUserCutoffs: `SELECT user_id, cutoff, except_session, cutoff_expires_at FROM ${s}.user_flags
+                        WHERE cutoff IS NOT NULL AND cutoff_expires_at > $1`,
     insertSession: `INSERT INTO ${s}.sessions (id, user_id, client_id, created_at, last_used_at, expires_at,
                       idle_expires_at, user_agent, ip, claims, scope, generation, rotated_at, revoked_at, revoke_reason)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
@@ -1331,7 +1441,8 @@ function statements(s: string) {
      * statement: takes the next seqs from the state row (its lock orders commits by seq), links each
      * entry to the one before it (the hash chain: `prev_tag`), inserts, and notifies. The SET
      * expressions read the row as locked, so `prev_last_tag` is the tag of the entry before this batch
-     * even when this statement waited for another writer. Caller parameters start at $11.
+     * even when this statement waited for another writer. $11: the spared session of each `user`
+     * entry (or null). Caller parameters start at $12.
      * With `withCte` and `where`, appends only when the condition holds (e.g. the session changed).
      */
     append: (withCte: string | null = null, where: string | null = null, set = "") => `
@@ -1343,11 +1454,11 @@ function statements(s: string) {
         RETURNING last_seq, prev_last_tag
       ),
       ins AS (
-        INSERT INTO ${s}.revocations (seq, kind, subject, cutoff, expires_at, reason, actor, at, tag, prev_tag)
+        INSERT INTO ${s}.revocations (seq, kind, subject, cutoff, expires_at, reason, actor, at, tag, prev_tag, except_session)
         SELECT st.last_seq - $1::bigint + u.ord, u.kind, u.subject, u.cutoff, u.expires_at, u.reason, u.actor, u.at,
-          u.tag, CASE WHEN u.ord = 1 THEN st.prev_last_tag ELSE ($10::text[])[(u.ord - 1)::integer] END
-        FROM st, unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::bigint[], $10::text[])
-          WITH ORDINALITY AS u(kind, subject, cutoff, expires_at, reason, actor, at, tag, ord)
+          u.tag, CASE WHEN u.ord = 1 THEN st.prev_last_tag ELSE ($10::text[])[(u.ord - 1)::integer] END, u.except_session
+        FROM st, unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::bigint[], $10::text[], $11::text[])
+          WITH ORDINALITY AS u(kind, subject, cutoff, expires_at, reason, actor, at, tag, except_session, ord)
       )
       SELECT st.last_seq::text AS last_seq, pg_notify($9, st.last_seq::text) FROM st`,
   };
@@ -1358,13 +1469,14 @@ function appendParams(entries: NewRevocation[], channel: string): unknown[] {
     entries.length,
     entries.map((e) => e.kind),
     entries.map((e) => e.subject),
-    entries.map((e) => (e.kind === "global" ? ms(e.cutoff ?? 0) : null)),
+    entries.map((e) => (e.kind === "global" || e.kind === "user" ? ms(e.cutoff ?? 0) : null)),
     entries.map((e) => ms(e.expiresAt)),
     entries.map((e) => e.reason),
     entries.map((e) => e.actor),
     entries.map((e) => ms(e.at)),
     channel,
     entries.map(() => newTag()),
+    entries.map((e) => e.exceptSessionId ?? null),
   ];
 }
 
@@ -1381,7 +1493,8 @@ function withSeqs(entries: NewRevocation[], last: string): RevocationEntry[] {
       actor: e.actor,
       at: ms(e.at),
     };
-    if (e.kind === "global") out.cutoff = ms(e.cutoff ?? 0);
+    if (e.kind === "global" || e.kind === "user") out.cutoff = ms(e.cutoff ?? 0);
+    if (e.exceptSessionId !== undefined) out.exceptSessionId = e.exceptSessionId;
     return out;
   });
 }
@@ -1448,6 +1561,32 @@ function toEntry(r: Row): RevocationEntry {
     at: num(r.at),
   };
   if (r.cutoff !== null && r.cutoff !== undefined) e.cutoff = num(r.cutoff);
+  if (r.except_session !== null && r.except_session !== undefined)
+    e.exceptSessionId = String(r.except_session);
+  return e;
+}
+
+/** A user cutoff from its columns, `null` when there is none. */
+function toUserCutoff(cutoff: unknown, except: unknown): UserCutoff | null {
+  return cutoff === null || cutoff === undefined
+    ? null
+    : { cutoff: num(cutoff), exceptSessionId: strOrNull(except) };
+}
+
+/** A snapshot's entry for one active user cutoff row. */
+function toUserEntry(u: Row): RevocationEntry {
+  const e: RevocationEntry = {
+    seq: "",
+    kind: "user",
+    subject: String(u.user_id),
+    cutoff: num(u.cutoff),
+    expiresAt: num(u.cutoff_expires_at),
+    reason: "user_cutoff",
+    actor: "system",
+    at: num(u.cutoff),
+  };
+  if (u.except_session !== null && u.except_session !== undefined)
+    e.exceptSessionId = String(u.except_session);
   return e;
 }
 

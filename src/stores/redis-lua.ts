@@ -6,11 +6,13 @@
  * never contain `{`, `}` or `:`):
  * - `P{g}:*`, one hash slot: the feed stream `feed`, the active-revocation index `active` (a sorted
  *   set scored by expiry), one record per active entry `r:<member>` (with a TTL equal to the remaining
- *   life of what it covers), the global `cutoff`, the first-start marker `epoch`, the trim mark
- *   `trimmed` and, on Redis Cluster, the `pending` publication intents.
+ *   life of what it covers; a user's newest cutoff is one such record, `u:<user>`), the global
+ *   `cutoff`, the first-start marker `epoch`, the trim mark `trimmed`, the longest token lifetimes
+ *   ever used `lifetimes` and, on Redis Cluster, the `pending` publication intents.
  * - `P{u:<user>}:*`, one slot per user: the sessions `s:<sid>` (hashes holding the record and every
  *   refresh-token hash of the session, expiring with the session), the session index `idx`, the
- *   disabled flag `dis`, the user record `user`.
+ *   disabled flag `dis`, the user's cutoff `cut` (a hash: `c` cutoff, `p` spared session, `e` until
+ *   when it must be kept), the user record `user`.
  * - `Psid:<sid>` and `Prt:<hash>`: immutable lookups from a session id or a refresh-token hash to its
  *   user's slot, expiring with the session.
  *
@@ -99,15 +101,20 @@ local function prune(now, limit)
   return #old
 end
 
--- Appends one entry to the feed; jti and session entries also enter the active index. Returns the id.
-local function append(kind, subject, cutoff, exp, reason, actor, at)
+-- Appends one entry to the feed; jti, session and user entries also enter the active index (a user's
+-- newest cutoff replaces its previous one there). Returns the id.
+local function append(kind, subject, cutoff, exp, reason, actor, at, spared)
   local f = {'k', kind, 's', subject, 'x', exp, 'r', reason, 'a', actor, 't', at}
   if cutoff ~= '' then
     f[#f + 1] = 'c'
     f[#f + 1] = cutoff
   end
+  if spared and spared ~= '' then
+    f[#f + 1] = 'p'
+    f[#f + 1] = spared
+  end
   local id = redis.call('XADD', G .. 'feed', '*', unpack(f))
-  if kind == 'jti' or kind == 'session' then
+  if kind == 'jti' or kind == 'session' or kind == 'user' then
     local m = string.sub(kind, 1, 1) .. ':' .. subject
     local rk = G .. 'r:' .. enc(m)
     redis.call('ZADD', G .. 'active', exp, m)
@@ -151,11 +158,14 @@ function script(body: string): string {
 }
 
 /**
- * Creates a session atomically with the user's disabled flag.
- * KEYS: session, idx, dis, seq [, sid lookup, rt lookup, expiry index (inline)].
+ * Creates a session atomically with the user's disabled flag and cutoff (a session authenticated
+ * before the cutoff is refused).
+ * KEYS: session, idx, dis, seq, cut [, sid lookup, rt lookup, expiry index (inline)].
  * ARGV[5..]: encSid, createdAt, ttl, refreshHash, generation, uid, rtValue, expMember, expiresAt, pairs...
  */
 export const CREATE_SESSION = script(`
+local cut = redis.call('HGET', KEYS[5], 'c')
+if cut and tonumber(ARGV[6]) <= tonumber(cut) then return 'cut_off' end
 if redis.call('EXISTS', KEYS[3]) == 1 then return 'user_disabled' end
 local ttl = ARGV[7]
 local n = redis.call('INCR', KEYS[4])
@@ -167,16 +177,18 @@ for _, k in ipairs({KEYS[2], KEYS[4]}) do
   if redis.call('PTTL', k) < tonumber(ttl) then redis.call('PEXPIRE', k, ttl) end
 end
 if MODE == 'inline' then
-  redis.call('SET', KEYS[5], ARGV[10], 'PX', ttl)
-  redis.call('SET', KEYS[6], ARGV[11], 'PX', ttl)
-  redis.call('ZADD', KEYS[7], ARGV[13], ARGV[12])
+  redis.call('SET', KEYS[6], ARGV[10], 'PX', ttl)
+  redis.call('SET', KEYS[7], ARGV[11], 'PX', ttl)
+  redis.call('ZADD', KEYS[8], ARGV[13], ARGV[12])
 end
 return 'created'
 `);
 
 /**
- * Refresh-token rotation and reuse detection: decideRotation of the core (src/core/refresh.ts), on the stored state.
- * KEYS: session [, rt lookup of the new token (inline)].
+ * Refresh-token rotation and reuse detection: decideRotation of the core (src/core/refresh.ts), on the
+ * stored state, the user's cutoff included. A grace redemption adds the new token to the current
+ * generation and changes nothing else.
+ * KEYS: session, user cutoff [, rt lookup of the new token (inline)].
  * ARGV[5..]: presentedHash, newHash, now, graceMs, idleTtlMs, cutoff, reason, actor, at, ttl, rtValue.
  */
 export const ROTATE = script(`
@@ -190,21 +202,26 @@ if MODE == 'inline' then
   local c = redis.call('GET', G .. 'cutoff')
   if c and tonumber(c) > cutoff then cutoff = tonumber(c) end
 end
-local f = redis.call('HMGET', sk, 'ca', 'ex', 'ie', 'g', 'ra', 'rv')
+local f = redis.call('HMGET', sk, 'ca', 'ex', 'ie', 'g', 'ra', 'rv', 'id')
 local ca, ex, ie, g = tonumber(f[1]), tonumber(f[2]), tonumber(f[3]), tonumber(f[4])
+local uc = redis.call('HMGET', KEYS[2], 'c', 'p')
 local d
-if f[6] or (cutoff > 0 and ca < cutoff) then d = 'revoked'
+if f[6] or (cutoff > 0 and ca < cutoff) or (uc[1] and ca <= tonumber(uc[1]) and f[7] ~= uc[2]) then d = 'revoked'
 elseif now >= ex then d = 'expired'
 elseif now >= ie then d = 'idle_expired'
 elseif tg == g then d = 'rotate'
 elseif tg == g - 1 and f[5] and now - tonumber(f[5]) < grace then d = 'grace'
 else d = 'reuse' end
 if d == 'rotate' or d == 'grace' then
-  local ng = fmt(g + 1)
-  local nie = now + idle
-  if ex < nie then nie = ex end
-  redis.call('HSET', sk, 'g', ng, 'ra', ARGV[7], 'lu', ARGV[7], 'ie', fmt(nie), 't:' .. ARGV[6], ng)
-  if MODE == 'inline' then redis.call('SET', KEYS[2], ARGV[15], 'PX', fmt(math.max(ex - now, 0) + MARGIN)) end
+  if d == 'rotate' then
+    local ng = fmt(g + 1)
+    local nie = now + idle
+    if ex < nie then nie = ex end
+    redis.call('HSET', sk, 'g', ng, 'ra', ARGV[7], 'lu', ARGV[7], 'ie', fmt(nie), 't:' .. ARGV[6], ng)
+  else
+    redis.call('HSET', sk, 't:' .. ARGV[6], fmt(g))
+  end
+  if MODE == 'inline' then redis.call('SET', KEYS[3], ARGV[15], 'PX', fmt(math.max(ex - now, 0) + MARGIN)) end
   return {d, record(sk)}
 end
 if d == 'reuse' then
@@ -220,10 +237,10 @@ return {d, record(sk)}
 `);
 
 /**
- * Revokes one session, or every session of a user (optionally setting the disabled flag in the same
- * step), or none; in every case also (re)publishes sessions of the user revoked but not yet published.
- * KEYS: idx, dis. ARGV[5..]: target (one|all|none), encSid or exceptId, disable (1|0), at, reason,
- * actor, ttl, userId, userPrefix, userEntry (1|0).
+ * Revokes one session (`one`) or only checks it (`check`); in both cases also (re)publishes it if it
+ * is revoked but not yet published. Never a loop over sessions (the user grain is {@link CUT_USER}).
+ * KEYS: idx, dis. ARGV[5..]: target (one|check), encSid, disable (1|0), at, reason, actor, ttl,
+ * userId, userPrefix, unused.
  * Returns {newly revoked ids, entries to publish (deferred mode)}.
  */
 export const REVOKE = script(`
@@ -237,29 +254,49 @@ local function visit(sk, act)
   end
 end
 if ARGV[7] == '1' and redis.call('EXISTS', KEYS[2]) == 0 then redis.call('SET', KEYS[2], at) end
-if target == 'one' then
-  local sk = U .. 's:' .. ARGV[6]
-  if redis.call('EXISTS', sk) == 1 then visit(sk, true) end
-else
-  for _, e in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-    local sk = U .. 's:' .. e
-    if redis.call('EXISTS', sk) == 0 then
-      redis.call('ZREM', KEYS[1], e)
-    else
-      visit(sk, target == 'all' and redis.call('HGET', sk, 'id') ~= ARGV[6])
-    end
-  end
-end
-if MODE == 'inline' and ARGV[14] == '1' then
-  append('user', ARGV[12], '', fmt(tonumber(at) + tonumber(ttl)), reason, actor, at)
-end
+local sk = U .. 's:' .. ARGV[6]
+if redis.call('EXISTS', sk) == 1 then visit(sk, target == 'one') end
 return {changed, pending}
 `);
 
 /**
- * Publishes session entries (and optionally a user entry) prepared by a deferred revocation. A session
+ * The user grain as one constant-size write: records the user's cutoff (mergeUserCutoff of the core:
+ * the later cutoff wins; the spared session must exist, be the user's, and have been spared by the
+ * previous cutoff), optionally the disabled flag, and (inline) the user feed entry. No loop.
+ * The cutoff is at least the newest session's creation time (the index is scored by it): every
+ * session already written is covered, even one stamped by a node whose clock runs ahead.
+ * KEYS: dis, cut, spared session (or any key of the slot), idx. ARGV[5..]: disable (1|0), at, reason,
+ * actor, ttl, userId, spared sid or ''.
+ * Returns {cutoff, spared or '', expiresAt}.
+ */
+export const CUT_USER = script(`
+local at, ttl, uid, want = tonumber(ARGV[6]), tonumber(ARGV[9]), ARGV[10], ARGV[11]
+if ARGV[5] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[6]) end
+local prev = redis.call('HMGET', KEYS[2], 'c', 'p', 'e')
+local newest = redis.call('ZREVRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+local c, p = at, want
+if #newest == 2 and tonumber(newest[2]) > c then c = tonumber(newest[2]) end
+if prev[1] and c < tonumber(prev[1]) then
+  c, p = tonumber(prev[1]), prev[2] or ''
+elseif p ~= '' then
+  local kept = redis.call('HMGET', KEYS[3], 'ca', 'uid', 'id')
+  if not kept[1] or kept[2] ~= uid or kept[3] ~= p then p = ''
+  elseif prev[1] and tonumber(kept[1]) <= tonumber(prev[1]) and p ~= (prev[2] or '') then p = '' end
+end
+local e = at + ttl
+if prev[3] and tonumber(prev[3]) > e then e = tonumber(prev[3]) end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'c', fmt(c), 'e', fmt(e))
+if p ~= '' then redis.call('HSET', KEYS[2], 'p', p) end
+redis.call('PEXPIRE', KEYS[2], fmt(math.max(e - at, 0) + MARGIN))
+if MODE == 'inline' then append('user', uid, fmt(c), fmt(e), ARGV[7], ARGV[8], ARGV[6], p) end
+return {fmt(c), p, fmt(e)}
+`);
+
+/**
+ * Publishes session entries (and optionally a user cutoff) prepared by a deferred revocation. A session
  * already in the active index is not appended twice. KEYS: feed.
- * ARGV[5..]: n, n x (sid, expiresAt, reason, actor, at) [, userId, expiresAt, reason, actor, at].
+ * ARGV[5..]: n, n x (sid, expiresAt, reason, actor, at) [, userId, expiresAt, reason, actor, at, cutoff, spared].
  */
 export const PUBLISH = script(`
 local n = tonumber(ARGV[5])
@@ -270,7 +307,9 @@ for _ = 1, n do
   end
   i = i + 5
 end
-if ARGV[i] then append('user', ARGV[i], '', ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]) end
+if ARGV[i] then
+  append('user', ARGV[i], ARGV[i + 5], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 6])
+end
 return n
 `);
 
@@ -346,7 +385,7 @@ end
 return out
 `);
 
-/** Point lookup: {jti active, session active, cutoff}. KEYS: active. ARGV[5..]: jti member, session member, now. */
+/** Point lookup: {jti active, session active, global cutoff}. KEYS: active. ARGV[5..]: jti member, session member, now. */
 export const CHECK = script(`
 local now = tonumber(ARGV[7])
 local function active(m)
@@ -394,14 +433,40 @@ export const FIND_TOKEN = script(`
 return {record(KEYS[1]), redis.call('HGET', KEYS[1], 't:' .. ARGV[5]) or ''}
 `);
 
-/** Every session record of a user (dropping index entries of vanished ones). KEYS: idx. ARGV[5]: userPrefix. */
+/**
+ * The session records of a user not ended by the user's cutoff (dropping index entries of vanished
+ * ones); the caller applies the full liveness rule. KEYS: idx, cut. ARGV[5]: userPrefix.
+ */
 export const LIST_SESSIONS = script(`
 local out = {}
-for _, e in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+local cut = redis.call('HMGET', KEYS[2], 'c', 'p')
+local min = '-inf'
+if cut[1] then min = '(' .. cut[1] end
+local function add(e)
   local sk = ARGV[5] .. 's:' .. e
   if redis.call('EXISTS', sk) == 0 then redis.call('ZREM', KEYS[1], e) else out[#out + 1] = record(sk) end
 end
+-- Only sessions authenticated after the user's cutoff (the index is scored by that time), and the
+-- one it spares: a user logged out of 100,000 sessions lists in the time of the live ones.
+for _, e in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], min, '+inf')) do add(e) end
+if cut[1] and cut[2] then
+  local e = enc(cut[2])
+  local s = redis.call('ZSCORE', KEYS[1], e)
+  if s and tonumber(s) <= tonumber(cut[1]) then add(e) end
+end
 return out
+`);
+
+/**
+ * Raises the recorded longest token lifetimes and returns them: {access, session}. KEYS: lifetimes.
+ * ARGV[5..]: access ms, session ms (0 to only read).
+ */
+export const LIFETIMES = script(`
+local r = redis.call('HMGET', KEYS[1], 'a', 's')
+local a, s = tonumber(r[1] or '0'), tonumber(r[2] or '0')
+if tonumber(ARGV[5]) > a then a = tonumber(ARGV[5]); redis.call('HSET', KEYS[1], 'a', fmt(a)) end
+if tonumber(ARGV[6]) > s then s = tonumber(ARGV[6]); redis.call('HSET', KEYS[1], 's', fmt(s)) end
+return {fmt(a), fmt(s)}
 `);
 
 /** Records a publication intent (Cluster). KEYS: pending. ARGV[5]: member. */

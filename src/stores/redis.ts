@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
 import { AuthError, ConfigInvalidError, StoreUnavailableError } from "../core/errors.js";
 import { isSessionLive } from "../core/refresh.js";
+import type { UserCutoff } from "../core/user-cutoff.js";
 import * as lua from "./redis-lua.js";
 import type {
   ChangeBatch,
@@ -18,6 +19,7 @@ import type {
   SnapshotSink,
   Store,
   StoredKey,
+  TokenLifetimes,
   UserRecord,
 } from "./types.js";
 
@@ -116,6 +118,8 @@ const S = {
   createSession: new Script(lua.CREATE_SESSION),
   rotate: new Script(lua.ROTATE),
   revoke: new Script(lua.REVOKE),
+  cutUser: new Script(lua.CUT_USER),
+  lifetimes: new Script(lua.LIFETIMES),
   publish: new Script(lua.PUBLISH),
   mark: new Script(lua.MARK),
   addRevocation: new Script(lua.ADD_REVOCATION),
@@ -141,6 +145,8 @@ const S = {
 type Mode = "inline" | "deferred" | "dry";
 /** A session feed entry prepared by a deferred revocation: sid, expiresAt, reason, actor, at. */
 type Pending = [string, string, string, string, string];
+/** A user cutoff feed entry to publish: userId, expiresAt, reason, actor, at, cutoff, spared sid or ''. */
+type UserPending = [string, string, string, string, string, string, string];
 
 /**
  * Percent-encodes an id for use inside a key name: everything but `A-Z a-z 0-9 - . _ ~`, byte by byte
@@ -464,13 +470,16 @@ class RedisStore implements Store {
   }
 
   // ---- sessions
-  async createSession(session: SessionRecord, refreshHash: string): Promise<"created" | "user_disabled"> {
+  async createSession(
+    session: SessionRecord,
+    refreshHash: string,
+  ): Promise<"created" | "user_disabled" | "cut_off"> {
     return this.#do(async () => {
       const U = this.#user(session.userId);
       const es = enc(session.id);
       const ttl = Math.max(session.expiresAt - session.createdAt, 0) + MARGIN_MS;
       const rtValue = JSON.stringify([session.userId, session.id]);
-      const keys = [`${U}s:${es}`, `${U}idx`, `${U}dis`, `${U}seq`];
+      const keys = [`${U}s:${es}`, `${U}idx`, `${U}dis`, `${U}seq`, `${U}cut`];
       const lookups = [this.#sidKey(session.id), this.#rtKey(refreshHash), this.#expKey];
       const args: Arg[] = [
         es,
@@ -485,7 +494,10 @@ class RedisStore implements Store {
         ...sessionPairs(session),
       ];
       if (!this.#cluster) {
-        return (await this.#run(S.createSession, [...keys, ...lookups], args)) as "created" | "user_disabled";
+        return (await this.#run(S.createSession, [...keys, ...lookups], args)) as
+          | "created"
+          | "user_disabled"
+          | "cut_off";
       }
       // Cluster: the lookups live in other slots; written first (harmless if the session is refused).
       await Promise.all([
@@ -493,8 +505,11 @@ class RedisStore implements Store {
         this.#send("SET", lookups[1] as string, rtValue, "PX", ttl),
         this.#send("ZADD", this.#expKey, session.expiresAt, rtValue),
       ]);
-      const r = (await this.#run(S.createSession, keys, args, "deferred")) as "created" | "user_disabled";
-      if (r === "user_disabled" && (await this.#send("EXISTS", keys[0] as string)) === 0) {
+      const r = (await this.#run(S.createSession, keys, args, "deferred")) as
+        | "created"
+        | "user_disabled"
+        | "cut_off";
+      if (r !== "created" && (await this.#send("EXISTS", keys[0] as string)) === 0) {
         await Promise.all([
           this.#send("DEL", lookups[0] as string),
           this.#send("DEL", lookups[1] as string),
@@ -521,15 +536,17 @@ class RedisStore implements Store {
   async listUserSessions(userId: string, now: number): Promise<SessionRecord[]> {
     return this.#do(async () => {
       const U = this.#user(userId);
-      const [rows, cutoff] = await Promise.all([
-        this.#run(S.listSessions, [`${U}idx`], [U]) as Promise<Cell[][]>,
+      const [rows, cutoff, user] = await Promise.all([
+        this.#run(S.listSessions, [`${U}idx`, `${U}cut`], [U]) as Promise<Cell[][]>,
         this.#send("GET", `${this.#g}cutoff`) as Promise<string | null>,
+        this.#userCutoff(userId),
       ]);
       const globalCutoff = Number(cutoff ?? 0);
       const sessions: { s: SessionRecord; n: number }[] = [];
       for (const row of rows) {
         const s = toSession(row);
-        if (s && isSessionLive(s, now, globalCutoff)) sessions.push({ s, n: Number(row[SESSION_N] ?? 0) });
+        if (s && isSessionLive(s, now, globalCutoff, user))
+          sessions.push({ s, n: Number(row[SESSION_N] ?? 0) });
       }
       sessions.sort((a, b) => b.s.createdAt - a.s.createdAt || a.n - b.n);
       return sessions.map((x) => x.s);
@@ -561,11 +578,12 @@ class RedisStore implements Store {
         lookup,
       ];
       const newKey = this.#rtKey(input.newHash);
+      const cut = `${U}cut`;
       if (!this.#cluster)
-        return toRotateResult((await this.#run(S.rotate, [sk, newKey], args)) as RotateReply);
+        return toRotateResult((await this.#run(S.rotate, [sk, cut, newKey], args)) as RotateReply);
       const [, first] = await Promise.all([
         this.#send("SET", newKey, lookup, "PX", PREWRITE_TTL_MS),
-        this.#run(S.rotate, [sk], args, "dry") as Promise<RotateReply>,
+        this.#run(S.rotate, [sk, cut], args, "dry") as Promise<RotateReply>,
       ]);
       if (first[0] === "rotate" || first[0] === "grace") {
         const expiresAt = Number(first[1]?.[SESSION_EX] ?? input.now);
@@ -574,8 +592,8 @@ class RedisStore implements Store {
       }
       if (first[0] !== "reuse") return toRotateResult(first);
       // Reuse on Cluster: intent first, then revoke (re-deciding on the current state), then publish.
-      return this.#withIntent(userId, null, async () => {
-        const r = (await this.#run(S.rotate, [sk], args, "deferred")) as RotateReply;
+      return this.#withIntent(userId, null, enc(sessionId), async () => {
+        const r = (await this.#run(S.rotate, [sk, cut], args, "deferred")) as RotateReply;
         if (r[0] === "reused" && r[2]) await this.#publish(userId, [r[2] as Pending], null);
         return toRotateResult(r);
       });
@@ -601,66 +619,82 @@ class RedisStore implements Store {
     return this.#do(async () => {
       const userId = (await this.#send("GET", this.#sidKey(sessionId))) as string | null;
       if (userId === null) return false;
-      const { changed, published } = await this.#revoke(userId, "one", enc(sessionId), false, meta, false);
+      const { changed, published } = await this.#revoke(userId, "one", enc(sessionId), meta);
       return changed.length > 0 || published > 0;
     });
   }
 
-  async revokeUserSessions(
+  /**
+   * The user's cutoff: one script on the user's slot, constant size whatever the number of sessions.
+   * Standalone: the feed entry is written by the same script. Cluster: under a publication intent, the
+   * cutoff is written, then its feed entry (the intent makes another node publish it if this one dies).
+   */
+  async cutOffUser(
     userId: string,
     meta: RevocationMeta,
     options?: { exceptSessionId?: string; disable?: boolean },
-  ): Promise<string[]> {
+  ): Promise<UserCutoff> {
     return this.#do(async () => {
+      const U = this.#user(userId);
       const except = options?.exceptSessionId ?? "";
-      const { changed } = await this.#revoke(userId, "all", except, options?.disable === true, meta, true);
-      return changed;
+      const keys = [`${U}dis`, `${U}cut`, except === "" ? `${U}cut` : `${U}s:${enc(except)}`, `${U}idx`];
+      const args: Arg[] = [
+        options?.disable ? "1" : "0",
+        meta.at,
+        meta.reason,
+        meta.actor,
+        meta.ttl,
+        userId,
+        except,
+      ];
+      if (!this.#cluster) return toUserCutoff((await this.#run(S.cutUser, keys, args)) as string[]);
+      const marker: Pending = [userId, "", meta.reason, meta.actor, String(meta.at)];
+      return this.#withIntent(userId, marker, null, async () => {
+        const r = (await this.#run(S.cutUser, keys, args, "deferred")) as string[];
+        await this.#publish(userId, [], userCutoffEntry(userId, r, meta));
+        return toUserCutoff(r);
+      });
     });
   }
 
+  /** The user's recorded cutoff, `null` when none. */
+  async #userCutoff(userId: string): Promise<UserCutoff | null> {
+    const [c, p] = (await this.#send("HMGET", `${this.#user(userId)}cut`, "c", "p")) as Cell[];
+    return c === null || c === undefined ? null : { cutoff: Number(c), exceptSessionId: p ?? null };
+  }
+
   /**
-   * Revokes one or all sessions of a user. Standalone: one script does it all, feed entries included.
+   * Revokes one session of a user. Standalone: one script does it all, feed entry included.
    * Cluster: intent, revoke (deferred), publish, mark, clear the intent.
    */
   async #revoke(
     userId: string,
-    target: "one" | "all",
+    target: "one",
     subject: string,
-    disable: boolean,
     meta: RevocationMeta,
-    withUserEntry: boolean,
   ): Promise<{ changed: string[]; published: number }> {
     const U = this.#user(userId);
     const keys = [`${U}idx`, `${U}dis`];
-    const args: Arg[] = [
-      target,
-      subject,
-      disable ? "1" : "0",
-      meta.at,
-      meta.reason,
-      meta.actor,
-      meta.ttl,
-      userId,
-      U,
-      withUserEntry ? "1" : "0",
-    ];
+    const args: Arg[] = [target, subject, "0", meta.at, meta.reason, meta.actor, meta.ttl, userId, U, "0"];
     if (!this.#cluster) {
       const [changed, pending] = (await this.#run(S.revoke, keys, args)) as [string[], Pending[]];
       return { changed, published: pending.length };
     }
-    const userEntry: Pending | null = withUserEntry
-      ? [userId, String(meta.at + meta.ttl), meta.reason, meta.actor, String(meta.at)]
-      : null;
-    return this.#withIntent(userId, userEntry, async () => {
+    return this.#withIntent(userId, null, subject, async () => {
       const [changed, pending] = (await this.#run(S.revoke, keys, args, "deferred")) as [string[], Pending[]];
-      await this.#publish(userId, pending, userEntry);
+      await this.#publish(userId, pending, null);
       return { changed, published: pending.length };
     });
   }
 
   /** Cluster: runs `fn` under a publication intent recorded next to the feed (see {@link #reconcile}). */
-  async #withIntent<T>(userId: string, userEntry: Pending | null, fn: () => Promise<T>): Promise<T> {
-    const member = JSON.stringify({ u: userId, e: userEntry, n: randomBytes(6).toString("hex") });
+  async #withIntent<T>(
+    userId: string,
+    userEntry: Pending | null,
+    encSid: string | null,
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    const member = JSON.stringify({ u: userId, e: userEntry, s: encSid, n: randomBytes(6).toString("hex") });
     await this.#run(S.intentAdd, [`${this.#g}pending`], [member]);
     const result = await fn();
     // The work is done; a leftover intent only makes some node re-check this user later.
@@ -669,7 +703,7 @@ class RedisStore implements Store {
   }
 
   /** Cluster: writes prepared feed entries next to the feed, then marks the sessions published. */
-  async #publish(userId: string, pending: Pending[], userEntry: Pending | null): Promise<void> {
+  async #publish(userId: string, pending: Pending[], userEntry: UserPending | null): Promise<void> {
     if (pending.length === 0 && !userEntry) return;
     await this.#run(S.publish, [`${this.#g}feed`], [pending.length, ...pending.flat(), ...(userEntry ?? [])]);
     if (pending.length > 0) {
@@ -689,14 +723,30 @@ class RedisStore implements Store {
         )) as string[];
         for (const member of members) {
           if (this.#closed) return;
-          const { u: userId, e: userEntry } = JSON.parse(member) as { u: string; e: Pending | null };
+          const {
+            u: userId,
+            e: userEntry,
+            s: encSid,
+          } = JSON.parse(member) as { u: string; e: Pending | null; s?: string | null };
           const U = this.#user(userId);
-          const args: Arg[] = ["none", "", "0", "0", "", "", "0", userId, U, "0"];
-          const [, pending] = (await this.#run(S.revoke, [`${U}idx`, `${U}dis`], args, "deferred")) as [
-            string[],
-            Pending[],
-          ];
-          await this.#publish(userId, pending, userEntry);
+          // The one session the intent names (revoked but maybe unpublished): never a loop over sessions.
+          let pending: Pending[] = [];
+          if (encSid) {
+            const args: Arg[] = ["check", encSid, "0", "0", "", "", "0", userId, U, "0"];
+            [, pending] = (await this.#run(S.revoke, [`${U}idx`, `${U}dis`], args, "deferred")) as [
+              string[],
+              Pending[],
+            ];
+          }
+          // A user cutoff under way: publish the user's cutoff as it is now recorded (if it is).
+          let user: UserPending | null = null;
+          if (userEntry) {
+            const [c, p, e] = (await this.#send("HMGET", `${U}cut`, "c", "p", "e")) as Cell[];
+            if (c !== null && c !== undefined) {
+              user = [userId, String(e ?? c), userEntry[2], userEntry[3], userEntry[4], String(c), p ?? ""];
+            }
+          }
+          await this.#publish(userId, pending, user);
           await this.#send("ZREM", `${this.#g}pending`, member);
         }
       } finally {
@@ -753,6 +803,7 @@ class RedisStore implements Store {
    */
   async snapshotInto(now: number, apply: SnapshotSink): Promise<SnapshotHead> {
     const head = await this.#head();
+    const users: string[] = [];
     let scan = "0";
     do {
       const [next, items] = (await this.#do(() =>
@@ -767,8 +818,26 @@ class RedisStore implements Store {
         if (member.charCodeAt(1) !== 58 /* : */) continue;
         if (tag === 106 /* j */) apply("jti", member.slice(2), expiresAt);
         else if (tag === 115 /* s */) apply("session", member.slice(2), expiresAt);
+        else if (tag === 117 /* u */) users.push(member);
       }
     } while (scan !== "0");
+    // User cutoffs (one per user) carry more than an expiry: read their records, a page at a time.
+    for (let i = 0; i < users.length; i += SCAN_PAGE) {
+      const page = users.slice(i, i + SCAN_PAGE);
+      const recs = await this.#do(() =>
+        Promise.all(
+          page.map((m) => this.#send("HMGET", `${this.#g}r:${enc(m)}`, "c", "p", "x") as Promise<Cell[]>),
+        ),
+      );
+      recs.forEach((r, k) => {
+        const [c, p, x] = r;
+        if (c === null || c === undefined || !(Number(x) > now)) return;
+        apply("user", (page[k] as string).slice(2), Number(x), {
+          cutoff: Number(c),
+          exceptSessionId: p ?? null,
+        });
+      });
+    }
     return head;
   }
 
@@ -892,23 +961,38 @@ class RedisStore implements Store {
     }
   }
 
-  async check(query: { jti?: string; sessionId?: string }, now: number): Promise<RevocationCheck> {
+  async check(
+    query: { jti?: string; sessionId?: string; userId?: string },
+    now: number,
+  ): Promise<RevocationCheck> {
     return this.#do(async () => {
       const sid = query.sessionId;
-      const [reply, userId] = await Promise.all([
+      const [reply, userId, user] = await Promise.all([
         this.#run(
           S.check,
           [`${this.#g}active`],
           [query.jti === undefined ? "" : `j:${query.jti}`, sid === undefined ? "" : `s:${sid}`, now],
         ) as Promise<[number, number, string]>,
         sid === undefined ? null : (this.#send("GET", this.#sidKey(sid)) as Promise<string | null>),
+        query.userId === undefined ? null : this.#userCutoff(query.userId),
       ]);
       let sessionRevoked = reply[1] === 1;
       if (!sessionRevoked && sid !== undefined && userId) {
         // The session record itself: revoked sessions whose feed entry has expired stay revoked.
         sessionRevoked = (await this.#send("HEXISTS", `${this.#user(userId)}s:${enc(sid)}`, "rv")) === 1;
       }
-      return { jtiRevoked: reply[0] === 1, sessionRevoked, globalCutoff: Number(reply[2]) };
+      return { jtiRevoked: reply[0] === 1, sessionRevoked, globalCutoff: Number(reply[2]), user };
+    });
+  }
+
+  async tokenLifetimes(record?: TokenLifetimes): Promise<TokenLifetimes> {
+    return this.#do(async () => {
+      const [a, s] = (await this.#run(
+        S.lifetimes,
+        [`${this.#g}lifetimes`],
+        [record?.accessTokenTtlMs ?? 0, record?.sessionTtlMs ?? 0],
+      )) as [string, string];
+      return { accessTokenTtlMs: Number(a), sessionTtlMs: Number(s) };
     });
   }
 
@@ -1206,6 +1290,8 @@ function fieldsToEntry(seq: string, fields: string[]): RevocationEntry {
   };
   const cutoff = m.get("c");
   if (cutoff !== undefined) entry.cutoff = Number(cutoff);
+  const spared = m.get("p");
+  if (spared !== undefined && spared !== "") entry.exceptSessionId = spared;
   return entry;
 }
 
@@ -1321,4 +1407,15 @@ function errorText(error: unknown): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The reply of the user-cutoff script, `{cutoff, spared or '', expiresAt}`, as a {@link UserCutoff}. */
+function toUserCutoff(r: string[]): UserCutoff {
+  const spared = r[1] ?? "";
+  return { cutoff: Number(r[0]), exceptSessionId: spared === "" ? null : spared };
+}
+
+/** The feed entry to publish for a user cutoff recorded by the script (Cluster). */
+function userCutoffEntry(userId: string, r: string[], meta: RevocationMeta): UserPending {
+  return [userId, String(r[2]), meta.reason, meta.actor, String(meta.at), String(r[0]), r[1] ?? ""];
 }

@@ -22,7 +22,8 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { ConfigInvalidError, StoreUnavailableError } from "../core/errors.js";
-import { applyRevocation, applyRotation, decideRotation } from "../core/refresh.js";
+import { applyRevocation, applyRotation, decideRotation, isSessionLive } from "../core/refresh.js";
+import { mergeUserCutoff, type UserCutoff } from "../core/user-cutoff.js";
 import type {
   ChangeBatch,
   ClientRecord,
@@ -38,6 +39,7 @@ import type {
   SnapshotSink,
   Store,
   StoredKey,
+  TokenLifetimes,
   UserRecord,
 } from "./types.js";
 
@@ -157,6 +159,16 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX rate_limits_reset ON rate_limits (reset_at);
   `,
+  `
+  CREATE TABLE user_cutoffs (
+    user_id        TEXT PRIMARY KEY,
+    cutoff         INTEGER NOT NULL,
+    except_session TEXT,
+    expires_at     INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX user_cutoffs_expiry ON user_cutoffs (expires_at);
+  ALTER TABLE revocations ADD COLUMN except_session TEXT;
+  `,
 ];
 
 /** The schema version this code writes and reads. */
@@ -193,6 +205,14 @@ interface RevocationRow {
   reason: string;
   actor: string;
   at: number;
+  except_session?: string | null;
+}
+
+interface UserCutoffRow {
+  user_id: string;
+  cutoff: number;
+  except_session: string | null;
+  expires_at: number;
 }
 
 interface KeyRow {
@@ -275,8 +295,11 @@ function prepare(db: Database.Database) {
        WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ? AND created_at >= ?
        ORDER BY created_at DESC, id`,
     ),
-    unrevokedUserSessions: db.prepare<[string], SessionRow>(
-      `SELECT ${SESSION_COLUMNS} FROM sessions WHERE user_id = ? AND revoked_at IS NULL ORDER BY created_at, id`,
+    /** A user's sessions authenticated after the user's cutoff or spared by it (an index range). */
+    listUserSessionsAfter: db.prepare<[string, number, string, number], SessionRow>(
+      `SELECT ${SESSION_COLUMNS} FROM sessions WHERE user_id = ? AND created_at > ?
+       UNION ALL SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = ? AND created_at <= ?
+       ORDER BY created_at DESC, id`,
     ),
     rotateSession: db.prepare<[number, number, number, number, string]>(
       "UPDATE sessions SET generation = ?, rotated_at = ?, last_used_at = ?, idle_expires_at = ? WHERE id = ?",
@@ -298,6 +321,24 @@ function prepare(db: Database.Database) {
       "INSERT OR IGNORE INTO disabled_users (user_id, disabled_at) VALUES (?, ?)",
     ),
     enable: db.prepare<[string]>("DELETE FROM disabled_users WHERE user_id = ?"),
+    getUserCutoff: db.prepare<[string], UserCutoffRow>(
+      "SELECT user_id, cutoff, except_session, expires_at FROM user_cutoffs WHERE user_id = ?",
+    ),
+    putUserCutoff: db.prepare<[string, number, string | null, number]>(
+      `INSERT INTO user_cutoffs (user_id, cutoff, except_session, expires_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (user_id) DO UPDATE SET cutoff = excluded.cutoff, except_session = excluded.except_session,
+         expires_at = max(user_cutoffs.expires_at, excluded.expires_at)`,
+    ),
+    activeUserCutoffs: db.prepare<[number], UserCutoffRow>(
+      "SELECT user_id, cutoff, except_session, expires_at FROM user_cutoffs WHERE expires_at > ?",
+    ),
+    insertUserEntry: db.prepare<[string, number, string | null, number, string, string, number]>(
+      "INSERT INTO revocations (kind, subject, cutoff, except_session, expires_at, reason, actor, at) VALUES ('user', ?, ?, ?, ?, ?, ?, ?)",
+    ),
+    purgeUserCutoffs: db.prepare<[number]>("DELETE FROM user_cutoffs WHERE expires_at <= ?"),
+    newestSession: db.prepare<[string], { newest: number | null }>(
+      "SELECT max(created_at) AS newest FROM sessions WHERE user_id = ?",
+    ),
 
     insertRevocation: db.prepare<[string, string, number | null, number, string, string, number]>(
       "INSERT INTO revocations (kind, subject, cutoff, expires_at, reason, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -524,8 +565,13 @@ class SqliteStore implements Store {
   // ---- sessions ---------------------------------------------------------------------------------
 
   /** Creates a session and its first refresh-token hash, in one transaction with the disabled check. */
-  async createSession(session: SessionRecord, refreshHash: string): Promise<"created" | "user_disabled"> {
+  async createSession(
+    session: SessionRecord,
+    refreshHash: string,
+  ): Promise<"created" | "user_disabled" | "cut_off"> {
     return this.#write("createSession", ({ q }) => {
+      const cut = q.getUserCutoff.get(session.userId);
+      if (cut && session.createdAt <= cut.cutoff) return "cut_off";
       if (q.isDisabled.get(session.userId)) return "user_disabled";
       q.insertSession.run(
         session.id,
@@ -561,9 +607,17 @@ class SqliteStore implements Store {
   /** The user's live sessions at `now`, newest first (sessions created before the global cutoff excluded). */
   async listUserSessions(userId: string, now: number): Promise<SessionRecord[]> {
     this.#seen(now);
-    return this.#read("listUserSessions", ({ q }) =>
-      q.listUserSessions.all(userId, now, now, globalCutoff(q)).map(sessionFromRow),
-    );
+    return this.#read("listUserSessions", ({ q }) => {
+      const cutoff = globalCutoff(q);
+      const user = userCutoff(q, userId);
+      // After a logout-all, only the sessions authenticated since (an index range), not every old one.
+      const rows = user
+        ? q.listUserSessionsAfter.all(userId, user.cutoff, user.exceptSessionId ?? "", user.cutoff)
+        : q.listUserSessions.all(userId, now, now, cutoff);
+      return rows
+        .map(sessionFromRow)
+        .filter((s) => s.userId === userId && isSessionLive(s, now, cutoff, user));
+    });
   }
 
   /** Rotates a refresh token; decision and write (or reuse revocation) in one `BEGIN IMMEDIATE` transaction. */
@@ -574,15 +628,24 @@ class SqliteStore implements Store {
       const row = token && q.getSession.get(token.session_id);
       if (!token || !row) return { status: "unknown" };
       const session = sessionFromRow(row);
-      const decision = decideRotation(session, token.generation, input.now, input.graceMs, globalCutoff(q));
+      const decision = decideRotation(
+        session,
+        token.generation,
+        input.now,
+        input.graceMs,
+        globalCutoff(q),
+        userCutoff(q, session.userId),
+      );
       switch (decision) {
-        case "rotate":
-        case "grace": {
+        case "rotate": {
           const next = applyRotation(session, input.now, input.idleTtlMs);
           q.rotateSession.run(next.generation, input.now, next.lastUsedAt, next.idleExpiresAt, session.id);
           q.insertToken.run(input.newHash, session.id, next.generation);
-          return { status: "rotated", session: next, grace: decision === "grace" };
+          return { status: "rotated", session: next, grace: false };
         }
+        case "grace":
+          q.insertToken.run(input.newHash, session.id, session.generation);
+          return { status: "rotated", session, grace: true };
         case "reuse":
           return { status: "reused", session: revoke(q, session, input.reuseMeta) };
         default:
@@ -614,25 +677,36 @@ class SqliteStore implements Store {
     return done;
   }
 
-  /** Revokes a user's live sessions (and with `disable` sets the flag) in one transaction. */
-  async revokeUserSessions(
+  /** Records the user's cutoff (and with `disable` sets the flag) and its feed entry: one transaction, constant size. */
+  async cutOffUser(
     userId: string,
     meta: RevocationMeta,
     options?: { exceptSessionId?: string; disable?: boolean },
-  ): Promise<string[]> {
-    const ids = this.#write("revokeUserSessions", ({ q }) => {
+  ): Promise<UserCutoff> {
+    const cut = this.#write("cutOffUser", ({ q }) => {
       if (options?.disable) q.disable.run(userId, meta.at);
-      const revoked: string[] = [];
-      for (const row of q.unrevokedUserSessions.all(userId)) {
-        if (row.id === options?.exceptSessionId) continue;
-        revoke(q, sessionFromRow(row), meta);
-        revoked.push(row.id);
-      }
-      q.insertRevocation.run("user", userId, null, meta.at + meta.ttl, meta.reason, meta.actor, meta.at);
-      return revoked;
+      const except = options?.exceptSessionId ?? null;
+      const kept = except === null ? undefined : q.getSession.get(except);
+      const next = mergeUserCutoff(
+        userCutoff(q, userId),
+        { cutoff: Math.max(meta.at, q.newestSession.get(userId)?.newest ?? 0), exceptSessionId: except },
+        kept && kept.user_id === userId ? kept.created_at : null,
+      );
+      const expiresAt = meta.at + meta.ttl;
+      q.putUserCutoff.run(userId, next.cutoff, next.exceptSessionId, expiresAt);
+      q.insertUserEntry.run(
+        userId,
+        next.cutoff,
+        next.exceptSessionId,
+        expiresAt,
+        meta.reason,
+        meta.actor,
+        meta.at,
+      );
+      return next;
     });
     this.#wakeAll();
-    return ids;
+    return cut;
   }
 
   /** Clears the user's disabled flag. Idempotent. */
@@ -690,7 +764,10 @@ class SqliteStore implements Store {
   async snapshot(now: number): Promise<RevocationSnapshot> {
     this.#seen(now);
     return this.#read("snapshot", ({ q, epoch }) => ({
-      entries: q.activeEntries.all(now).map(entryFromRow),
+      entries: [
+        ...q.activeEntries.all(now).map(entryFromRow),
+        ...q.activeUserCutoffs.all(now).map(userEntryFromRow),
+      ],
       globalCutoff: globalCutoff(q),
       cursor: String(q.headSeq.get()?.seq ?? 0),
       epoch,
@@ -718,6 +795,10 @@ class SqliteStore implements Store {
       if (rows.length < SNAPSHOT_PAGE || !tail) break;
       after = tail[0];
       await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    // Read after the head: a cutoff recorded meanwhile comes twice, which is harmless (later wins).
+    for (const u of this.#run("snapshot", ({ q }) => q.activeUserCutoffs.all(now))) {
+      apply("user", u.user_id, u.expires_at, { cutoff: u.cutoff, exceptSessionId: u.except_session });
     }
     return head;
   }
@@ -788,7 +869,10 @@ class SqliteStore implements Store {
   }
 
   /** Point lookup straight from the file. */
-  async check(query: { jti?: string; sessionId?: string }, now: number): Promise<RevocationCheck> {
+  async check(
+    query: { jti?: string; sessionId?: string; userId?: string },
+    now: number,
+  ): Promise<RevocationCheck> {
     this.#seen(now);
     return this.#read("check", ({ q }) => ({
       jtiRevoked: query.jti !== undefined && q.jtiRevoked.get(query.jti, now) !== undefined,
@@ -796,7 +880,32 @@ class SqliteStore implements Store {
         query.sessionId !== undefined &&
         q.sessionRevoked.get(query.sessionId, query.sessionId, now)?.revoked === 1,
       globalCutoff: globalCutoff(q),
+      user: query.userId === undefined ? null : userCutoff(q, query.userId),
     }));
+  }
+
+  /** The longest lifetimes ever used (meta rows), raised in one write transaction when `record` is larger. */
+  async tokenLifetimes(record?: TokenLifetimes): Promise<TokenLifetimes> {
+    const read = (q: Statements): TokenLifetimes => ({
+      accessTokenTtlMs: Number(q.getMeta.get("max_access_ttl")?.value ?? 0),
+      sessionTtlMs: Number(q.getMeta.get("max_session_ttl")?.value ?? 0),
+    });
+    const now = this.#read("tokenLifetimes", ({ q }) => read(q));
+    if (
+      !record ||
+      (record.accessTokenTtlMs <= now.accessTokenTtlMs && record.sessionTtlMs <= now.sessionTtlMs)
+    )
+      return now;
+    return this.#write("tokenLifetimes", ({ q }) => {
+      const cur = read(q);
+      const next = {
+        accessTokenTtlMs: Math.max(cur.accessTokenTtlMs, record.accessTokenTtlMs),
+        sessionTtlMs: Math.max(cur.sessionTtlMs, record.sessionTtlMs),
+      };
+      q.setMeta.run("max_access_ttl", String(next.accessTokenTtlMs));
+      q.setMeta.run("max_session_ttl", String(next.sessionTtlMs));
+      return next;
+    });
   }
 
   /** Deletes expired entries, ended sessions with their refresh tokens, and ended rate-limit windows. */
@@ -811,6 +920,7 @@ class SqliteStore implements Store {
       n += q.purgeTokens.run(now).changes;
       n += q.purgeSessions.run(now).changes;
       n += q.purgeRates.run(now).changes;
+      n += q.purgeUserCutoffs.run(now).changes;
       return n;
     });
   }
@@ -945,6 +1055,26 @@ function revoke(q: Statements, session: SessionRecord, meta: RevocationMeta): Se
   return applyRevocation(session, meta.at, meta.reason);
 }
 
+/** The user's recorded cutoff, `null` when none. */
+function userCutoff(q: Statements, userId: string): UserCutoff | null {
+  const r = q.getUserCutoff.get(userId);
+  return r ? { cutoff: r.cutoff, exceptSessionId: r.except_session } : null;
+}
+
+function userEntryFromRow(u: UserCutoffRow): RevocationEntry {
+  return {
+    seq: "",
+    kind: "user",
+    subject: u.user_id,
+    cutoff: u.cutoff,
+    ...(u.except_session === null ? {} : { exceptSessionId: u.except_session }),
+    expiresAt: u.expires_at,
+    reason: "user_cutoff",
+    actor: "system",
+    at: u.cutoff,
+  };
+}
+
 function globalCutoff(q: Statements): number {
   const v = q.getMeta.get("global_cutoff")?.value;
   return v === undefined ? 0 : Number(v);
@@ -1017,6 +1147,7 @@ function entryFromRow(r: RevocationRow): RevocationEntry {
     at: r.at,
   };
   if (r.cutoff !== null) entry.cutoff = r.cutoff;
+  if (r.except_session !== null && r.except_session !== undefined) entry.exceptSessionId = r.except_session;
   return entry;
 }
 

@@ -7,10 +7,16 @@
  * clock for a decision, except to expire rows, which it may do with the `now` it was last given or
  * its own clock, whichever is earlier.
  *
+ * The user grain is one fact: a per-user cutoff ({@link Store.cutOffUser}). Every place that decides
+ * whether a session still stands (rotation, listing, `check`) applies it with the core's rules
+ * (`isSessionLive`, `decideRotation`), and session creation is atomic against it.
+ *
  * Errors: a store throws `StoreUnavailableError` (code `ERR_STORE_UNAVAILABLE`) when it cannot
  * complete a call; a call that threw may or may not have happened, and every write is idempotent so
  * that the caller can retry it.
  */
+
+import type { UserCutoff } from "../core/user-cutoff.js";
 
 /** A signing key as kept in the store. The private part never leaves the store and this process. */
 export interface StoredKey {
@@ -35,6 +41,10 @@ export interface SessionRecord {
   userId: string;
   /** OAuth client the session belongs to (`client_id` claim); `default` for first-party logins. */
   clientId: string;
+  /**
+   * When the session's credentials were checked (the login's `authenticatedAt`, at most the time the
+   * session was written). A user cutoff ends the session when this is before it.
+   */
   createdAt: number;
   /** Last login or refresh. */
   lastUsedAt: number;
@@ -68,8 +78,10 @@ export interface RevocationMeta {
   /** When. */
   at: number;
   /**
-   * For session and user grains: how long after `at` an access token of the session can still be
-   * valid (the access-token TTL plus clock tolerance). The feed entry expires at `at + ttl`.
+   * How long after `at` the entry must live. For a session: as long as an access token of the session
+   * can still be valid (the longest access-token life plus clock tolerance). For a user cutoff: as long
+   * as a session authenticated before it could still be refreshed, plus that access-token life. The
+   * feed entry expires at `at + ttl`.
    */
   ttl: number;
 }
@@ -79,15 +91,20 @@ export interface RevocationEntry {
   /** Position in the feed, assigned by the store; increasing in feed order. */
   seq: string;
   /**
-   * `jti`: one access token. `session`: every token of a session. `user`: an audit record of a
-   * user-wide revocation (its sessions arrive as `session` entries). `global`: every token issued
-   * before `cutoff`.
+   * `jti`: one access token. `session`: every token of a session. `user`: the user's cutoff: every
+   * session (and its tokens) authenticated before `cutoff`, except `exceptSessionId`; it replaces the
+   * user's earlier cutoff. `global`: every token issued before `cutoff`.
    */
   kind: "jti" | "session" | "user" | "global";
   /** The jti, session id or user id; `""` for global. */
   subject: string;
-  /** For `global`: the cutoff (ms); tokens with `iat * 1000 < cutoff` rounded up to the second are revoked. */
+  /**
+   * For `global`: the cutoff (ms); tokens with `iat * 1000 < cutoff` rounded up to the second are
+   * revoked. For `user`: sessions authenticated before it (ms) are over.
+   */
   cutoff?: number;
+  /** For `user`: the one session the cutoff spares (a password change keeps the caller's session). */
+  exceptSessionId?: string;
   /** After this time the entry covers no valid token and may be forgotten. */
   expiresAt: number;
   reason: string;
@@ -102,7 +119,10 @@ export type NewRevocation = Omit<RevocationEntry, "seq">;
 export interface RotateInput {
   /** SHA-256 (base64url) of the refresh token presented. */
   presentedHash: string;
-  /** Hash of the new refresh token to store if the rotation wins. */
+  /**
+   * Hash of the new refresh token to store: at the next generation when the presented token is current,
+   * at the current generation when it is a concurrent redemption within the grace window.
+   */
   newHash: string;
   now: number;
   /** For this long after a rotation (exclusive), the immediate predecessor may still be used; 0 turns the window off. */
@@ -115,7 +135,11 @@ export interface RotateInput {
 
 /** Outcome of a rotation attempt. */
 export type RotateResult =
-  /** The presented token was current (or the immediate predecessor within the grace window); `session` is the updated session. */
+  /**
+   * The presented token was current (the session moved to the next generation), or, with `grace`, the
+   * immediate predecessor within the grace window (the new token joins the current generation and
+   * nothing else changes); `session` is the session after the call.
+   */
   | { status: "rotated"; session: SessionRecord; grace: boolean }
   /** No refresh token has that hash. */
   | { status: "unknown" }
@@ -130,6 +154,8 @@ export interface RevocationCheck {
   sessionRevoked: boolean;
   /** The global cutoff in ms (0 when none). */
   globalCutoff: number;
+  /** The cutoff of the user asked about, `null` when none (or no user was asked about). */
+  user: UserCutoff | null;
 }
 
 /** A user account of the standalone server. Library users may keep their users elsewhere. */
@@ -154,7 +180,7 @@ export interface ClientRecord {
 
 /** Snapshot of the active revocations, and the feed position it corresponds to. */
 export interface RevocationSnapshot {
-  /** Active (unexpired) `jti` and `session` entries. */
+  /** Active (unexpired) `jti`, `session` and `user` entries (one `user` entry per user: its latest cutoff). */
   entries: RevocationEntry[];
   /** Current global cutoff (0 when none). */
   globalCutoff: number;
@@ -168,7 +194,21 @@ export interface RevocationSnapshot {
 export type SnapshotHead = Omit<RevocationSnapshot, "entries">;
 
 /** Receives one active entry of a streamed snapshot: only what a replica needs. */
-export type SnapshotSink = (kind: "jti" | "session", subject: string, expiresAt: number) => void;
+export type SnapshotSink = (
+  kind: "jti" | "session" | "user",
+  subject: string,
+  expiresAt: number,
+  /** For `user`: the cutoff. */
+  user?: UserCutoff,
+) => void;
+
+/** The longest token lifetimes ever used with a store (ms); revocations are kept this long. */
+export interface TokenLifetimes {
+  /** The longest access-token life any node issuing tokens on this store was configured with. */
+  accessTokenTtlMs: number;
+  /** The longest absolute session (refresh-token chain) life. */
+  sessionTtlMs: number;
+}
 
 /** A batch of feed entries. */
 export interface ChangeBatch {
@@ -202,21 +242,27 @@ export interface Store {
 
   // ---- sessions and refresh tokens --------------------------------------------------------------
   /**
-   * Creates a session with its first refresh token (generation 0, hash `refreshHash`).
-   * Atomic with the user's disabled flag: returns `"user_disabled"` and creates nothing when the
-   * user is disabled.
+   * Creates a session with its first refresh token (generation 0, hash `refreshHash`). Atomic with the
+   * user's disabled flag and cutoff, whatever runs at the same moment on other nodes: returns
+   * `"cut_off"` when `session.createdAt` (when the credentials were checked) is not after the user's
+   * cutoff, else `"user_disabled"` when the user is disabled, and then creates nothing.
    */
-  createSession(session: SessionRecord, refreshHash: string): Promise<"created" | "user_disabled">;
+  createSession(
+    session: SessionRecord,
+    refreshHash: string,
+  ): Promise<"created" | "user_disabled" | "cut_off">;
   /** A session by id, revoked or not; `null` when unknown or purged. */
   getSession(id: string): Promise<SessionRecord | null>;
-  /** The user's sessions that are not revoked and not expired at `now`, newest first. */
+  /** The user's live sessions at `now` (the core's `isSessionLive`, cutoffs included), newest first. */
   listUserSessions(userId: string, now: number): Promise<SessionRecord[]>;
   /**
-   * Rotates a refresh token. Atomic: across concurrent callers presenting the same token exactly
-   * one rotation wins (`rotated`); the others see `reused` (outside the grace window) or `rotated`
-   * with `grace: true` only when their token is the immediate predecessor of the current one and
-   * the grace window is open, and then the winner's token is superseded in turn, so there is never
-   * more than one live chain. The decision is `decideRotation` of the core, taken on the stored state.
+   * Rotates a refresh token. Atomic: across concurrent callers presenting the same current token,
+   * exactly one moves the session to the next generation (`rotated`); every other one, while the
+   * grace window after that rotation is open, gets `rotated` with `grace: true` and its new token joins
+   * that same generation (nothing else changes), so all of them succeed, every token handed out works,
+   * and the session keeps exactly one live generation. Outside the window a superseded token is
+   * `reused` (the session is revoked in the same step). The decision is `decideRotation` of the core,
+   * taken on the stored state, global and user cutoffs included.
    */
   rotateRefreshToken(input: RotateInput): Promise<RotateResult>;
   /** The session and generation a refresh-token hash belongs to, without changing anything. */
@@ -227,15 +273,20 @@ export interface Store {
    */
   revokeSession(sessionId: string, meta: RevocationMeta): Promise<boolean>;
   /**
-   * Revokes every live session of a user except `exceptSessionId`, recording one `session` entry
-   * per session and one `user` audit entry. With `disable`, also sets the user's disabled flag in the
-   * same atomic step, so no session can be created afterwards. Returns the revoked session ids.
+   * Ends every session of a user authenticated up to `meta.at` (except `exceptSessionId`, which is
+   * spared only if the user's previous cutoff spared it too) by recording the user's cutoff: ONE
+   * constant-size write and one `user` feed entry expiring at `meta.at + meta.ttl`, whatever the number
+   * of sessions; nothing loops over sessions. The cutoff is at least the newest `createdAt` among the
+   * user's sessions (an index lookup), so every session written before the cutoff is covered even when
+   * it was stamped by a node whose clock runs ahead of the revoking node's. The cutoff only moves forward (an earlier one than the
+   * recorded cutoff leaves it as it is). With `disable`, also sets the user's disabled flag in the same
+   * atomic step. Returns the user's cutoff as recorded.
    */
-  revokeUserSessions(
+  cutOffUser(
     userId: string,
     meta: RevocationMeta,
     options?: { exceptSessionId?: string; disable?: boolean },
-  ): Promise<string[]>;
+  ): Promise<UserCutoff>;
   /** Clears the user's disabled flag. Idempotent. */
   enableUser(userId: string): Promise<void>;
   /** Whether the user's disabled flag is set. */
@@ -264,7 +315,13 @@ export interface Store {
    */
   changes(cursor: string, options: { waitMs: number; limit: number }): Promise<ChangeBatch>;
   /** A point lookup of revocation state, straight from the store (no replica). */
-  check(query: { jti?: string; sessionId?: string }, now: number): Promise<RevocationCheck>;
+  check(query: { jti?: string; sessionId?: string; userId?: string }, now: number): Promise<RevocationCheck>;
+  /**
+   * Records the lifetimes a node issues tokens with, only ever raising the stored maxima (atomic,
+   * idempotent), and returns the maxima; without `record`, only reads them (zeros when none yet).
+   * Revocation lifetimes come from these, never from the configuration of whichever process revokes.
+   */
+  tokenLifetimes(record?: TokenLifetimes): Promise<TokenLifetimes>;
   /** Deletes expired entries, sessions and refresh tokens. Returns how many rows went. */
   purge(now: number): Promise<number>;
 

@@ -6,7 +6,7 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createAuth } from "../../src/auth.js";
 import { ConfigInvalidError, StoreUnavailableError } from "../../src/core/errors.js";
-import { hashRefreshToken } from "../../src/core/ids.js";
+import { hashRefreshToken, refreshTokenBinding } from "../../src/core/ids.js";
 import { type SqliteStoreOptions, sqliteStore } from "../../src/stores/sqlite.js";
 import type { Store } from "../../src/stores/types.js";
 import { runStoreContract } from "./store-contract.js";
@@ -137,6 +137,7 @@ describe("sqlite store specifics", () => {
       store: sqliteStore({ path, synchronous: "full" }),
       logger: { warn() {}, error() {} },
     });
+    const binding = refreshTokenBinding("https://auth.test", "api");
     const first = await auth.login("user-1");
     const second = await auth.refresh(first.refreshToken);
     const raw = new Database(path, { readonly: true });
@@ -145,7 +146,7 @@ describe("sqlite store specifics", () => {
         (r) => r.hash,
       );
       expect(stored.sort()).toEqual(
-        [hashRefreshToken(first.refreshToken), hashRefreshToken(second.refreshToken)].sort(),
+        [first.refreshToken, second.refreshToken].map((t) => hashRefreshToken(t, binding)).sort(),
       );
     } finally {
       raw.close();
@@ -156,7 +157,7 @@ describe("sqlite store specifics", () => {
     ).toString("latin1");
     for (const t of [first.refreshToken, second.refreshToken]) {
       expect(bytes.includes(t)).toBe(false);
-      expect(bytes.includes(hashRefreshToken(t))).toBe(true);
+      expect(bytes.includes(hashRefreshToken(t, binding))).toBe(true);
     }
   });
 });

@@ -321,7 +321,7 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
 
       it("refuses to create a session for a disabled user, creating nothing", async () => {
         const userId = uid("user");
-        await store.revokeUserSessions(userId, meta(T0, "user_disabled"), { disable: true });
+        await store.cutOffUser(userId, meta(T0 - 1, "user_disabled"), { disable: true });
         const s = newSession({ userId });
         const h = hash();
         expect(await store.createSession(s, h)).toBe("user_disabled");
@@ -338,21 +338,17 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         const other = await peer();
         const sessions = Array.from({ length: 20 }, (_, i) => newSession({ userId, createdAt: T0 + i }));
         const creates = sessions.map((s, i) => (i % 2 === 0 ? store : other).createSession(s, hash()));
-        const disable = store.revokeUserSessions(userId, meta(T0 + 30, "user_disabled"), { disable: true });
-        const more = Array.from({ length: 10 }, (_, i) => newSession({ userId, createdAt: T0 + 40 + i }));
+        const disable = store.cutOffUser(userId, meta(T0 + 30, "user_disabled"), { disable: true });
+        const more = Array.from({ length: 10 }, (_, i) => newSession({ userId, createdAt: T0 + 21 + i }));
         const late = more.map((s) => other.createSession(s, hash()));
         const results = await Promise.all([...creates, ...late]);
-        const revoked = await disable;
-        expect(results.every((r) => r === "created" || r === "user_disabled")).toBe(true);
+        expect(await disable).toEqual({ cutoff: T0 + 30, exceptSessionId: null });
+        expect(results.every((r) => r === "created" || r === "cut_off")).toBe(true);
         const all = [...sessions, ...more];
         for (const [i, s] of all.entries()) {
           const got = await store.getSession(s.id);
-          if (results[i] === "created") {
-            expect(got?.revokedAt).toBe(T0 + 30);
-            expect(revoked).toContain(s.id);
-          } else {
-            expect(got).toBeNull();
-          }
+          if (results[i] === "created") expect(got?.id).toBe(s.id);
+          else expect(got).toBeNull();
         }
         expect(await store.listUserSessions(userId, T0 + 60)).toEqual([]);
         expect(await store.createSession(newSession({ userId, createdAt: T0 + 100 }), hash())).toBe(
@@ -440,36 +436,42 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         expect((await store.findRefreshToken(h0))?.generation).toBe(0);
       });
 
-      it("lets the immediate predecessor rotate once more within the grace window, superseding the winner", async () => {
+      it("lets the immediate predecessor redeem again within the grace window: a token of the SAME current generation, nothing else changes", async () => {
         const { s, h0 } = await start();
         const t1 = T0 + MINUTE;
         const first = rotateInput(h0, t1);
-        expectRotated(await store.rotateRefreshToken(first));
-        // A second tab presents the old token 5 s later: grace, and the first tab's token is superseded.
+        const winner = expectRotated(await store.rotateRefreshToken(first)).session;
+        // A second tab presents the old token 5 s later: grace, and both tabs now hold generation 1.
         const second = rotateInput(h0, t1 + 5 * SECOND);
         const r = expectRotated(await store.rotateRefreshToken(second));
         expect(r.grace).toBe(true);
-        expect(r.session.generation).toBe(2);
-        expect(r.session.rotatedAt).toBe(t1 + 5 * SECOND);
-        expect((await store.findRefreshToken(second.newHash))?.generation).toBe(2);
+        expect(r.session).toEqual(winner);
+        expect(await store.getSession(s.id)).toEqual(winner);
+        expect((await store.findRefreshToken(second.newHash))?.generation).toBe(1);
         expect((await store.findRefreshToken(first.newHash))?.generation).toBe(1);
+        // Either tab's token rotates the session on; the other one is then the predecessor: grace again.
+        const on = rotateInput(second.newHash, t1 + 6 * SECOND);
+        expect(expectRotated(await store.rotateRefreshToken(on)).session.generation).toBe(2);
+        const other = rotateInput(first.newHash, t1 + 7 * SECOND);
+        const g = expectRotated(await store.rotateRefreshToken(other));
+        expect(g.grace).toBe(true);
+        expect((await store.findRefreshToken(other.newHash))?.generation).toBe(2);
         // The token two generations back is reuse, even inside the window: the session is revoked.
-        const replay = rotateInput(h0, t1 + 6 * SECOND);
+        const replay = rotateInput(h0, t1 + 8 * SECOND);
         const reused = await store.rotateRefreshToken(replay);
         expect(reused.status).toBe("reused");
-        expect((await store.getSession(s.id))?.revokedAt).toBe(t1 + 6 * SECOND);
+        expect((await store.getSession(s.id))?.revokedAt).toBe(t1 + 8 * SECOND);
         expect(await store.findRefreshToken(replay.newHash)).toBeNull();
       });
 
-      it("closes the grace window exactly graceMs after the last rotation (exclusive)", async () => {
+      it("closes the grace window exactly graceMs after the last rotation (exclusive); grace redemptions do not extend it", async () => {
         const { h0 } = await start();
         const t1 = T0 + MINUTE;
         const first = rotateInput(h0, t1);
         expectRotated(await store.rotateRefreshToken(first));
         const r = expectRotated(await store.rotateRefreshToken(rotateInput(h0, t1 + GRACE - 1)));
         expect(r.grace).toBe(true);
-        // The grace rotation restarted the window; the winner's token (now the predecessor) is reuse at its end.
-        const late = await store.rotateRefreshToken(rotateInput(first.newHash, t1 + GRACE - 1 + GRACE));
+        const late = await store.rotateRefreshToken(rotateInput(h0, t1 + GRACE));
         expect(late.status).toBe("reused");
       });
 
@@ -573,27 +575,20 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         );
         const winners = results.filter((r) => r.status === "rotated" && !r.grace);
         const graced = results.filter((r) => r.status === "rotated" && r.grace);
+        // One moves the session on; every other one is a concurrent redemption: all succeed.
         expect(winners).toHaveLength(1);
-        // Only the immediate predecessor of the current token gets grace; after one grace rotation the
-        // presented token is two generations back, which is reuse.
-        expect(graced.length).toBeLessThanOrEqual(1);
-        for (const r of results) expect(["rotated", "reused", "revoked"]).toContain(r.status);
-        const rotatedGenerations = results.flatMap((r) =>
-          r.status === "rotated" ? [r.session.generation] : [],
-        );
-        expect(new Set(rotatedGenerations).size).toBe(rotatedGenerations.length);
+        expect(graced).toHaveLength(49);
         const final = await store.getSession(s.id);
         if (!final) throw new Error("session missing");
-        expect(final.generation).toBe(rotatedGenerations.length);
-        // Exactly one of the new tokens is the session's current one; every other one is superseded.
+        expect(final.revokedAt).toBeNull();
+        expect(final.generation).toBe(1);
+        for (const r of results) expect(r.status === "rotated" && r.session.generation).toBe(1);
+        // Every token handed out belongs to the one live generation, and any of them rotates on.
         const found = await Promise.all(inputs.map((i) => store.findRefreshToken(i.newHash)));
-        const current = found.filter((f) => f !== null && f.generation === final.generation);
-        expect(current).toHaveLength(1);
-        expect(found.filter((f) => f !== null)).toHaveLength(rotatedGenerations.length);
-        if (results.some((r) => r.status === "reused")) {
-          expect(final.revokedAt).toBe(now);
-          expect(final.revokeReason).toBe("refresh_token_reuse");
-        }
+        for (const f of found) expect(f?.generation).toBe(1);
+        const last = inputs[49] as RotateInput;
+        const on = expectRotated(await store.rotateRefreshToken(rotateInput(last.newHash, now + SECOND)));
+        expect(on.session.generation).toBe(2);
       });
 
       it("lets exactly one of 50 parallel rotations win without a grace window; the rest are reuse or revoked", async () => {
@@ -661,52 +656,128 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         expect((await store.check({ sessionId: bystander.id }, T0 + MINUTE + 1)).sessionRevoked).toBe(false);
       });
 
-      it("revokes every live session of a user except one, with one user entry and one session entry each", async () => {
+      it("cuts off every session of a user authenticated before, except one, with ONE user entry", async () => {
         const userId = uid("user");
         const a = newSession({ userId, createdAt: T0 + 1 });
         const b = newSession({ userId, createdAt: T0 + 2 });
         const keep = newSession({ userId, createdAt: T0 + 3 });
         const already = newSession({ userId, createdAt: T0 + 4 });
         const stranger = newSession({ createdAt: T0 + 5 });
-        for (const s of [a, b, keep, already, stranger]) await store.createSession(s, hash());
+        const hashes = new Map<string, string>();
+        for (const s of [a, b, keep, already, stranger]) {
+          const h = hash();
+          hashes.set(s.id, h);
+          await store.createSession(s, h);
+        }
         await store.revokeSession(already.id, meta(T0 + 10));
         const cursor = await startCursor(store);
         const m = meta(T0 + MINUTE, "password_change", TTL, userId);
-        const ids = await store.revokeUserSessions(userId, m, { exceptSessionId: keep.id });
-        expect([...ids].sort()).toEqual([a.id, b.id].sort());
-        for (const s of [a, b]) {
-          expect(await store.getSession(s.id)).toEqual({
-            ...s,
-            revokedAt: T0 + MINUTE,
-            revokeReason: "password_change",
-          });
-        }
-        expect((await store.getSession(keep.id))?.revokedAt).toBeNull();
-        expect((await store.getSession(already.id))?.revokedAt).toBe(T0 + 10);
-        expect((await store.getSession(stranger.id))?.revokedAt).toBeNull();
+        const cut = await store.cutOffUser(userId, m, { exceptSessionId: keep.id });
+        expect(cut).toEqual({ cutoff: T0 + MINUTE, exceptSessionId: keep.id });
         expect(await store.isUserDisabled(userId)).toBe(false);
-        expect(await store.createSession(newSession({ userId }), hash())).toBe("created");
         const { entries } = await drain(store, cursor);
-        const userEntries = entries.filter((e) => e.kind === "user");
-        const sessionEntries = entries.filter((e) => e.kind === "session");
-        expect(entries).toHaveLength(3);
-        expect(userEntries).toHaveLength(1);
-        expect(userEntries[0]).toMatchObject({
-          subject: userId,
-          reason: "password_change",
-          actor: userId,
-          at: T0 + MINUTE,
-          expiresAt: T0 + MINUTE + TTL,
-        });
-        expect(sessionEntries.map((e) => e.subject).sort()).toEqual([a.id, b.id].sort());
-        for (const e of sessionEntries) {
-          expect(e).toMatchObject({
+        expect(entries.map(({ seq: _seq, ...rest }) => rest)).toEqual([
+          {
+            kind: "user",
+            subject: userId,
+            cutoff: T0 + MINUTE,
+            exceptSessionId: keep.id,
             reason: "password_change",
+            actor: userId,
             at: T0 + MINUTE,
             expiresAt: T0 + MINUTE + TTL,
-          });
+          },
+        ]);
+        // One rule everywhere: listing, the point check and rotation all apply the cutoff.
+        const now = T0 + 2 * MINUTE;
+        expect((await store.listUserSessions(userId, now)).map((x) => x.id)).toEqual([keep.id]);
+        expect((await store.check({ userId }, now)).user).toEqual(cut);
+        expect((await store.check({ userId: stranger.userId }, now)).user).toBeNull();
+        for (const s of [a, b]) {
+          const r = await store.rotateRefreshToken(rotateInput(hashes.get(s.id) as string, now));
+          expect(r.status).toBe("revoked");
         }
-        expect(await store.listUserSessions(userId, T0 + 2 * MINUTE)).toHaveLength(2);
+        expectRotated(await store.rotateRefreshToken(rotateInput(hashes.get(keep.id) as string, now)));
+        expectRotated(await store.rotateRefreshToken(rotateInput(hashes.get(stranger.id) as string, now)));
+        // A login authenticated right after the cutoff works; one in its millisecond or before does not.
+        const fresh = newSession({ userId, createdAt: T0 + MINUTE + 1 });
+        expect(await store.createSession(fresh, hash())).toBe("created");
+        const stale = newSession({ userId, createdAt: T0 + MINUTE });
+        const staleHash = hash();
+        expect(await store.createSession(stale, staleHash)).toBe("cut_off");
+        expect(await store.getSession(stale.id)).toBeNull();
+        expect(await store.findRefreshToken(staleHash)).toBeNull();
+        expect((await store.listUserSessions(userId, now)).map((x) => x.id).sort()).toEqual(
+          [keep.id, fresh.id].sort(),
+        );
+      });
+
+      it("is one constant-size write whatever the number of sessions", async () => {
+        const userId = uid("user");
+        for (let i = 0; i < 300; i++)
+          await store.createSession(newSession({ userId, createdAt: T0 + i }), hash());
+        const cursor = await startCursor(store);
+        await store.cutOffUser(userId, meta(T0 + MINUTE, "logout_all"));
+        const { entries } = await drain(store, cursor);
+        expect(entries).toHaveLength(1);
+        expect(entries[0]?.kind).toBe("user");
+        expect(await store.listUserSessions(userId, T0 + MINUTE)).toEqual([]);
+      });
+
+      it("only moves a user's cutoff forward, and never brings back a session an earlier cutoff ended", async () => {
+        const userId = uid("user");
+        const old = newSession({ userId, createdAt: T0 + 1 });
+        const mid = newSession({ userId, createdAt: T0 + 2 * MINUTE });
+        await store.createSession(old, hash());
+        await store.createSession(mid, hash());
+        await store.cutOffUser(userId, meta(T0 + MINUTE, "logout_all"));
+        // A password change from the old session, racing the logout-all: it may not keep it alive.
+        const pw = await store.cutOffUser(userId, meta(T0 + 3 * MINUTE, "password_change"), {
+          exceptSessionId: old.id,
+        });
+        expect(pw).toEqual({ cutoff: T0 + 3 * MINUTE, exceptSessionId: null });
+        expect(await store.listUserSessions(userId, T0 + 4 * MINUTE)).toEqual([]);
+        // An earlier cutoff arriving late changes nothing.
+        const late = await store.cutOffUser(userId, meta(T0 + 2 * MINUTE, "logout_all"));
+        expect(late).toEqual(pw);
+        // A spared session stays spared by the next cutoff that spares it too (password changed twice).
+        const now = newSession({ userId, createdAt: T0 + 4 * MINUTE });
+        await store.createSession(now, hash());
+        await store.cutOffUser(userId, meta(T0 + 5 * MINUTE, "password_change"), { exceptSessionId: now.id });
+        const again = await store.cutOffUser(userId, meta(T0 + 6 * MINUTE, "password_change"), {
+          exceptSessionId: now.id,
+        });
+        expect(again).toEqual({ cutoff: T0 + 6 * MINUTE, exceptSessionId: now.id });
+        expect((await store.listUserSessions(userId, T0 + 7 * MINUTE)).map((x) => x.id)).toEqual([now.id]);
+        // Another user's session is never spared.
+        const foreign = newSession({ createdAt: T0 });
+        await store.createSession(foreign, hash());
+        const f = await store.cutOffUser(userId, meta(T0 + 8 * MINUTE, "password_change"), {
+          exceptSessionId: foreign.id,
+        });
+        expect(f.exceptSessionId).toBeNull();
+      });
+
+      it("never leaves a live session behind when logins race a cutoff (creation is atomic against it)", async () => {
+        const userId = uid("user");
+        const other = await peer();
+        const cutoff = T0 + 50;
+        // Every login checked its credentials before the cutoff; they race it from two connections.
+        const sessions = Array.from({ length: 40 }, (_, i) => newSession({ userId, createdAt: T0 + i }));
+        const creates = sessions.map((s, i) => (i % 2 === 0 ? store : other).createSession(s, hash()));
+        const cut = (sessions.length % 2 === 0 ? other : store).cutOffUser(
+          userId,
+          meta(cutoff, "password_change"),
+        );
+        const results = await Promise.all(creates);
+        await cut;
+        expect(results.every((r) => r === "created" || r === "cut_off")).toBe(true);
+        expect(await store.listUserSessions(userId, cutoff + 1)).toEqual([]);
+        expect(await other.listUserSessions(userId, cutoff + 1)).toEqual([]);
+        for (const s of sessions) {
+          const got = await store.getSession(s.id);
+          if (got) expect(got.createdAt).toBeLessThan(cutoff);
+        }
       });
 
       it("with disable sets the user's flag in the same step; enableUser clears it idempotently", async () => {
@@ -714,27 +785,33 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         const s = newSession({ userId });
         await store.createSession(s, hash());
         expect(await store.isUserDisabled(userId)).toBe(false);
-        const ids = await store.revokeUserSessions(userId, meta(T0 + MINUTE, "user_disabled", TTL, "admin"), {
+        const cut = await store.cutOffUser(userId, meta(T0 + MINUTE, "user_disabled", TTL, "admin"), {
           disable: true,
         });
-        expect(ids).toEqual([s.id]);
+        expect(cut).toEqual({ cutoff: T0 + MINUTE, exceptSessionId: null });
         expect(await store.isUserDisabled(userId)).toBe(true);
         expect(await store.isUserDisabled(uid("other"))).toBe(false);
-        expect(await store.createSession(newSession({ userId }), hash())).toBe("user_disabled");
+        expect(await store.createSession(newSession({ userId, createdAt: T0 + 2 * MINUTE }), hash())).toBe(
+          "user_disabled",
+        );
         await store.enableUser(userId);
         await store.enableUser(userId);
         await store.enableUser(uid("never-disabled"));
         expect(await store.isUserDisabled(userId)).toBe(false);
-        // Revoked sessions stay revoked.
-        expect((await store.getSession(s.id))?.revokedAt).toBe(T0 + MINUTE);
-        expect(await store.createSession(newSession({ userId }), hash())).toBe("created");
+        // Sessions ended by the cutoff stay ended; a new login (after the cutoff) works again.
+        expect(await store.listUserSessions(userId, T0 + 2 * MINUTE)).toEqual([]);
+        expect(await store.createSession(newSession({ userId }), hash())).toBe("cut_off");
+        expect(await store.createSession(newSession({ userId, createdAt: T0 + MINUTE + 1 }), hash())).toBe(
+          "created",
+        );
       });
 
       it("disables a user that has no sessions and no user record", async () => {
         const userId = uid("user");
-        expect(await store.revokeUserSessions(userId, meta(T0, "user_disabled"), { disable: true })).toEqual(
-          [],
-        );
+        expect(await store.cutOffUser(userId, meta(T0, "user_disabled"), { disable: true })).toEqual({
+          cutoff: T0,
+          exceptSessionId: null,
+        });
         expect(await store.isUserDisabled(userId)).toBe(true);
       });
     });
@@ -798,6 +875,28 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       });
     });
 
+    describe("token lifetimes", () => {
+      it("records the longest lifetimes ever used, only raising them, atomically across instances", async () => {
+        const other = await peer();
+        expect(await store.tokenLifetimes()).toEqual({ accessTokenTtlMs: 0, sessionTtlMs: 0 });
+        expect(await store.tokenLifetimes({ accessTokenTtlMs: TTL, sessionTtlMs: DAY })).toEqual({
+          accessTokenTtlMs: TTL,
+          sessionTtlMs: DAY,
+        });
+        // A process with shorter lifetimes (a CLI with its defaults) lowers nothing.
+        expect(await other.tokenLifetimes({ accessTokenTtlMs: MINUTE, sessionTtlMs: HOUR_MS })).toEqual({
+          accessTokenTtlMs: TTL,
+          sessionTtlMs: DAY,
+        });
+        await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            (i % 2 ? store : other).tokenLifetimes({ accessTokenTtlMs: TTL + i, sessionTtlMs: DAY - i }),
+          ),
+        );
+        expect(await other.tokenLifetimes()).toEqual({ accessTokenTtlMs: TTL + 9, sessionTtlMs: DAY });
+      });
+    });
+
     describe("check", () => {
       it("answers point lookups straight from the store", async () => {
         const s = newSession();
@@ -811,22 +910,32 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
           jtiRevoked: true,
           sessionRevoked: true,
           globalCutoff: 0,
+          user: null,
         });
         expect(await store.check({ jti: uid("jti"), sessionId: live.id }, T0 + 1)).toEqual({
           jtiRevoked: false,
           sessionRevoked: false,
           globalCutoff: 0,
+          user: null,
         });
         expect(await store.check({ sessionId: "no-such-session" }, T0 + 1)).toEqual({
           jtiRevoked: false,
           sessionRevoked: false,
           globalCutoff: 0,
+          user: null,
         });
         // A jti entry ends at its expiry.
         expect((await store.check({ jti }, T0 + TTL - 1)).jtiRevoked).toBe(true);
         expect((await store.check({ jti }, T0 + TTL)).jtiRevoked).toBe(false);
         await store.addRevocation(globalEntry(T0 + 5));
         expect((await store.check({}, T0 + 10)).globalCutoff).toBe(T0 + 5);
+        // The user's cutoff, for the user asked about.
+        await store.cutOffUser(s.userId, meta(T0 + 20, "logout_all"), { exceptSessionId: live.id });
+        expect((await store.check({ userId: s.userId }, T0 + 30)).user).toEqual({
+          cutoff: T0 + 20,
+          exceptSessionId: live.id,
+        });
+        expect((await store.check({ jti }, T0 + 30)).user).toBeNull();
       });
     });
 
@@ -850,7 +959,9 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         await store.createSession(deadSession, hash());
         await store.revokeSession(liveSession.id, meta(now - MINUTE, "logout", 2 * MINUTE));
         await store.revokeSession(deadSession.id, meta(T0, "logout", MINUTE));
-        await store.revokeUserSessions(uid("user"), meta(now - 1, "logout_all", DAY));
+        const cutUser = uid("user");
+        await store.cutOffUser(cutUser, meta(now - 1, "logout_all", DAY));
+        await store.cutOffUser(uid("user"), meta(T0, "logout_all", MINUTE));
         await store.addRevocation(globalEntry(T0 + 7));
 
         const snap = await store.snapshot(now);
@@ -861,6 +972,7 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
           [
             ["jti", liveJti, now + 1],
             ["session", liveSession.id, now + MINUTE],
+            ["user", cutUser, now - 1 + DAY],
           ].sort(),
         );
         for (const e of snap.entries) expect(typeof e.seq).toBe("string");
@@ -875,9 +987,9 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       it("streams the same active entries and head through snapshotInto, consistent with the feed", async () => {
         expect(typeof store.snapshotInto).toBe("function");
         const into = (at: number) => {
-          const got: [string, string, number][] = [];
-          const head = store.snapshotInto?.(at, (kind, subject, expiresAt) => {
-            got.push([kind, subject, expiresAt]);
+          const got: unknown[][] = [];
+          const head = store.snapshotInto?.(at, (kind, subject, expiresAt, user) => {
+            got.push(user ? [kind, subject, expiresAt, user] : [kind, subject, expiresAt]);
           });
           return head?.then((h) => ({ ...h, got }));
         };
@@ -892,6 +1004,10 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         await store.createSession(session, hash());
         await store.revokeSession(session.id, meta(now - MINUTE, "logout", 2 * MINUTE));
         await store.addRevocation(globalEntry(T0 + 9));
+        const cutUser = uid("user");
+        await store.cutOffUser(cutUser, meta(now - 2, "logout_all", DAY));
+        await store.cutOffUser(cutUser, meta(now - 1, "logout_all", DAY));
+        await store.cutOffUser(uid("user"), meta(T0, "logout_all", MINUTE));
         const streamed = await into(now);
         const snap = await store.snapshot(now);
         expect(streamed?.globalCutoff).toBe(T0 + 9);
@@ -905,6 +1021,7 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
           [
             ["jti", liveJti, now + 1],
             ["session", session.id, now + MINUTE],
+            ["user", cutUser, now - 1 + DAY, { cutoff: now - 1, exceptSessionId: null }],
           ].sort(),
         );
         // Written after the head: from the feed at its cursor, not lost.
@@ -1118,6 +1235,7 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
           jtiRevoked: false,
           sessionRevoked: true,
           globalCutoff: T0 + 1,
+          user: null,
         });
         expect((await store.check({ jti: liveJti }, now)).jtiRevoked).toBe(true);
         const snap = await store.snapshot(now);
@@ -1216,7 +1334,7 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       it("shows when a user was disabled, and null again once enabled", async () => {
         const u = newUser();
         await store.createUser(u);
-        await store.revokeUserSessions(u.id, meta(T0 + MINUTE, "user_disabled"), { disable: true });
+        await store.cutOffUser(u.id, meta(T0 + MINUTE, "user_disabled"), { disable: true });
         expect((await store.getUser(u.id))?.disabledAt).toBe(T0 + MINUTE);
         expect((await store.getUserByName(u.username))?.disabledAt).toBe(T0 + MINUTE);
         expect((await store.listUsers())[0]?.disabledAt).toBe(T0 + MINUTE);

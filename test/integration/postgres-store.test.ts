@@ -101,7 +101,7 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
         const w = writers[i % writers.length] as Store;
         ops.push(w.addRevocation(jti()));
         if (i % 10 === 0) ops.push(w.revokeSession((sessions[i / 10] as SessionRecord).id, meta));
-        if (i % 25 === 0) ops.push(w.revokeUserSessions(users[i / 25] as string, meta));
+        if (i % 25 === 0) ops.push(w.cutOffUser(users[i / 25] as string, meta));
       }
       await Promise.all(ops);
     } finally {
@@ -200,7 +200,7 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
     const stores = Array.from({ length: 6 }, () => make(schema));
     await Promise.all(stores.map((s) => s.open()));
     const versions = await pg.sql(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
-    expect(versions).toEqual([{ version: 1 }, { version: 2 }]);
+    expect(versions).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
     const epochs = new Set(await Promise.all(stores.map(async (s) => (await s.snapshot(T0)).epoch)));
     expect(epochs.size).toBe(1);
   });
@@ -306,7 +306,7 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
     await Promise.all(
       Array.from({ length: 40 }, (_, i) => {
         const w = writers[i % 2] as Store;
-        return i % 8 === 0 ? w.revokeUserSessions(randomUUID(), meta) : w.addRevocation(jti());
+        return i % 8 === 0 ? w.cutOffUser(randomUUID(), meta) : w.addRevocation(jti());
       }),
     );
     const chain = await pg.sql(`SELECT seq, tag, prev_tag FROM "${schema}".revocations ORDER BY seq`);

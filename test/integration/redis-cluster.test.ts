@@ -7,7 +7,7 @@ import { Cluster } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { type Auth, createAuth } from "../../src/auth.js";
 import { encodeKeyPart, redisStore } from "../../src/stores/redis.js";
-import { INTENT_ADD, REVOKE } from "../../src/stores/redis-lua.js";
+import { CUT_USER, INTENT_ADD, REVOKE } from "../../src/stores/redis-lua.js";
 import type { SessionRecord } from "../../src/stores/types.js";
 import { sessionRecord } from "../helpers/records.mjs";
 import { type RedisCluster, redisUnavailableReason, startRedisCluster } from "../helpers/redis-server.js";
@@ -43,7 +43,7 @@ describe.skipIf(!cluster)(`redis cluster ${cluster ? "" : `(${redisUnavailableRe
       const G = `${prefix}{g}:`;
       const U = `${prefix}{u:${encodeKeyPart(userId)}}:`;
       const common = ["deferred", G, String(15 * MINUTE), String(MINUTE)];
-      const intent = JSON.stringify({ u: userId, e: null, n: "dead-node" });
+      const intent = JSON.stringify({ u: userId, e: null, s: encodeKeyPart(victim.id), n: "dead-node" });
       await raw.eval(INTENT_ADD, 1, `${G}pending`, ...common, intent);
       await raw.zadd(`${G}pending`, "XX", "1", intent); // recorded long ago
       const at = T0 + MINUTE;
@@ -85,6 +85,58 @@ describe.skipIf(!cluster)(`redis cluster ${cluster ? "" : `(${redisUnavailableRe
       // Published exactly once: a retry of the revocation records nothing more.
       expect(await store.revokeSession(victim.id, { reason: "logout", actor: "retry", at, ttl })).toBe(false);
       expect((await store.changes(entries[0]?.seq ?? cursor, { waitMs: 0, limit: 10 })).entries).toEqual([]);
+    } finally {
+      raw.disconnect();
+      await store.close();
+    }
+  });
+
+  it("completes a user cutoff whose node died after writing it and before publishing", async () => {
+    if (!cluster) return;
+    const prefix = "deadcut:";
+    const store = redisStore({ nodes: cluster.nodes }, { prefix, logger: quiet });
+    const raw = new Cluster(cluster.nodes);
+    try {
+      await store.open();
+      const userId = "user {cut}: odd id";
+      const keep = session("sid-keep", userId);
+      const gone = session("sid-gone", userId);
+      await store.createSession(keep, "hash-keep");
+      await store.createSession(gone, "hash-gone");
+      const cursor = (await store.snapshot(T0)).cursor;
+      const G = `${prefix}{g}:`;
+      const U = `${prefix}{u:${encodeKeyPart(userId)}}:`;
+      const common = ["deferred", G, String(15 * MINUTE), String(MINUTE)];
+      const at = T0 + MINUTE;
+      const intent = JSON.stringify({
+        u: userId,
+        e: [userId, "", "password_change", "dead-node", String(at)],
+        s: null,
+        n: "x",
+      });
+      await raw.eval(INTENT_ADD, 1, `${G}pending`, ...common, intent);
+      await raw.zadd(`${G}pending`, "XX", "1", intent);
+      const keys = [`${U}dis`, `${U}cut`, `${U}s:${encodeKeyPart(keep.id)}`, `${U}idx`];
+      const args = ["0", String(at), "password_change", "dead-node", String(60 * MINUTE), userId, keep.id];
+      await raw.eval(CUT_USER, 4, ...keys, ...common, ...args);
+      // In force at once in the store, before any feed entry.
+      expect((await store.listUserSessions(userId, at + 1)).map((x) => x.id)).toEqual([keep.id]);
+      expect((await store.changes(cursor, { waitMs: 0, limit: 10 })).entries).toEqual([]);
+      await store.purge(at);
+      const { entries } = await store.changes(cursor, { waitMs: 0, limit: 10 });
+      expect(entries.map(({ seq: _seq, ...e }) => e)).toEqual([
+        {
+          kind: "user",
+          subject: userId,
+          cutoff: at,
+          exceptSessionId: keep.id,
+          expiresAt: at + 60 * MINUTE,
+          reason: "password_change",
+          actor: "dead-node",
+          at,
+        },
+      ]);
+      expect(await raw.zcard(`${G}pending`)).toBe(0);
     } finally {
       raw.disconnect();
       await store.close();

@@ -1,13 +1,15 @@
 /**
  * The rotation Lua script mirrors `decideRotation` (src/core/refresh.ts) exactly: generated session
  * states and presented generations, decided once by the pure function and once by the script on a
- * real Redis; outcome and resulting session state must be the same.
+ * real Redis; outcome and resulting session state must be the same. The user's cutoff (with or
+ * without the session spared) is part of the generated state.
  */
 import { randomUUID } from "node:crypto";
 import fc from "fast-check";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { applyRevocation, applyRotation, decideRotation } from "../../src/core/refresh.js";
+import type { UserCutoff } from "../../src/core/user-cutoff.js";
 import { encodeKeyPart, redisStore } from "../../src/stores/redis.js";
 import type { SessionRecord } from "../../src/stores/types.js";
 import { type RedisServer, redisUnavailableReason, startRedis } from "../helpers/redis-server.js";
@@ -28,6 +30,8 @@ interface Case {
   expiresIn: number;
   idleIn: number;
   cutoffAt: "none" | "before" | "at" | "after";
+  userCutAt: "none" | "before" | "at" | "after";
+  spared: boolean;
 }
 
 /**
@@ -45,6 +49,8 @@ function boundaryCases(): [Case][] {
     expiresIn: DAY,
     idleIn: DAY,
     cutoffAt: "none",
+    userCutAt: "none",
+    spared: false,
   };
   const cases: Case[] = [];
   for (const back of [0, 1, 2])
@@ -56,6 +62,9 @@ function boundaryCases(): [Case][] {
       for (const idleIn of [-1, 0, 1, DAY])
         for (const cutoffAt of ["none", "before", "at", "after"] as const)
           cases.push({ ...live, back: 1, sinceRotation: -1, revoked, expiresIn, idleIn, cutoffAt });
+  for (const userCutAt of ["none", "before", "at", "after"] as const)
+    for (const spared of [false, true])
+      for (const back of [0, 1]) cases.push({ ...live, back, sinceRotation: -1, userCutAt, spared });
   return cases.map((c) => [c]);
 }
 
@@ -81,6 +90,8 @@ describe.skipIf(!server)(`redis rotation script ${server ? "" : `(${redisUnavail
             expiresIn: fc.constantFrom(-1, 0, 1, DAY),
             idleIn: fc.constantFrom(-1, 0, 1, DAY),
             cutoffAt: fc.constantFrom("none", "before", "at", "after"),
+            userCutAt: fc.constantFrom("none", "before", "at", "after"),
+            spared: fc.boolean(),
           }),
           async (c: Case) => {
             base += 10 * DAY; // every case later than the last: the global cutoff only moves forward
@@ -131,12 +142,24 @@ describe.skipIf(!server)(`redis rotation script ${server ? "" : `(${redisUnavail
                 JSON.stringify([session.userId, session.id]),
               );
             }
+            let user: UserCutoff | null = null;
+            if (c.userCutAt !== "none") {
+              const at = { before: createdAt - 1, at: createdAt, after: createdAt + 1 }[c.userCutAt];
+              const meta = { reason: "logout_all", actor: "t", at, ttl: DAY };
+              user = await store.cutOffUser(
+                session.userId,
+                meta,
+                c.spared ? { exceptSessionId: session.id } : {},
+              );
+              expect(user).toEqual({ cutoff: at, exceptSessionId: c.spared ? session.id : null });
+            }
             const reuseMeta = { reason: "refresh_token_reuse", actor: "system", at: now, ttl: 15 * MINUTE };
             const idleTtlMs = 7 * DAY;
-            const expected = decideRotation(session, tokenGeneration, now, c.graceMs, cutoff);
+            const expected = decideRotation(session, tokenGeneration, now, c.graceMs, cutoff, user);
+            const newHash = `h-${randomUUID()}`;
             const result = await store.rotateRefreshToken({
               presentedHash: presented,
-              newHash: `h-${randomUUID()}`,
+              newHash,
               now,
               graceMs: c.graceMs,
               idleTtlMs,
@@ -145,13 +168,19 @@ describe.skipIf(!server)(`redis rotation script ${server ? "" : `(${redisUnavail
             const stored = await store.getSession(session.id);
             switch (expected) {
               case "rotate":
-              case "grace":
                 expect(result).toEqual({
                   status: "rotated",
-                  grace: expected === "grace",
+                  grace: false,
                   session: applyRotation(session, now, idleTtlMs),
                 });
                 expect(stored).toEqual(applyRotation(session, now, idleTtlMs));
+                expect((await store.findRefreshToken(newHash))?.generation).toBe(generation + 1);
+                break;
+              case "grace":
+                // A concurrent redemption: another token of the current generation, nothing else changes.
+                expect(result).toEqual({ status: "rotated", grace: true, session });
+                expect(stored).toEqual(session);
+                expect((await store.findRefreshToken(newHash))?.generation).toBe(generation);
                 break;
               case "reuse":
                 expect(result).toEqual({

@@ -170,15 +170,14 @@ describe("sqlite store: crash", () => {
       const db = new Database(path);
       try {
         expect(db.pragma("integrity_check", { simple: true })).toBe("ok");
-        // A user-wide revocation is one transaction: a user has all 20 sessions revoked or none.
-        const partial = db
+        // A user-wide revocation is one row and its feed entry, committed together or not at all.
+        const orphans = db
           .prepare(
-            `SELECT user_id, count(*) AS n, sum(revoked_at IS NOT NULL) AS revoked
-             FROM sessions WHERE user_id LIKE '%-bulk-%' GROUP BY user_id
-             HAVING revoked > 0 AND revoked < n`,
+            `SELECT c.user_id FROM user_cutoffs c
+             WHERE NOT EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'user' AND r.subject = c.user_id)`,
           )
           .all();
-        expect(partial).toEqual([]);
+        expect(orphans).toEqual([]);
       } finally {
         db.close();
       }

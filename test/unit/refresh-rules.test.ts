@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { applyRotation, decideRotation, type RotationDecision } from "../../src/core/refresh.js";
+import {
+  applyRotation,
+  decideRotation,
+  isSessionLive,
+  type RotationDecision,
+} from "../../src/core/refresh.js";
+import type { UserCutoff } from "../../src/core/user-cutoff.js";
 import type { SessionRecord } from "../../src/stores/types.js";
 
 const T = 1_800_000_000_000;
@@ -37,7 +43,29 @@ const cases: [string, Partial<SessionRecord>, number, number, RotationDecision, 
   ["created after the global cutoff", {}, 3, T, "rotate", T - 90_000],
 ];
 
+/** The user's cutoff against the session (authenticated at `base.createdAt`, id "s"). */
+const userCases: [string, UserCutoff, number, RotationDecision][] = [
+  ["authenticated before the user's cutoff", { cutoff: T - 30_000, exceptSessionId: null }, 3, "revoked"],
+  ["authenticated in the cutoff's millisecond", { cutoff: T - 60_000, exceptSessionId: null }, 3, "revoked"],
+  ["authenticated after the user's cutoff", { cutoff: T - 60_001, exceptSessionId: null }, 3, "rotate"],
+  ["the session the cutoff spares", { cutoff: T - 30_000, exceptSessionId: "s" }, 3, "rotate"],
+  ["another session spared", { cutoff: T - 30_000, exceptSessionId: "other" }, 3, "revoked"],
+  [
+    "cut off: a superseded token is no reuse to record",
+    { cutoff: T - 30_000, exceptSessionId: null },
+    0,
+    "revoked",
+  ],
+  ["spared: the predecessor still gets grace", { cutoff: T - 30_000, exceptSessionId: "s" }, 2, "grace"],
+];
+
 describe("decideRotation (refresh-token rules)", () => {
+  it.each(userCases)("%s", (_name, user, generation, expected) => {
+    expect(decideRotation(base, generation, T, 10_000, 0, user)).toBe(expected);
+    // Listing and getSession apply the same rule.
+    expect(isSessionLive(base, T, 0, user)).toBe(expected !== "revoked");
+  });
+
   it.each(cases)("%s", (_name, patch, generation, now, expected, cutoff) => {
     expect(decideRotation({ ...base, ...patch }, generation, now, 10_000, cutoff ?? 0)).toBe(expected);
   });

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { TokenSet } from "../../auth.js";
 import type { AccessTokenClaims } from "../../core/access-token.js";
+import { LoginStaleError } from "../../core/errors.js";
 import { ApiError, invalidRequest, notFound } from "../api-error.js";
 import { DEFAULT_CLIENT } from "../clients.js";
 import type { ServerContext } from "../context.js";
@@ -86,6 +87,9 @@ export const authRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
       if (error instanceof ApiError && error.status === 429) metrics.count(metrics.logins, "rate_limited");
       throw error;
     }
+    // The moment the credentials are checked, taken BEFORE reading the password hash: a password
+    // change, logout-all, disable or delete recorded after it refuses this login's session.
+    const authenticatedAt = ctx.now();
     const result = await users.authenticate(username, password);
     if (result.status === "invalid") {
       await limiter.failed(username);
@@ -97,11 +101,23 @@ export const authRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
       throw new ApiError(403, "account_disabled", "The account is disabled");
     }
     await limiter.succeeded(username);
-    const tokens = await auth.login(result.user.id, {
-      userAgent: userAgent(request),
-      ip: request.ip,
-      clientId: DEFAULT_CLIENT,
-    });
+    let tokens: TokenSet;
+    try {
+      tokens = await auth.login(result.user.id, {
+        userAgent: userAgent(request),
+        ip: request.ip,
+        clientId: DEFAULT_CLIENT,
+        authenticatedAt,
+      });
+    } catch (error) {
+      // The password was changed (or the user deleted, disabled, logged out everywhere) while it was
+      // being checked: the same answer as a wrong password.
+      if (error instanceof LoginStaleError) {
+        metrics.count(metrics.logins, "invalid_credentials");
+        throw credentialsWrong();
+      }
+      throw error;
+    }
     metrics.count(metrics.logins, "success");
     return sendTokens(reply, tokens, cookie);
   });
@@ -214,7 +230,8 @@ export const authRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
       await limiter.failed(user.username);
       throw new ApiError(403, "invalid_credentials", "The current password is incorrect");
     }
-    // New hash first, then revoke: a login with the old password can no longer slip in between.
+    // New hash first, then the user's cutoff: a login that read the old hash recorded its
+    // authentication time before the cutoff, so it gets no session, whatever the interleaving.
     await users.setPassword(user.id, body.new_password as string);
     await auth.passwordChanged(user.id, claims.sid, { actor: user.id, reason: "password_change" });
     await limiter.succeeded(user.username);
