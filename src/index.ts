@@ -34,3 +34,12 @@ export { AuthMetrics } from "./metrics.js";
 export type { ReplicaStatus } from "./replica/replica.js";
 export { memoryStore } from "./stores/memory.js";
 export type * from "./stores/types.js";
+export {
+  DEFAULT_STORE_URL,
+  parseStoreUrl,
+  redactStoreUrl,
+  type StoreFromUrlOptions,
+  type StoreLogger,
+  type StoreSpec,
+  storeFromUrl,
+} from "./stores/url.js";

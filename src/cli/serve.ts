@@ -101,7 +101,7 @@ export const SERVE_FLAGS: Flags = {
     type: "string",
     env: "REVOKIT_TRUST_PROXY",
     default: "false",
-    value: "SPEC",
+    value: "PROXIES",
     help: "believe X-Forwarded-For from: true, false, a hop count, or comma-separated addresses/CIDRs",
   },
   "login-max-failures": {
@@ -145,9 +145,10 @@ export const SERVE_FLAGS: Flags = {
 export const SERVE_HELP = commandHelp(
   `Usage: revokit serve [options]
 
-Runs the auth server (HTTP API of SPEC section 5) until SIGTERM or SIGINT. Every option also reads
-the environment variable shown; a flag wins over the environment. Nodes started on the same store
-share keys, users, sessions, rate limits and revocations.
+Runs the auth server (the HTTP API of docs/http-api.md) until SIGTERM or SIGINT, creating the
+store if it does not exist yet. Every option also reads the environment variable shown; a flag wins
+over the environment. Nodes started on the same store share keys, users, sessions, rate limits and
+revocations.
 
 `,
   SERVE_FLAGS,

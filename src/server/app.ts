@@ -60,7 +60,7 @@ function onClientError(this: FastifyInstance, error: NodeJS.ErrnoException, sock
 }
 
 /**
- * Builds the Fastify app of the standalone server: every route of SPEC §5, one error handler (every
+ * Builds the Fastify app of the standalone server: every route of docs/http-api.md, one error handler (every
  * error is `{ error, error_description }`, the only 5xx a 503), security headers, request metrics.
  */
 export async function buildApp(ctx: ServerContext, options: AppOptions): Promise<FastifyInstance> {

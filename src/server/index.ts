@@ -1,5 +1,5 @@
 /**
- * The standalone revokit auth server (SPEC §5): users, sessions, the refresh grant, RFC 7009
+ * The standalone revokit auth server: users, sessions, the refresh grant, RFC 7009
  * revocation, RFC 7662 introspection, RFC 8414 metadata, JWKS, health and metrics, on Fastify.
  * @example
  * import { startServer } from "revokit/server";

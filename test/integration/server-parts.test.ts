@@ -8,7 +8,7 @@ import { parseBasic } from "../../src/server/clients.js";
 import { renderMetrics, ServerMetrics } from "../../src/server/metrics.js";
 import { parseForm } from "../../src/server/parsers.js";
 import { hashSecret, verifySecret } from "../../src/server/passwords.js";
-import { parseStoreUrl, redactStoreUrl, storeFromUrl } from "../../src/server/store-url.js";
+import { parseStoreUrl, redactStoreUrl, storeFromUrl } from "../../src/stores/url.js";
 
 describe("parseStoreUrl", () => {
   it.each([
