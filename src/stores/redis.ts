@@ -339,6 +339,8 @@ class RedisStore implements Store {
     let feed: Client | undefined;
     try {
       await ready(cmd, this.#timeoutMs * 2);
+      // ioredis goes on after a refused AUTH (as the default user): a wrong password must not.
+      if (isAuthFailure(this.#lastError)) throw this.#lastError;
       await this.#checkServers(cmd);
       if (!create) await this.#mustExist(cmd);
       feed = this.#duplicate(cmd);
@@ -1338,6 +1340,10 @@ export function connectionProblem(error: unknown, lastError?: unknown): string {
   return redactText(
     last && /Connection is closed/.test(first.message) ? `${first.message} (${last.message})` : first.message,
   );
+}
+
+function isAuthFailure(error: unknown): boolean {
+  return error instanceof Error && /WRONGPASS|NOAUTH|invalid username-password/i.test(error.message);
 }
 
 /** Removes anything that looks like credentials in a URL from a driver message. */
