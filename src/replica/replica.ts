@@ -173,6 +173,7 @@ export class Replica {
   async #sleep(ms: number): Promise<void> {
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, ms);
+      t.unref(); // background retry: never what keeps the process alive
       this.#wake = () => {
         clearTimeout(t);
         resolve();

@@ -367,6 +367,8 @@ class PostgresStore implements Store {
           connectionTimeoutMillis: this.#connectTimeoutMs,
           query_timeout: this.#queryTimeoutMs,
           idleTimeoutMillis: 30_000,
+          // Idle connections do not keep the process alive (a script that forgot close() ends).
+          allowExitOnIdle: true,
           keepAlive: true,
           application_name: this.#appName,
         });
@@ -1225,7 +1227,9 @@ class PostgresStore implements Store {
           ? Promise.resolve()
           : new Promise<void>((r) => {
               resolve = r;
+              // A background long poll: it must not keep a script that forgot close() running.
               timer = setTimeout(r, delay);
+              timer.unref();
             }),
       cancel: () => {
         this.#waiters.delete(wake);
@@ -1255,6 +1259,8 @@ class PostgresStore implements Store {
         client.end().catch(ignore);
         throw error;
       });
+      // Only waits for notifications: like an idle pool connection, it does not keep the process alive.
+      (client as unknown as { connection?: { stream?: { unref?: () => void } } }).connection?.stream?.unref?.();
       conn = { client, release: () => void client.end().catch(ignore) };
     } else {
       const pool = this.#pool;

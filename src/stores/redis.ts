@@ -335,6 +335,7 @@ class RedisStore implements Store {
     }
     // Failures surface as rejected calls; the last one is kept to say why a connection closed.
     cmd.on("error", this.#onClientError);
+    if (owned) unrefSockets(cmd);
     this.#lastError = undefined;
     let feed: Client | undefined;
     try {
@@ -345,6 +346,7 @@ class RedisStore implements Store {
       if (!create) await this.#mustExist(cmd);
       feed = this.#duplicate(cmd);
       feed.on("error", this.#onClientError);
+      unrefSockets(feed);
       await ready(feed, this.#timeoutMs * 2);
     } catch (error) {
       feed?.disconnect();
@@ -934,6 +936,8 @@ class RedisStore implements Store {
           feed.disconnect(true);
           reject(new Error(`the feed read got no answer within ${guardMs} ms`));
         }, guardMs);
+        // A background long poll: it must not keep a script that forgot close() running.
+        timer.unref();
       });
       const reply = (await Promise.race([read, guard])) as XreadReply;
       return xreadEntries(reply).map(streamToEntry);
@@ -1340,6 +1344,20 @@ export function connectionProblem(error: unknown, lastError?: unknown): string {
   return redactText(
     last && /Connection is closed/.test(first.message) ? `${first.message} (${last.message})` : first.message,
   );
+}
+
+/**
+ * Lets the process exit while these connections are idle or long-polling (a script that never calls
+ * `close()` still ends). Calls a user awaits stay alive through the deadline timer of each call.
+ */
+function unrefSockets(client: Client): void {
+  const unref = (c: Redis) => {
+    const onConnect = () => (c as unknown as { stream?: { unref?: () => void } }).stream?.unref?.();
+    c.on("connect", onConnect);
+    onConnect();
+  };
+  if (client instanceof Cluster) client.on("+node", unref);
+  else unref(client);
 }
 
 function isAuthFailure(error: unknown): boolean {
