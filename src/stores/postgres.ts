@@ -1260,7 +1260,9 @@ class PostgresStore implements Store {
         throw error;
       });
       // Only waits for notifications: like an idle pool connection, it does not keep the process alive.
-      (client as unknown as { connection?: { stream?: { unref?: () => void } } }).connection?.stream?.unref?.();
+      (
+        client as unknown as { connection?: { stream?: { unref?: () => void } } }
+      ).connection?.stream?.unref?.();
       conn = { client, release: () => void client.end().catch(ignore) };
     } else {
       const pool = this.#pool;
