@@ -180,7 +180,7 @@ export async function createAuth(options: AuthOptions): Promise<Auth> {
 
 /** One node of revokit: issues, verifies, refreshes and revokes tokens. Create it with {@link createAuth}. */
 export class Auth {
-  /** Counters for `/metrics`. */
+  /** Counters of this node (plain fields, cheap to bump); expose them with `collectMetrics(auth)`. */
   readonly metrics = new AuthMetrics();
   readonly issuer: string;
   readonly audience: string;
@@ -251,6 +251,7 @@ export class Auth {
       now: this.#now,
       maxStalenessMs: this.#maxStalenessMs,
       createIndex: o.createIndex,
+      onFeedEntry: (entry, remote, arrivedAt) => this.metrics.feedEntry(entry, remote, arrivedAt),
       onError: () => {
         this.metrics.storeErrors++;
       },

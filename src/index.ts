@@ -30,7 +30,12 @@ export {
 } from "./core/http-errors.js";
 export { ALGORITHMS, type Algorithm, type KeyInput } from "./core/keys.js";
 export { decideRotation, type RotationDecision } from "./core/refresh.js";
-export { AuthMetrics } from "./metrics.js";
+export {
+  AuthMetrics,
+  type CollectMetricsOptions,
+  collectMetrics,
+  PROPAGATION_BUCKETS,
+} from "./metrics.js";
 export type { ReplicaStatus } from "./replica/replica.js";
 export { memoryStore } from "./stores/memory.js";
 export type * from "./stores/types.js";

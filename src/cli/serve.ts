@@ -1,6 +1,6 @@
 import { parseDuration } from "../core/duration.js";
 import { type StartServerOptions, startServer } from "../server/index.js";
-import { LOG_LEVELS, type LogLevel } from "../server/logger.js";
+import { LOG_LEVELS, LOG_REQUESTS, type LogLevel, type LogRequests } from "../server/logger.js";
 import {
   algorithmFlag,
   commandHelp,
@@ -139,6 +139,13 @@ export const SERVE_FLAGS: Flags = {
     value: "LEVEL",
     help: `log level: ${LOG_LEVELS.join(", ")}`,
   },
+  "log-requests": {
+    type: "string",
+    env: "REVOKIT_LOG_REQUESTS",
+    default: "all",
+    value: "WHICH",
+    help: "one info line per request (id, method, route, status, ms; no URL, header or body): all, errors (5xx) or off",
+  },
 };
 
 /** Help of `serve`. */
@@ -175,6 +182,9 @@ export function serveOptions(parsed: Parsed, env: NodeJS.ProcessEnv = process.en
   const level = optional(parsed, "log-level") ?? "info";
   if (!(LOG_LEVELS as readonly string[]).includes(level))
     throw usage(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
+  const logRequests = optional(parsed, "log-requests") ?? "all";
+  if (!(LOG_REQUESTS as readonly string[]).includes(logRequests))
+    throw usage(`--log-requests must be one of ${LOG_REQUESTS.join(", ")}`);
   let register = parsed.values["no-register"] !== true;
   if (parsed.values["no-register"] !== true && env.REVOKIT_REGISTER !== undefined) {
     const v = env.REVOKIT_REGISTER.trim().toLowerCase();
@@ -213,6 +223,7 @@ export function serveOptions(parsed: Parsed, env: NodeJS.ProcessEnv = process.en
       ipWindowMs: windowMs("ip-window"),
     },
     logger: level as LogLevel,
+    logRequests: logRequests as LogRequests,
   };
 }
 

@@ -107,7 +107,7 @@ describe("renderMetrics", () => {
     const auth = await createAuth({ issuer: "https://a.test", audience: "api", store: memoryStore() });
     try {
       auth.metrics.count(auth.metrics.revocations, 'jti|odd "reason"\\\nx');
-      const text = renderMetrics(auth, new ServerMetrics());
+      const text = await renderMetrics(auth, new ServerMetrics());
       expect(text).toContain('revokit_revocations_total{grain="jti",reason="odd \\"reason\\"\\\\\\nx"} 1');
       expect(text.endsWith("\n")).toBe(true);
     } finally {
