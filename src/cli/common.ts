@@ -311,7 +311,9 @@ export async function openAdmin(parsed: Parsed): Promise<Auth> {
   }
   const accessTokenTtl = durationFlag(parsed, "access-token-ttl");
   const flagAlg = algorithmFlag(parsed);
-  const store = await storeFromUrl(url, { logger: cliLogger });
+  // Start-up advice about the store (Redis persistence off, ...) is for the servers' logs, where
+  // `serve` prints it; an admin command prints its result or one error line.
+  const store = await storeFromUrl(url, { logger: { warn: () => undefined } });
   try {
     try {
       await store.open({ create: false });

@@ -49,7 +49,7 @@ export async function init(args: string[]): Promise<number> {
   }
   const algorithm = algorithmFlag(parsed);
   const shown = redactStoreUrl(url);
-  const probe = await storeFromUrl(url, { logger: quiet });
+  const probe = await storeFromUrl(url, { logger: { warn: () => undefined } });
   try {
     await probe.open({ create: false });
     out(`the store at ${shown} already exists: nothing changed`);
