@@ -3,11 +3,13 @@
  * The server (another process) sees every change through the store: users, clients, revocations
  * and keys.
  */
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  CLI,
   type CliResult,
   eventually,
   runCli,
@@ -215,6 +217,42 @@ describe("revokit sessions and revoke", () => {
     expect((await me(real.access_token)).status).toBe(200);
     await fails(["revoke", "--user", "nobody"], 1, /no such user/);
     await fails(["revoke", "--jti", "x", "--store", "ftp://nowhere"], 2, /--store/);
+  });
+});
+
+describe("revoke --before on a terminal", () => {
+  // util-linux `script` gives the command a pseudo-terminal, as a person at a shell has.
+  const hasScript = spawnSync("script", ["--version"]).status === 0;
+  it.skipIf(!hasScript && !process.env.CI)("asks first: anything but yes cancels, yes revokes", async () => {
+    const onTty = async (answer: string) => {
+      const child = spawn(
+        "script",
+        [
+          "-qec",
+          `${process.execPath} ${CLI} revoke --before now --store sqlite:${join(dir, "auth.db")}`,
+          "/dev/null",
+        ],
+        { stdio: ["pipe", "pipe", "pipe"] },
+      );
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('Type "yes"')) child.stdin.write(`${answer}\r`);
+      });
+      const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+      return { code, out };
+    };
+    const t = await tokens("alice");
+    const no = await onTty("no");
+    expect(no.out).toMatch(/This logs out every user/);
+    expect(no.out).toMatch(/cancelled: nothing was revoked/);
+    expect(no.code).toBe(1);
+    expect((await me(t.access_token)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1100));
+    const yes = await onTty("yes");
+    expect(yes.out).toMatch(/revoked everything issued before/);
+    expect(yes.code).toBe(0);
+    await eventually("everything older refused", async () => (await me(t.access_token)).status === 401);
   });
 });
 
