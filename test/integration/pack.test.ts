@@ -183,6 +183,22 @@ describe("the packed tarball in a fresh app", () => {
     expect(tsc.status).toBe(0);
   }, 60_000);
 
+  it("importing revokit loads no store driver and no server (storeFromUrl loads the driver it needs)", () => {
+    const probe = `await import("revokit");
+const { createRequire } = await import("node:module");
+const loaded = Object.keys(createRequire(import.meta.url).cache);
+const names = ["ioredis", "pg", "better-sqlite3", "fastify", "pino"];
+const drivers = loaded.filter((p) => names.some((n) => p.includes(\`/node_modules/\${n}/\`)));
+const { storeFromUrl } = await import("revokit");
+await storeFromUrl("sqlite::memory:");
+const after = Object.keys(createRequire(import.meta.url).cache).filter((p) => p.includes("better-sqlite3"));
+console.log(JSON.stringify({ drivers, sqliteLoaded: after.length > 0 }));`;
+    writeFileSync(join(app, "probe.mjs"), probe);
+    const run = spawnSync(process.execPath, [join(app, "probe.mjs")], { cwd: app, encoding: "utf8" });
+    expect(run.stderr).toBe("");
+    expect(JSON.parse(run.stdout)).toEqual({ drivers: [], sqliteLoaded: true });
+  });
+
   it("runs every example to its end", () => {
     for (const e of examples) {
       const run = spawnSync(process.execPath, [join(app, "out", `${e.name}.js`)], {
