@@ -201,6 +201,7 @@ class RedisStore implements Store {
     if (typeof target !== "object" || target === null) {
       throw new ConfigInvalidError("redis", "expected { url }, { nodes } or { client }");
     }
+    checkOptionNames("redisStore", target, ["url", "nodes", "client"]);
     const ways = ["url", "nodes", "client"].filter((k) => k in target && (target as never)[k] !== undefined);
     if (ways.length !== 1) throw new ConfigInvalidError("redis", "give exactly one of url, nodes or client");
     if ("url" in target && (typeof target.url !== "string" || target.url.length === 0)) {
@@ -215,7 +216,6 @@ class RedisStore implements Store {
     if ("client" in target && clientKeyPrefix(target.client)) {
       throw new ConfigInvalidError("client", "an ioredis keyPrefix is not supported: use the prefix option");
     }
-    checkOptionNames("redisStore", target, ["url", "nodes", "client"]);
     if (typeof options !== "object" || options === null)
       throw new ConfigInvalidError("options", "must be an object");
     checkOptionNames("redisStore", options, REDIS_OPTION_NAMES);

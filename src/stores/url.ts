@@ -138,9 +138,9 @@ export async function storeFromUrl(value: string, options: StoreFromUrlOptions =
       return memoryStore();
     case "sqlite": {
       const path = spec.path;
-      let mod: typeof import("../stores/sqlite.js");
+      let mod: typeof import("./sqlite.js");
       try {
-        mod = await import("../stores/sqlite.js");
+        mod = await import("./sqlite.js");
       } catch (error) {
         if (isMissingModule(error)) throw missingDriver("sqlite", "better-sqlite3", error);
         throw error;
@@ -148,9 +148,9 @@ export async function storeFromUrl(value: string, options: StoreFromUrlOptions =
       return mod.sqliteStore({ path });
     }
     case "redis": {
-      let mod: typeof import("../stores/redis.js");
+      let mod: typeof import("./redis.js");
       try {
-        mod = await import("../stores/redis.js");
+        mod = await import("./redis.js");
       } catch (error) {
         if (isMissingModule(error)) throw missingDriver("redis", "ioredis", error);
         throw error;
@@ -164,9 +164,9 @@ export async function storeFromUrl(value: string, options: StoreFromUrlOptions =
       );
     }
     case "postgres": {
-      let mod: typeof import("../stores/postgres.js");
+      let mod: typeof import("./postgres.js");
       try {
-        mod = await import("../stores/postgres.js");
+        mod = await import("./postgres.js");
       } catch (error) {
         if (isMissingModule(error)) throw missingDriver("postgres", "pg", error);
         throw error;

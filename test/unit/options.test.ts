@@ -39,7 +39,11 @@ describe("unknown option names are a TypeError at once", () => {
       () => sqliteStore({ path: join(dir, "a.db"), pollIntervall: 5 } as never),
       /sqliteStore: unknown option "pollIntervall" \(did you mean "pollInterval"\?\)/,
     ],
-    ["redisStore target", () => redisStore({ uri: "redis://127.0.0.1" } as never), /redis|uri/],
+    [
+      "redisStore target",
+      () => redisStore({ uri: "redis://127.0.0.1" } as never),
+      /redisStore: unknown option "uri" \(did you mean "url"\?\)/,
+    ],
     [
       "redisStore options",
       () => redisStore({ url: "redis://127.0.0.1" }, { prefx: "a:" } as never),
