@@ -246,10 +246,10 @@ export function parsePastTime(value: string, flag: string, now = Date.now()): Da
  * Asks before a command that logs out every user: on a terminal the user must type "yes"; without a
  * terminal (a script, a pipe) the command is refused unless `--yes` was given.
  */
-export async function confirm(parsed: Parsed, what: string): Promise<void> {
+export async function confirm(parsed: Parsed, what: { ask: string; refuse: string }): Promise<void> {
   if (parsed.values.yes === true) return;
-  if (!process.stdin.isTTY) throw usage(`${what}: add --yes to confirm (no terminal to ask on)`);
-  process.stderr.write(`${what}. Type "yes" to continue: `);
+  if (!process.stdin.isTTY) throw usage(`${what.refuse}: add --yes to confirm (no terminal to ask on)`);
+  process.stderr.write(`${what.ask}. Type "yes" to continue: `);
   const answer = await new Promise<string>((resolve) => {
     process.stdin.setEncoding("utf8");
     process.stdin.once("data", (chunk: string) => {

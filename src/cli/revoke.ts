@@ -87,13 +87,14 @@ export async function revoke(args: string[]): Promise<number> {
   if (jws && issuer !== undefined && jws.iss !== issuer) {
     throw new CliError(`the token was not issued by ${issuer}: nothing revoked`);
   }
+  const everyone = before && {
+    ask: `This logs out every user: every token and session issued before ${before.toISOString()} is refused`,
+    refuse: "revoke --before logs out every user",
+  };
+  // Without a terminal to ask on, refuse before touching the store.
+  if (everyone && parsed.values.yes !== true && !process.stdin.isTTY) await confirm(parsed, everyone);
   return withAdmin(parsed, async (auth) => {
-    if (before) {
-      await confirm(
-        parsed,
-        `This logs out every user: every token and session issued before ${before.toISOString()} is refused`,
-      );
-    }
+    if (everyone) await confirm(parsed, everyone);
     switch (grain) {
       case "session": {
         const live = await auth.getSession(value);
