@@ -1,4 +1,4 @@
-// `npm run bench`: every figure of SPEC section 7, measured side by side in one run on this machine,
+// `npm run bench`: every performance target, measured side by side in one run on this machine,
 // printed as one Markdown table (stdout) with short notes; progress goes to stderr.
 //
 //   npm run bench                         everything (a few minutes)
@@ -49,7 +49,7 @@ const SIZES = quick
       logoutSessions: 100_000,
     };
 
-/** One line of the table: area, measure, value, ratio, SPEC target, status. */
+/** One line of the table: area, measure, value, ratio, target, status. */
 const rows = [];
 const notes = [];
 const row = (area, measure, value, vs = "", target = "", state = "") =>
@@ -190,7 +190,7 @@ try {
         }
       }
       notes.push(
-        `http: autocannon on loopback, 10 connections, ${SIZES.httpSeconds} s per route (medians of 3 interleaved rounds) after a 0.5 s warm-up; the server in its own process, autocannon in this one (one core each). requireAuth runs on a Redis-backed Auth (EdDSA); one token per run (a client reuses its token: with the default cache, every request after the first skips the signature check). "JWT verified, no revocation check" is the same requireAuth on an Auth whose revocation index is switched off (SPEC: "the same app with no revocation check"). CPU/req is the server process's CPU time per request. The recipe is jose.jwtVerify against the JWKS plus one awaited \`EXISTS\` on the same Redis.`,
+        `http: autocannon on loopback, 10 connections, ${SIZES.httpSeconds} s per route (medians of 3 interleaved rounds) after a 0.5 s warm-up; the server in its own process, autocannon in this one (one core each). requireAuth runs on a Redis-backed Auth (EdDSA); one token per run (a client reuses its token: with the default cache, every request after the first skips the signature check). "JWT verified, no revocation check" is the same requireAuth on an Auth whose revocation index is switched off (the target compares with "the same app with no revocation check"). CPU/req is the server process's CPU time per request. The recipe is jose.jwtVerify against the JWKS plus one awaited \`EXISTS\` on the same Redis.`,
       );
     }
   }
@@ -338,7 +338,7 @@ try {
 }
 
 const cpu = cpus();
-const header = ["Area", "Measure", "Result", "Ratio", "SPEC §7 target", "Status"];
+const header = ["Area", "Measure", "Result", "Ratio", "Target", "Status"];
 const lines = [
   `revokit bench, ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, Node ${process.version}, ${cpu.length} × ${cpu[0]?.model.trim() ?? "unknown CPU"}${quick ? " (--quick: reduced sizes)" : ""}`,
   "",

@@ -4,11 +4,10 @@ import {
   checkClaims,
   signAccessToken,
 } from "./core/access-token.js";
-import { type Duration, parseDuration } from "./core/duration.js";
+import type { Duration } from "./core/duration.js";
 import {
   AuthError,
   ClosedError,
-  ConfigInvalidError,
   LoginStaleError,
   RefreshInvalidError,
   RefreshReusedError,
@@ -29,15 +28,8 @@ import {
   refreshTokenBinding,
 } from "./core/ids.js";
 import { type JwsVerifyOptions, verifyCompactJws } from "./core/jws.js";
-import {
-  type Algorithm,
-  generateKey,
-  importKey,
-  isAlgorithm,
-  type KeyInput,
-  KeyRing,
-  loadKey,
-} from "./core/keys.js";
+import { type Algorithm, generateKey, importKey, type KeyInput, KeyRing, loadKey } from "./core/keys.js";
+import { resolveAuthOptions } from "./core/options.js";
 import { isSessionLive } from "./core/refresh.js";
 import { deepFreeze, TokenCache } from "./core/token-cache.js";
 import { laterUserCutoff, type UserCutoff } from "./core/user-cutoff.js";
@@ -220,7 +212,7 @@ export async function createAuth(options: AuthOptions): Promise<Auth> {
 
 /** One node of revokit: issues, verifies, refreshes and revokes tokens. Create it with {@link createAuth}. */
 export class Auth {
-  /** Counters for `/metrics`. */
+  /** Counters of this node (plain fields, cheap to bump); expose them with `collectMetrics(auth)`. */
   readonly metrics = new AuthMetrics();
   readonly issuer: string;
   readonly audience: string;
@@ -263,75 +255,28 @@ export class Auth {
 
   /** Use {@link createAuth}; the constructor only validates options. */
   constructor(options: AuthOptions) {
-    if (typeof options !== "object" || options === null)
-      throw new ConfigInvalidError("options", "must be an object");
-    const str = (name: "issuer" | "audience") => {
-      const v = options[name];
-      if (typeof v !== "string" || v.length === 0)
-        throw new ConfigInvalidError(name, "must be a non-empty string");
-      return v;
-    };
-    this.issuer = str("issuer");
-    this.audience = str("audience");
+    const o = resolveAuthOptions(options);
+    this.issuer = o.issuer;
+    this.audience = o.audience;
+    this.store = o.store;
+    this.algorithm = o.algorithm;
+    this.#algorithms = o.algorithms;
+    this.accessTokenTtlMs = o.accessTokenTtlMs;
+    this.#refreshTtlMs = o.refreshTokenTtlMs;
+    this.#idleTtlMs = o.refreshIdleTtlMs;
+    this.refreshGraceMs = o.refreshGraceMs;
+    this.#maxStalenessMs = o.maxStalenessMs;
+    this.#toleranceMs = o.clockToleranceMs;
+    this.#keyRefreshMs = o.keyRefreshIntervalMs;
+    this.#purgeMs = o.purgeIntervalMs;
+    this.failMode = o.failMode;
+    this.#maxTokenLength = o.maxTokenLength;
+    this.#now = o.clock ?? Date.now;
+    this.#log = o.logger ?? STDERR_LOGGER;
+    this.#keyInputs = o.keys;
+    this.#cache = o.verifyCacheSize === 0 ? undefined : new TokenCache(o.verifyCacheSize);
     this.#binding = refreshTokenBinding(this.issuer, this.audience);
-    this.#maxSessions = options.maxSessionsPerUser ?? 100;
-    if (!Number.isInteger(this.#maxSessions) || this.#maxSessions < 1) {
-      throw new ConfigInvalidError("maxSessionsPerUser", "must be an integer of at least 1");
-    }
-    if (!isStore(options.store)) {
-      throw new ConfigInvalidError(
-        "store",
-        "is required: memoryStore(), sqliteStore(), redisStore() or postgresStore()",
-      );
-    }
-    this.store = options.store;
-    this.algorithm = options.algorithm ?? "EdDSA";
-    if (!isAlgorithm(this.algorithm))
-      throw new ConfigInvalidError("algorithm", "must be EdDSA, ES256, RS256 or HS256");
-    const algs = options.algorithms ?? [this.algorithm];
-    if (
-      !Array.isArray(algs) ||
-      algs.length === 0 ||
-      !algs.every(isAlgorithm) ||
-      !algs.includes(this.algorithm)
-    ) {
-      throw new ConfigInvalidError("algorithms", "must list supported algorithms and include `algorithm`");
-    }
-    this.#algorithms = new Set(algs);
-    const positive = (name: keyof AuthOptions, value: Duration, allowZero = false) => {
-      const ms = parseDuration(value, name);
-      if (!allowZero && ms <= 0) throw new ConfigInvalidError(name, "must be greater than zero");
-      return ms;
-    };
-    this.accessTokenTtlMs = positive("accessTokenTtl", options.accessTokenTtl ?? "15m");
-    if (this.accessTokenTtlMs < 1000) throw new ConfigInvalidError("accessTokenTtl", "must be at least 1s");
-    this.#refreshTtlMs = positive("refreshTokenTtl", options.refreshTokenTtl ?? "30d");
-    this.#idleTtlMs = positive("refreshIdleTtl", options.refreshIdleTtl ?? "7d");
-    this.refreshGraceMs = positive("refreshGrace", options.refreshGrace ?? "10s", true);
-    this.#maxStalenessMs = positive("maxStaleness", options.maxStaleness ?? "1s");
-    this.#toleranceMs = positive("clockTolerance", options.clockTolerance ?? "5s", true);
-    this.#keyRefreshMs = positive("keyRefreshInterval", options.keyRefreshInterval ?? "5s");
-    this.#purgeMs = positive("purgeInterval", options.purgeInterval ?? "1m", true);
-    this.failMode = options.failMode ?? "closed";
-    if (this.failMode !== "closed" && this.failMode !== "open") {
-      throw new ConfigInvalidError("failMode", 'must be "closed" or "open"');
-    }
-    this.#maxTokenLength = options.maxTokenLength ?? 8192;
-    if (!Number.isInteger(this.#maxTokenLength) || this.#maxTokenLength < 256) {
-      throw new ConfigInvalidError("maxTokenLength", "must be an integer of at least 256");
-    }
-    if (options.clock !== undefined && typeof options.clock !== "function") {
-      throw new ConfigInvalidError("clock", "must be a function returning milliseconds");
-    }
-    this.#now = options.clock ?? Date.now;
-    this.#log = options.logger ?? STDERR_LOGGER;
-    this.#keyInputs = options.keys ?? [];
-    if (!Array.isArray(this.#keyInputs)) throw new ConfigInvalidError("keys", "must be an array");
-    const cacheSize = options.verifyCache ?? 10_000;
-    if (cacheSize !== false && (!Number.isInteger(cacheSize) || cacheSize < 0)) {
-      throw new ConfigInvalidError("verifyCache", "must be a number of entries (0 or more) or false");
-    }
-    this.#cache = cacheSize === false || cacheSize === 0 ? undefined : new TokenCache(cacheSize);
+    this.#maxSessions = o.maxSessionsPerUser;
     this.#jwsRules = {
       algorithms: this.#algorithms,
       key: (kid) => this.#ring.get(kid),
@@ -346,9 +291,10 @@ export class Auth {
     this.#replica = new Replica(this.store, {
       now: this.#now,
       maxStalenessMs: this.#maxStalenessMs,
-      createIndex: options.createIndex,
+      createIndex: o.createIndex,
       // Access tokens only: none of a cut-off session outlives the longest access-token life after it.
       userCutoffTtlMs: () => this.#revocationTtlMs,
+      onFeedEntry: (entry, remote, arrivedAt) => this.metrics.feedEntry(entry, remote, arrivedAt),
       onError: () => {
         this.metrics.storeErrors++;
       },
@@ -1095,15 +1041,6 @@ function sessionInfo(s: SessionRecord): SessionInfo {
     userAgent: s.userAgent,
     ip: s.ip,
   };
-}
-
-function isStore(value: unknown): value is Store {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    typeof (value as Store).open === "function" &&
-    typeof (value as Store).changes === "function"
-  );
 }
 
 function errorText(error: unknown): string {

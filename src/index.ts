@@ -31,7 +31,21 @@ export {
 export { ALGORITHMS, type Algorithm, type KeyInput } from "./core/keys.js";
 export { decideRotation, type RotationDecision } from "./core/refresh.js";
 export type { UserCutoff } from "./core/user-cutoff.js";
-export { AuthMetrics } from "./metrics.js";
+export {
+  AuthMetrics,
+  type CollectMetricsOptions,
+  collectMetrics,
+  PROPAGATION_BUCKETS,
+} from "./metrics.js";
 export type { ReplicaStatus } from "./replica/replica.js";
 export { memoryStore } from "./stores/memory.js";
 export type * from "./stores/types.js";
+export {
+  DEFAULT_STORE_URL,
+  parseStoreUrl,
+  redactStoreUrl,
+  type StoreFromUrlOptions,
+  type StoreLogger,
+  type StoreSpec,
+  storeFromUrl,
+} from "./stores/url.js";

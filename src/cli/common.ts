@@ -1,10 +1,10 @@
 import { parseArgs } from "node:util";
 import { type Auth, createAuth, type Logger } from "../auth.js";
 import { parseDuration } from "../core/duration.js";
-import { AuthError } from "../core/errors.js";
+import { AuthError, StoreMissingError } from "../core/errors.js";
 import { type Algorithm, isAlgorithm } from "../core/keys.js";
-import { DEFAULT_STORE_URL, parseStoreUrl, storeFromUrl } from "../server/store-url.js";
 import type { UserRecord } from "../stores/types.js";
+import { DEFAULT_STORE_URL, parseStoreUrl, redactStoreUrl, storeFromUrl } from "../stores/url.js";
 
 /** A failure to report as one line on stderr; `exitCode` 2 for usage errors, 1 otherwise. */
 export class CliError extends Error {
@@ -211,7 +211,7 @@ export function algorithmFlag(parsed: Parsed): Algorithm | undefined {
   return v;
 }
 
-/** Parses a time: ISO 8601, `now`, or a duration from now (`10m`). */
+/** Parses a time: ISO 8601, `now`, or a duration from now (`10m`: in ten minutes). */
 export function parseTime(value: string, flag: string, now = Date.now()): Date {
   const v = value.trim();
   if (v === "now") return new Date(now);
@@ -225,13 +225,49 @@ export function parseTime(value: string, flag: string, now = Date.now()): Date {
   return new Date(ms);
 }
 
+/**
+ * Parses a past time: ISO 8601, `now`, or a duration meaning that long ago (`10m`: ten minutes ago).
+ * @example parsePastTime("10m", "--before") // a Date ten minutes ago
+ */
+export function parsePastTime(value: string, flag: string, now = Date.now()): Date {
+  const v = value.trim();
+  if (v === "now") return new Date(now);
+  if (/^\d+(?:\.\d+)?(?:ms|s|m|h|d|w)$/.test(v)) return new Date(now - parseDuration(v, flag));
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(v) ? Date.parse(v) : Number.NaN;
+  if (!Number.isFinite(ms)) {
+    throw usage(
+      `${flag} must be an ISO 8601 time (2026-01-31T12:00:00Z), "now" or a duration ago ("10m": ten minutes ago)`,
+    );
+  }
+  return new Date(ms);
+}
+
+/**
+ * Asks before a command that logs out every user: on a terminal the user must type "yes"; without a
+ * terminal (a script, a pipe) the command is refused unless `--yes` was given.
+ */
+export async function confirm(parsed: Parsed, what: { ask: string; refuse: string }): Promise<void> {
+  if (parsed.values.yes === true) return;
+  if (!process.stdin.isTTY) throw usage(`${what.refuse}: add --yes to confirm (no terminal to ask on)`);
+  process.stderr.write(`${what.ask}. Type "yes" to continue: `);
+  const answer = await new Promise<string>((resolve) => {
+    process.stdin.setEncoding("utf8");
+    process.stdin.once("data", (chunk: string) => {
+      process.stdin.pause();
+      resolve(chunk.trim());
+    });
+    process.stdin.resume();
+  });
+  if (answer.toLowerCase() !== "yes") throw new CliError("cancelled: nothing was revoked");
+}
+
 /** `--store`: the store URL (`serve` and every admin command). */
 export const STORE_FLAG: Flag = {
   type: "string",
   env: "REVOKIT_STORE",
   default: DEFAULT_STORE_URL,
   value: "URL",
-  help: "sqlite:PATH, redis://..., postgres://... or memory:",
+  help: "sqlite:PATH, redis://...[?prefix=P], postgres://...[?schema=S] or memory:",
 };
 
 /**
@@ -262,17 +298,33 @@ const cliLogger: Logger = {
 };
 
 /**
- * Opens an `Auth` on the store of `--store` for one admin command: background purging is off, the
- * algorithm defaults to that of the newest stored key (so no stray key is created), and every stored
- * algorithm is accepted (so `revoke --token` takes any token the store's keys signed).
+ * Opens an `Auth` on the store of `--store` for one admin command. Only an existing, initialised store
+ * is opened (a mistyped path or prefix, or `memory:`, fails and creates nothing: `serve` and `init`
+ * create stores). Background purging is off, the algorithm defaults to that of the newest stored key
+ * (so no stray key is created), and every stored algorithm is accepted (so `revoke --token` takes any
+ * token the store's keys signed).
  */
 export async function openAdmin(parsed: Parsed): Promise<Auth> {
   const url = storeUrlFlag(parsed);
+  if (parseStoreUrl(url).kind === "memory") {
+    throw usage("--store memory: is a new, empty store in every process: give the store your server uses");
+  }
   const accessTokenTtl = durationFlag(parsed, "access-token-ttl");
   const flagAlg = algorithmFlag(parsed);
-  const store = await storeFromUrl(url, { logger: cliLogger });
+  // Start-up advice about the store (Redis persistence off, ...) is for the servers' logs, where
+  // `serve` prints it; an admin command prints its result or one error line.
+  const store = await storeFromUrl(url, { logger: { warn: () => undefined } });
   try {
-    await store.open();
+    try {
+      await store.open({ create: false });
+    } catch (error) {
+      if (error instanceof StoreMissingError) {
+        throw new CliError(
+          `${error.message}; nothing was created (create it with: revokit init --store ${redactStoreUrl(url)})`,
+        );
+      }
+      throw error;
+    }
     const keys = await store.listKeys();
     const algorithm = flagAlg ?? keys.at(-1)?.alg ?? "EdDSA";
     const algorithms = [...new Set<Algorithm>([algorithm, ...keys.map((k) => k.alg)])];

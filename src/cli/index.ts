@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * The `revokit` command line (SPEC §6): `serve` runs the auth server; the admin commands work on
- * the same `--store`. Errors are one line on stderr; usage errors exit 2, other failures 1.
+ * The `revokit` command line: `serve` runs the auth server; `init` creates a store; the admin
+ * commands work on the same `--store` and never create one. Errors are one line on stderr; usage
+ * errors exit 2, other failures 1.
  */
 import { readFileSync } from "node:fs";
 import { CliError, describeError } from "./common.js";
@@ -11,6 +12,7 @@ type Command = (args: string[]) => Promise<number>;
 /** Each command is loaded only when run, so admin commands start without loading the server. */
 const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import("./serve.js")).serve,
+  init: async () => (await import("./init.js")).init,
   users: async () => (await import("./users.js")).users,
   sessions: async () => (await import("./sessions.js")).sessions,
   revoke: async () => (await import("./revoke.js")).revoke,
@@ -22,17 +24,20 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 const HELP = `Usage: revokit <command> [options]
 
 Commands:
-  serve                      run the auth server (HTTP API)
+  serve                      run the auth server (HTTP API); creates the store if needed
+  init                       create the store (before any serve), with its first signing key
   users add|list|disable|enable|delete
                              manage user accounts (users add reads the password from stdin)
   sessions USER              list a user's live sessions
   revoke --session ID | --user NAME | --token JWT | --jti ID | --before TIME
-                             revoke at one grain
+                             revoke at one grain (--before logs out everyone: asks, or --yes)
   clients add|list|remove    manage confidential OAuth clients
   keys list|rotate           list or rotate signing keys
   status                     show the store, revocations, keys, users and clients
 
 Every command takes --store URL (env REVOKIT_STORE; default sqlite:./data/revokit.db) and --help.
+URL: sqlite:PATH, redis://HOST:PORT[?prefix=P], postgres://...[?schema=S] or memory:.
+Only serve and init create a store; other commands refuse a store that does not exist yet.
 `;
 
 function version(): string {

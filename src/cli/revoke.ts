@@ -2,12 +2,13 @@ import { isRefreshTokenShape } from "../core/ids.js";
 import {
   CliError,
   commandHelp,
+  confirm,
   type Flags,
   findUser,
   optional,
   out,
   parseCommand,
-  parseTime,
+  parsePastTime,
   readSecretLine,
   STORE_FLAGS,
   usage,
@@ -24,13 +25,23 @@ const FLAGS: Flags = {
   token: {
     type: "string",
     value: "TOKEN",
-    help: "revoke one access token until it expires (a refresh token: its whole session); - reads it from stdin",
+    help: "revoke one access token (a JWT signed by this store's keys) until it expires; a refresh token: its whole session; - reads it from stdin",
   },
   jti: { type: "string", value: "ID", help: "revoke one access token by its jti" },
   before: {
     type: "string",
     value: "TIME",
-    help: 'revoke everything issued before TIME (ISO 8601 or "now")',
+    help: 'log out every user: revoke everything issued before TIME (ISO 8601, "now", or a duration ago such as "10m")',
+  },
+  yes: {
+    type: "boolean",
+    help: "confirm --before without being asked (required when stdin is not a terminal)",
+  },
+  issuer: {
+    type: "string",
+    env: "REVOKIT_ISSUER",
+    value: "URL",
+    help: "with --token: the token's iss must be exactly this",
   },
   reason: {
     type: "string",
@@ -45,6 +56,7 @@ export const REVOKE_HELP = commandHelp(
   `Usage: revokit revoke (--session ID | --user NAME | --token JWT | --jti ID | --before TIME) [options]
 
 Revokes at one grain; every node on the store refuses the tokens within its staleness bound.
+--before logs out every user, so it asks for confirmation (or takes --yes).
 
 `,
   FLAGS,
@@ -67,9 +79,22 @@ export async function revoke(args: string[]): Promise<number> {
   const reason = optional(parsed, "reason") ?? "admin_revoke";
   if (!/^[a-z0-9_.:-]{1,64}$/i.test(reason)) throw usage("--reason must be 1 to 64 letters, digits or _.:-");
   const opts = { actor: "admin", reason };
-  const before = grain === "before" ? parseTime(value, "--before") : undefined;
+  const before = grain === "before" ? parsePastTime(value, "--before") : undefined;
+  if (before && before.getTime() > Date.now()) throw usage("--before must not be in the future");
   const token = grain === "token" && value === "-" ? await readSecretLine("token") : value;
+  const jws = grain === "token" && !isRefreshTokenShape(token) ? accessTokenClaims(token) : undefined;
+  const issuer = optional(parsed, "issuer");
+  if (jws && issuer !== undefined && jws.iss !== issuer) {
+    throw new CliError(`the token was not issued by ${issuer}: nothing revoked`);
+  }
+  const everyone = before && {
+    ask: `This logs out every user: every token and session issued before ${before.toISOString()} is refused`,
+    refuse: "revoke --before logs out every user",
+  };
+  // Without a terminal to ask on, refuse before touching the store.
+  if (everyone && parsed.values.yes !== true && !process.stdin.isTTY) await confirm(parsed, everyone);
   return withAdmin(parsed, async (auth) => {
+    if (everyone) await confirm(parsed, everyone);
     switch (grain) {
       case "session": {
         const live = await auth.getSession(value);
@@ -96,11 +121,14 @@ export async function revoke(args: string[]): Promise<number> {
           await auth.revokeAccessToken(token, opts);
         } catch (error) {
           if ((error as { code?: unknown }).code === "ERR_TOKEN_INVALID" || error instanceof TypeError) {
-            throw new CliError("not an access token signed by this store's keys");
+            throw new CliError("not an access token signed by this store's keys: nothing revoked");
           }
           throw error;
         }
-        out("revoked the access token until it expires");
+        const exp = new Date((jws?.exp ?? 0) * 1000).toISOString();
+        if ((jws?.exp ?? 0) * 1000 <= Date.now())
+          out(`the access token expired at ${exp}: it is refused already`);
+        else out(`revoked the access token until it expires (${exp})`);
         return 0;
       }
       case "jti":
@@ -118,4 +146,24 @@ export async function revoke(args: string[]): Promise<number> {
         return 0;
     }
   });
+}
+
+/**
+ * The claims of a compact JWS, unverified (the signature is checked by `revokeAccessToken` before
+ * anything is written); anything else is a usage error, so a stray string is never taken for a jti.
+ */
+function accessTokenClaims(token: string): { iss?: unknown; exp?: number } {
+  const parts = token.split(".");
+  if (parts.length !== 3 || !parts.every((p) => /^[A-Za-z0-9_-]+$/.test(p))) {
+    throw usage("--token must be an access token (a JWT) or a refresh token; use --jti for a token id");
+  }
+  try {
+    const claims = JSON.parse(Buffer.from(parts[1] as string, "base64url").toString("utf8")) as unknown;
+    if (typeof claims !== "object" || claims === null || Array.isArray(claims))
+      throw new Error("not an object");
+    const { iss, exp } = claims as { iss?: unknown; exp?: unknown };
+    return { iss, exp: typeof exp === "number" ? exp : undefined };
+  } catch {
+    throw new CliError("not an access token signed by this store's keys: nothing revoked");
+  }
 }

@@ -1,6 +1,6 @@
 import { parseDuration } from "../core/duration.js";
 import { type StartServerOptions, startServer } from "../server/index.js";
-import { LOG_LEVELS, type LogLevel } from "../server/logger.js";
+import { LOG_LEVELS, LOG_REQUESTS, type LogLevel, type LogRequests } from "../server/logger.js";
 import {
   algorithmFlag,
   commandHelp,
@@ -101,7 +101,7 @@ export const SERVE_FLAGS: Flags = {
     type: "string",
     env: "REVOKIT_TRUST_PROXY",
     default: "false",
-    value: "SPEC",
+    value: "PROXIES",
     help: "believe X-Forwarded-For from: true, false, a hop count, or comma-separated addresses/CIDRs",
   },
   "login-max-failures": {
@@ -139,15 +139,23 @@ export const SERVE_FLAGS: Flags = {
     value: "LEVEL",
     help: `log level: ${LOG_LEVELS.join(", ")}`,
   },
+  "log-requests": {
+    type: "string",
+    env: "REVOKIT_LOG_REQUESTS",
+    default: "all",
+    value: "WHICH",
+    help: "one info line per request (id, method, route, status, ms; no URL, header or body): all, errors (5xx) or off",
+  },
 };
 
 /** Help of `serve`. */
 export const SERVE_HELP = commandHelp(
   `Usage: revokit serve [options]
 
-Runs the auth server (HTTP API of SPEC section 5) until SIGTERM or SIGINT. Every option also reads
-the environment variable shown; a flag wins over the environment. Nodes started on the same store
-share keys, users, sessions, rate limits and revocations.
+Runs the auth server (the HTTP API of docs/http-api.md) until SIGTERM or SIGINT, creating the
+store if it does not exist yet. Every option also reads the environment variable shown; a flag wins
+over the environment. Nodes started on the same store share keys, users, sessions, rate limits and
+revocations.
 
 `,
   SERVE_FLAGS,
@@ -174,6 +182,9 @@ export function serveOptions(parsed: Parsed, env: NodeJS.ProcessEnv = process.en
   const level = optional(parsed, "log-level") ?? "info";
   if (!(LOG_LEVELS as readonly string[]).includes(level))
     throw usage(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
+  const logRequests = optional(parsed, "log-requests") ?? "all";
+  if (!(LOG_REQUESTS as readonly string[]).includes(logRequests))
+    throw usage(`--log-requests must be one of ${LOG_REQUESTS.join(", ")}`);
   let register = parsed.values["no-register"] !== true;
   if (parsed.values["no-register"] !== true && env.REVOKIT_REGISTER !== undefined) {
     const v = env.REVOKIT_REGISTER.trim().toLowerCase();
@@ -212,6 +223,7 @@ export function serveOptions(parsed: Parsed, env: NodeJS.ProcessEnv = process.en
       ipWindowMs: windowMs("ip-window"),
     },
     logger: level as LogLevel,
+    logRequests: logRequests as LogRequests,
   };
 }
 

@@ -1,4 +1,4 @@
-import { DEFAULT_STORE_URL, redactStoreUrl } from "../server/store-url.js";
+import { DEFAULT_STORE_URL, redactStoreUrl } from "../stores/url.js";
 import {
   commandHelp,
   type Flags,

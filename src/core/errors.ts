@@ -103,6 +103,17 @@ export class StoreUnavailableError extends AuthError {
   }
 }
 
+/**
+ * `open({ create: false })` found no initialised store at that place (a mistyped SQLite path, an empty
+ * Redis prefix, a missing PostgreSQL schema, a new `memoryStore`), and created nothing.
+ */
+export class StoreMissingError extends AuthError {
+  override readonly code = "ERR_STORE_MISSING";
+  constructor(message = "no initialised store there") {
+    super(message);
+  }
+}
+
 /** `createAuth` or a store factory was given an invalid option. */
 export class ConfigInvalidError extends AuthError {
   override readonly code = "ERR_CONFIG_INVALID";
@@ -164,6 +175,7 @@ export const ERROR_CODES = [
   "ERR_LOGIN_STALE",
   "ERR_SESSION_NOT_FOUND",
   "ERR_CLOSED",
+  "ERR_STORE_MISSING",
 ] as const;
 
 /** One of {@link ERROR_CODES}. */

@@ -23,6 +23,13 @@ export interface ReplicaOptions {
   userCutoffTtlMs?: () => number;
   /** Index factory. Default: a {@link CompactIndex} (typed arrays, about 40 bytes an entry). */
   createIndex?: () => RevocationIndex;
+  /**
+   * Called shortly after every entry the change feed brings (not the snapshot), with the time it
+   * arrived; `remote` is false for an entry this node applied itself (its own revocation coming back:
+   * the feed may deliver it a moment before the writing call returns, hence the short delay). For
+   * metrics.
+   */
+  onFeedEntry?: (entry: RevocationEntry, remote: boolean, arrivedAt: number) => void;
 }
 
 /** Diagnostic state of a replica. */
@@ -50,6 +57,10 @@ export interface ReplicaStatus {
 }
 
 const SWEEP_INTERVAL_MS = 1000;
+/** Most own entries remembered until the feed brings them back (for the remote/local metric). */
+const MINE_MAX = 100_000;
+/** How long a feed entry waits for the local write that may have produced it to return. */
+const OWN_ENTRY_WAIT_MS = 50;
 const SWEEP_BUDGET = 20_000;
 const BATCH = 1000;
 
@@ -169,7 +180,7 @@ export class Replica {
       for (const e of snap.entries) if (e.kind === "jti") jtis++;
       this.jtis.reserve?.(jtis);
       this.sessions.reserve?.(snap.entries.length - jtis);
-      for (const e of snap.entries) this.apply(e);
+      for (const e of snap.entries) this.#put(e);
       head = snap;
     }
     if (this.#closed) return;
@@ -189,6 +200,7 @@ export class Replica {
   async #sleep(ms: number): Promise<void> {
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, ms);
+      t.unref(); // background retry: never what keeps the process alive
       this.#wake = () => {
         clearTimeout(t);
         resolve();
@@ -208,7 +220,7 @@ export class Replica {
           await this.#dataLost(started);
           continue;
         }
-        for (const e of batch.entries) this.apply(e);
+        for (const e of batch.entries) this.#fromFeed(e);
         this.#cursor = batch.cursor;
         this.#confirmedAt = started;
         this.#lastError = null;
@@ -247,8 +259,38 @@ export class Replica {
     this.#lossCutoff = undefined;
   }
 
-  /** Applies one feed entry. Idempotent; entries may arrive twice (from the feed and locally). */
+  /** Entries this node applied itself, until the feed brings them back (bounded; for metrics only). */
+  readonly #mine = new Set<string>();
+
+  /** Applies one entry this node wrote. Idempotent; it arrives again from the feed. */
   apply(entry: RevocationEntry): void {
+    if (this.#opts.onFeedEntry) {
+      if (this.#mine.size >= MINE_MAX) this.#mine.clear();
+      this.#mine.add(`${entry.kind}|${entry.subject}`);
+    }
+    this.#put(entry);
+  }
+
+  /** Feed entries waiting to be told apart from this node's own (see `onFeedEntry`). */
+  #arrived: { entry: RevocationEntry; at: number }[] = [];
+
+  #fromFeed(entry: RevocationEntry): void {
+    this.#put(entry);
+    const report = this.#opts.onFeedEntry;
+    if (!report) return;
+    if (this.#arrived.length === 0) {
+      setTimeout(() => {
+        const arrived = this.#arrived;
+        this.#arrived = [];
+        for (const a of arrived) {
+          report(a.entry, !this.#mine.delete(`${a.entry.kind}|${a.entry.subject}`), a.at);
+        }
+      }, OWN_ENTRY_WAIT_MS).unref();
+    }
+    if (this.#arrived.length < MINE_MAX) this.#arrived.push({ entry, at: this.#opts.now() });
+  }
+
+  #put(entry: RevocationEntry): void {
     switch (entry.kind) {
       case "jti":
         this.jtis.add(entry.subject, entry.expiresAt);

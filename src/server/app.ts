@@ -6,11 +6,13 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  LogController,
 } from "fastify";
 import type { Logger as PinoLogger } from "pino";
 import { revokit } from "../http/fastify.js";
 import { answerFor, notFound, unavailable } from "./api-error.js";
 import type { ServerContext } from "./context.js";
+import type { LogRequests } from "./logger.js";
 import { acceptAnything } from "./parsers.js";
 import { authRoutes } from "./routes/auth.js";
 import { discoveryRoutes } from "./routes/discovery.js";
@@ -25,6 +27,8 @@ export interface AppOptions {
   trustProxy: boolean | number | string | string[];
   /** Whether the issuer is `https:` (adds `Strict-Transport-Security`). */
   https: boolean;
+  /** Which requests get their one log line: every one (default), only 5xx answers, or none. */
+  logRequests?: LogRequests;
 }
 
 /** The JSON error answer for a client error that never became a request (bad HTTP, huge headers). */
@@ -60,7 +64,7 @@ function onClientError(this: FastifyInstance, error: NodeJS.ErrnoException, sock
 }
 
 /**
- * Builds the Fastify app of the standalone server: every route of SPEC §5, one error handler (every
+ * Builds the Fastify app of the standalone server: every route of docs/http-api.md, one error handler (every
  * error is `{ error, error_description }`, the only 5xx a 503), security headers, request metrics.
  */
 export async function buildApp(ctx: ServerContext, options: AppOptions): Promise<FastifyInstance> {
@@ -94,6 +98,8 @@ export async function buildApp(ctx: ServerContext, options: AppOptions): Promise
       void handleError(error, request, reply);
     },
     routerOptions: { maxParamLength: 256 },
+    // One line per request, written by the onResponse hook below, instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
   });
 
   acceptAnything(app);
@@ -125,9 +131,21 @@ export async function buildApp(ctx: ServerContext, options: AppOptions): Promise
     return payload;
   });
 
+  const logRequests = options.logRequests ?? "all";
+  const log = options.logger;
   app.addHook("onResponse", async (request, reply) => {
     const route = request.routeOptions.url ?? "unmatched";
-    ctx.metrics.count(ctx.metrics.requests, `${request.method}|${route}|${reply.statusCode}`);
+    const status = reply.statusCode;
+    const ms = reply.elapsedTime;
+    ctx.metrics.count(ctx.metrics.requests, `${request.method}|${route}|${status}`);
+    ctx.metrics.durations.observe({ method: request.method, route }, ms / 1000);
+    // The route pattern, never the URL: a path or query string may carry an id or a token.
+    if (logRequests === "all" || (logRequests === "errors" && status >= 500)) {
+      log.info(
+        { reqId: request.id, method: request.method, route, status, ms: Math.round(ms * 10) / 10 },
+        "request completed",
+      );
+    }
   });
 
   app.addHook("preClose", async () => {

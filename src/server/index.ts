@@ -1,5 +1,5 @@
 /**
- * The standalone revokit auth server (SPEC §5): users, sessions, the refresh grant, RFC 7009
+ * The standalone revokit auth server: users, sessions, the refresh grant, RFC 7009
  * revocation, RFC 7662 introspection, RFC 8414 metadata, JWKS, health and metrics, on Fastify.
  * @example
  * import { startServer } from "revokit/server";
@@ -16,7 +16,7 @@ import { requireAuth } from "../http/fastify.js";
 import { buildApp } from "./app.js";
 import { ClientAuthenticator } from "./clients.js";
 import type { ServerContext } from "./context.js";
-import { createLogger, LOG_LEVELS, type LogLevel } from "./logger.js";
+import { createLogger, LOG_LEVELS, LOG_REQUESTS, type LogLevel } from "./logger.js";
 import { ServerMetrics } from "./metrics.js";
 import type { ServerOptions } from "./options.js";
 import { DEFAULT_SCRYPT } from "./passwords.js";
@@ -116,6 +116,12 @@ export async function createServer(options: ServerOptions = {}): Promise<Revokit
     fail("logger", `level must be one of ${LOG_LEVELS.join(", ")}`);
   }
   const log = level === null ? (options.logger as PinoLogger) : createLogger(level as LogLevel);
+  if (
+    options.logRequests !== undefined &&
+    !(LOG_REQUESTS as readonly string[]).includes(options.logRequests)
+  ) {
+    fail("logRequests", `must be one of ${LOG_REQUESTS.join(", ")}`);
+  }
   const now = options.clock ?? Date.now;
   const bodyLimit = options.bodyLimit ?? 16 * 1024;
   if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1024)
@@ -192,6 +198,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Revokit
       bodyLimit,
       trustProxy: options.trustProxy ?? false,
       https: issuer.startsWith("https:"),
+      logRequests: options.logRequests,
     });
   } catch (error) {
     if (ownsAuth) await auth.close().catch(() => undefined);

@@ -5,6 +5,11 @@ export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "
 /** One of {@link LOG_LEVELS}. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** Which requests the server logs (one line each, at info): all, only 5xx answers, or none. */
+export const LOG_REQUESTS = ["all", "errors", "off"] as const;
+/** One of {@link LOG_REQUESTS}. */
+export type LogRequests = (typeof LOG_REQUESTS)[number];
+
 /**
  * Paths pino removes from every log line. Requests are logged by our own serializer (method, path
  * without the query string, IP), so these are a second line of defence: no Authorization header,

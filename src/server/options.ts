@@ -3,7 +3,7 @@ import type { Auth, AuthOptions } from "../auth.js";
 import type { Duration } from "../core/duration.js";
 import type { Algorithm } from "../core/keys.js";
 import type { Store } from "../stores/types.js";
-import type { LogLevel } from "./logger.js";
+import type { LogLevel, LogRequests } from "./logger.js";
 import type { ScryptParams } from "./passwords.js";
 import type { RateLimitOptions } from "./rate-limit.js";
 
@@ -53,6 +53,11 @@ export interface ServerOptions {
   trustProxy?: boolean | number | string | string[];
   /** A pino logger, or a level for the built-in one (JSON on stdout), or `false` for none. Default `"info"`. */
   logger?: PinoLogger | LogLevel | false;
+  /**
+   * Which requests get one log line at info (request id, method, route pattern, status, duration in
+   * ms; never the URL, a header or a body): `"all"` (default), `"errors"` (5xx only) or `"off"`.
+   */
+  logRequests?: LogRequests;
   /** `realm` of the `WWW-Authenticate` challenges. Default `"revokit"`. */
   realm?: string;
   /** scrypt cost for password and client-secret hashes. Default N=2^15, r=8, p=1. */

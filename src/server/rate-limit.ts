@@ -14,7 +14,7 @@ export interface RateLimitOptions {
   ipWindowMs: number;
 }
 
-/** The limits of SPEC §5: 10 failures per username per 15 minutes, 100 attempts per IP per minute. */
+/** The default limits: 10 failures per username per 15 minutes, 100 attempts per IP per minute. */
 export const DEFAULT_RATE_LIMITS: RateLimitOptions = {
   usernameFailures: 10,
   usernameWindowMs: 15 * 60_000,

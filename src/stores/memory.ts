@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { StoreMissingError } from "../core/errors.js";
+import { checkOptionNames } from "../core/options.js";
 import { applyRevocation, applyRotation, decideRotation, isSessionLive } from "../core/refresh.js";
 import { mergeUserCutoff, type UserCutoff } from "../core/user-cutoff.js";
 import type {
@@ -16,6 +18,7 @@ import type {
   SnapshotSink,
   Store,
   StoredKey,
+  StoreOpenOptions,
   TokenLifetimes,
   UserRecord,
 } from "./types.js";
@@ -25,7 +28,10 @@ import type {
  * process exits, and it cannot be shared between processes. Several `Auth` instances in one process
  * may share one memory store (the change feed then works between them).
  */
-export function memoryStore(): Store {
+export function memoryStore(options: Record<string, never> = {}): Store {
+  if (typeof options !== "object" || options === null)
+    throw new TypeError("memoryStore: options must be an object");
+  checkOptionNames("memoryStore", options, []);
   return new MemoryStore();
 }
 
@@ -58,8 +64,16 @@ class MemoryStore implements Store {
   readonly #rates = new Map<string, { count: number; resetAt: number }>();
   readonly #waiters = new Set<() => void>();
   #closed = false;
+  /** Whether `open()` ever ran with creation allowed: a new memory store holds nothing to administer. */
+  #initialised = false;
 
-  async open(): Promise<void> {
+  async open(options: StoreOpenOptions = {}): Promise<void> {
+    if (options.create === false && !this.#initialised) {
+      throw new StoreMissingError(
+        "a new memory store is empty: there is nothing to open without creating it",
+      );
+    }
+    this.#initialised = true;
     this.#closed = false;
   }
 
@@ -279,7 +293,9 @@ class MemoryStore implements Store {
           this.#waiters.delete(done);
           resolve();
         };
+        // A long poll must not keep the process alive: a script that forgets close() still ends.
         const timer = setTimeout(done, options.waitMs);
+        timer.unref();
         this.#waiters.add(done);
       });
     }

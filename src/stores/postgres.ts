@@ -41,7 +41,9 @@
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { ConfigInvalidError, StoreUnavailableError } from "../core/errors.js";
+import type { Duration } from "../core/duration.js";
+import { ConfigInvalidError, StoreMissingError, StoreUnavailableError } from "../core/errors.js";
+import { checkOptionNames, durationOption } from "../core/options.js";
 import { applyRevocation, applyRotation, decideRotation, isSessionLive } from "../core/refresh.js";
 import { mergeUserCutoff, type UserCutoff } from "../core/user-cutoff.js";
 import type {
@@ -59,6 +61,7 @@ import type {
   SnapshotSink,
   Store,
   StoredKey,
+  StoreOpenOptions,
   TokenLifetimes,
   UserRecord,
 } from "./types.js";
@@ -85,15 +88,24 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** Pool size when the store creates its pool (`url`). Default 10. */
   max?: number;
-  /** How long a connection attempt may take before the call fails with `ERR_STORE_UNAVAILABLE`, ms. Default 2000. */
-  connectTimeoutMs?: number;
-  /** How long one query may take before the call fails with `ERR_STORE_UNAVAILABLE`, ms. Default 5000. */
-  queryTimeoutMs?: number;
+  /** How long a connection attempt may take before the call fails with `ERR_STORE_UNAVAILABLE`. Default `"2s"`. */
+  connectTimeout?: Duration;
+  /** How long one query may take before the call fails with `ERR_STORE_UNAVAILABLE`. Default `"5s"`. */
+  queryTimeout?: Duration;
   /** `application_name` of the store's connections; the `LISTEN` connection gets `NAME:listen`. Default `"revokit"`. */
   applicationName?: string;
-  /** How often this node purges expired rows by itself, ms; 0 turns it off. Default 10 minutes. */
-  purgeIntervalMs?: number;
+  /** How often this node purges expired rows by itself; 0 turns it off. Default `"10m"`. */
+  purgeInterval?: Duration;
 }
+
+const POSTGRES_OPTION_NAMES = Object.keys({
+  schema: true,
+  max: true,
+  connectTimeout: true,
+  queryTimeout: true,
+  applicationName: true,
+  purgeInterval: true,
+} satisfies Record<keyof PostgresStoreOptions, true>);
 
 /**
  * A {@link Store} on PostgreSQL (`pg`), for teams whose system of record is PostgreSQL. Durable and
@@ -295,6 +307,7 @@ class PostgresStore implements Store {
     if (typeof connection !== "object" || connection === null) {
       throw new ConfigInvalidError("connection", "expected { url } or { pool }");
     }
+    checkOptionNames("postgresStore", options, ["url", "pool", ...POSTGRES_OPTION_NAMES]);
     const hasUrl = connection.url !== undefined;
     const hasPool = connection.pool !== undefined;
     if (hasUrl === hasPool) throw new ConfigInvalidError("connection", "give exactly one of url and pool");
@@ -327,9 +340,9 @@ class PostgresStore implements Store {
       return v;
     };
     this.#max = positiveInt("max", options.max, 10, 2);
-    this.#connectTimeoutMs = positiveInt("connectTimeoutMs", options.connectTimeoutMs, 2000);
-    this.#queryTimeoutMs = positiveInt("queryTimeoutMs", options.queryTimeoutMs, 5000);
-    this.#purgeIntervalMs = positiveInt("purgeIntervalMs", options.purgeIntervalMs, 10 * 60_000, 0);
+    this.#connectTimeoutMs = Math.ceil(durationOption(options.connectTimeout, 2000, "connectTimeout", 1));
+    this.#queryTimeoutMs = Math.ceil(durationOption(options.queryTimeout, 5000, "queryTimeout", 1));
+    this.#purgeIntervalMs = durationOption(options.purgeInterval, 10 * 60_000, "purgeInterval", 0);
     this.#appName = options.applicationName ?? "revokit";
     if (typeof this.#appName !== "string" || this.#appName.length === 0 || this.#appName.length > 56) {
       throw new ConfigInvalidError("applicationName", "must be a string of 1 to 56 characters");
@@ -339,18 +352,27 @@ class PostgresStore implements Store {
 
   // ---- lifecycle --------------------------------------------------------------------------------
 
-  async open(): Promise<void> {
+  /**
+   * Connects, creates or migrates the schema, writes the first-start marker and starts listening.
+   * With `{ create: false }` the schema must already hold an initialised store: otherwise
+   * `StoreMissingError`, and nothing is created (nor recreated later if the schema disappears).
+   */
+  async open(options: StoreOpenOptions = {}): Promise<void> {
     if (this.#state === "open") return;
     if (this.#state === "closed") {
       await this.#closing;
       this.#state = "idle";
     }
+    if (options.create === false) this.#create = false;
     this.#opening ??= this.#start().catch((error: unknown) => {
       this.#opening = undefined;
-      throw unavailable(error);
+      throw error instanceof StoreMissingError ? error : unavailable(error);
     });
     await this.#opening;
   }
+
+  /** Whether `open` and a lost schema may create the tables (`open({ create: false })` turns it off). */
+  #create = true;
 
   async #start(): Promise<void> {
     if (!this.#pool) {
@@ -361,6 +383,8 @@ class PostgresStore implements Store {
           connectionTimeoutMillis: this.#connectTimeoutMs,
           query_timeout: this.#queryTimeoutMs,
           idleTimeoutMillis: 30_000,
+          // Idle connections do not keep the process alive (a script that forgot close() ends).
+          allowExitOnIdle: true,
           keepAlive: true,
           application_name: this.#appName,
         });
@@ -405,6 +429,17 @@ class PostgresStore implements Store {
   /** Creates the schema and applies pending migrations, once across concurrent openers. */
   #migrate(): Promise<void> {
     this.#migrating ??= this.#tx(async (c) => {
+      if (!this.#create) {
+        const found = await c.query("SELECT to_regclass($1) AS t", [`${this.#s}.state`]);
+        const marker = found.rows[0]?.t
+          ? await c.query(`SELECT 1 FROM ${this.#s}.state WHERE id = 1`)
+          : undefined;
+        if (!marker || marker.rowCount === 0) {
+          throw new StoreMissingError(
+            `no revokit store in postgres schema "${this.#schema}" of that database`,
+          );
+        }
+      }
       await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`revokit:${this.#schema}:migrate`]);
       await c.query(`CREATE SCHEMA IF NOT EXISTS ${this.#s}`);
       await c.query(
@@ -1299,7 +1334,9 @@ class PostgresStore implements Store {
           ? Promise.resolve()
           : new Promise<void>((r) => {
               resolve = r;
+              // A background long poll: it must not keep a script that forgot close() running.
               timer = setTimeout(r, delay);
+              timer.unref();
             }),
       cancel: () => {
         this.#waiters.delete(wake);
@@ -1329,6 +1366,10 @@ class PostgresStore implements Store {
         client.end().catch(ignore);
         throw error;
       });
+      // Only waits for notifications: like an idle pool connection, it does not keep the process alive.
+      (
+        client as unknown as { connection?: { stream?: { unref?: () => void } } }
+      ).connection?.stream?.unref?.();
       conn = { client, release: () => void client.end().catch(ignore) };
     } else {
       const pool = this.#pool;

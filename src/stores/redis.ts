@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
-import { AuthError, ConfigInvalidError, StoreUnavailableError } from "../core/errors.js";
+import type { Duration } from "../core/duration.js";
+import { AuthError, ConfigInvalidError, StoreMissingError, StoreUnavailableError } from "../core/errors.js";
+import { checkOptionNames, durationOption } from "../core/options.js";
 import { isSessionLive } from "../core/refresh.js";
 import type { UserCutoff } from "../core/user-cutoff.js";
 import * as lua from "./redis-lua.js";
@@ -19,6 +21,7 @@ import type {
   SnapshotSink,
   Store,
   StoredKey,
+  StoreOpenOptions,
   TokenLifetimes,
   UserRecord,
 } from "./types.js";
@@ -40,21 +43,28 @@ export interface RedisStoreLogger {
   warn(obj: object, msg?: string): void;
 }
 
-/** Options of {@link redisStore}. Durations in milliseconds. */
+/** Options of {@link redisStore}. Durations are a number of seconds or a string such as `"2s"`, `"15m"`. */
 export interface RedisStoreOptions {
   /** Prefix of every key, so several deployments can share one Redis. No braces. Default `"revokit:"`. */
   prefix?: string;
   /** Where start-up warnings go (persistence off, configuration not readable). Default: JSON lines on stderr. */
   logger?: RedisStoreLogger;
-  /** A call that gets no answer within this long fails with `ERR_STORE_UNAVAILABLE`. Default 2000. */
-  commandTimeout?: number;
+  /** A call that gets no answer within this long fails with `ERR_STORE_UNAVAILABLE`. Default `"2s"`. */
+  commandTimeout?: Duration;
   /**
    * How long the change-feed stream keeps entries. A node further behind than this (after a long
    * disconnection) resynchronises from the active revocations instead; nothing is lost either way.
-   * Default 15 minutes.
+   * Default `"15m"`.
    */
-  feedRetention?: number;
+  feedRetention?: Duration;
 }
+
+const REDIS_OPTION_NAMES = Object.keys({
+  prefix: true,
+  logger: true,
+  commandTimeout: true,
+  feedRetention: true,
+} satisfies Record<keyof RedisStoreOptions, true>);
 
 /**
  * A {@link Store} on Redis (standalone or Cluster) through ioredis: sessions, refresh tokens, keys,
@@ -179,6 +189,10 @@ class RedisStore implements Store {
   readonly #timeoutMs: number;
   readonly #retentionMs: number;
   readonly #log: RedisStoreLogger;
+  /** Where Redis is, for error messages: host:port (never a password). */
+  readonly #where: string;
+  /** The last connection error a client reported (ioredis itself then only says "Connection is closed."). */
+  #lastError: unknown;
   #cmd: Client | undefined;
   #feed: Client | undefined;
   #owned = false;
@@ -193,6 +207,7 @@ class RedisStore implements Store {
     if (typeof target !== "object" || target === null) {
       throw new ConfigInvalidError("redis", "expected { url }, { nodes } or { client }");
     }
+    checkOptionNames("redisStore", target, ["url", "nodes", "client"]);
     const ways = ["url", "nodes", "client"].filter((k) => k in target && (target as never)[k] !== undefined);
     if (ways.length !== 1) throw new ConfigInvalidError("redis", "give exactly one of url, nodes or client");
     if ("url" in target && (typeof target.url !== "string" || target.url.length === 0)) {
@@ -207,15 +222,18 @@ class RedisStore implements Store {
     if ("client" in target && clientKeyPrefix(target.client)) {
       throw new ConfigInvalidError("client", "an ioredis keyPrefix is not supported: use the prefix option");
     }
+    if (typeof options !== "object" || options === null)
+      throw new ConfigInvalidError("options", "must be an object");
+    checkOptionNames("redisStore", options, REDIS_OPTION_NAMES);
     this.#target = target;
+    this.#where = describeTarget(target);
     this.#prefix = options.prefix ?? "revokit:";
     if (typeof this.#prefix !== "string" || /[{}]/.test(this.#prefix)) {
       throw new ConfigInvalidError("prefix", "must be a string without braces");
     }
     this.#g = `${this.#prefix}{g}:`;
-    this.#timeoutMs = positiveMs(options.commandTimeout, 2_000, "commandTimeout");
-    this.#retentionMs = positiveMs(options.feedRetention, 15 * 60_000, "feedRetention");
-    if (this.#retentionMs < 1_000) throw new ConfigInvalidError("feedRetention", "must be at least 1000 ms");
+    this.#timeoutMs = durationOption(options.commandTimeout, 2_000, "commandTimeout", 1);
+    this.#retentionMs = durationOption(options.feedRetention, 15 * 60_000, "feedRetention", 1_000);
     this.#log = options.logger ?? STDERR_LOGGER;
   }
 
@@ -277,7 +295,7 @@ class RedisStore implements Store {
       return await Promise.race([fn(), deadline]);
     } catch (error) {
       if (error instanceof AuthError) throw error;
-      throw new StoreUnavailableError(`the redis store is unavailable: ${errorText(error)}`, {
+      throw new StoreUnavailableError(`the redis store is unavailable: ${this.#why(error)}`, {
         cause: error,
       });
     } finally {
@@ -285,16 +303,31 @@ class RedisStore implements Store {
     }
   }
 
+  /** "redis at HOST:PORT: WHY", with the underlying connection error when ioredis hides it. */
+  #why(error: unknown): string {
+    return `redis at ${this.#where}: ${connectionProblem(error, this.#lastError)}`;
+  }
+
+  #onClientError = (error: unknown): void => {
+    this.#lastError = error;
+  };
+
   // ---- lifecycle
-  async open(): Promise<void> {
+  /**
+   * Connects both connections, runs the start-up checks and writes the first-start marker. With
+   * `{ create: false }` the marker must already be there (a store some node initialised under this
+   * prefix): otherwise `StoreMissingError`, and nothing is written.
+   */
+  async open(options: StoreOpenOptions = {}): Promise<void> {
     if (this.#open && !this.#closed) return;
-    this.#opening ??= this.#connect().finally(() => {
+    const create = options.create !== false;
+    this.#opening ??= this.#connect(create).finally(() => {
       this.#opening = undefined;
     });
     return this.#opening;
   }
 
-  async #connect(): Promise<void> {
+  async #connect(create: boolean): Promise<void> {
     const target = this.#target;
     let cmd: Client;
     let owned = true;
@@ -306,19 +339,30 @@ class RedisStore implements Store {
       cmd = target.client;
       owned = false;
     }
-    if (owned) cmd.on("error", () => undefined); // failures surface as rejected calls
+    // Failures surface as rejected calls; the last one is kept to say why a connection closed.
+    cmd.on("error", this.#onClientError);
+    if (owned) unrefSockets(cmd);
+    this.#lastError = undefined;
     let feed: Client | undefined;
     try {
       await ready(cmd, this.#timeoutMs * 2);
+      // ioredis goes on after a refused AUTH (as the default user): a wrong password must not.
+      if (isAuthFailure(this.#lastError)) throw this.#lastError;
       await this.#checkServers(cmd);
+      if (!create) await this.#mustExist(cmd);
       feed = this.#duplicate(cmd);
-      feed.on("error", () => undefined);
+      feed.on("error", this.#onClientError);
+      unrefSockets(feed);
       await ready(feed, this.#timeoutMs * 2);
     } catch (error) {
       feed?.disconnect();
-      if (owned) cmd.disconnect();
+      cmd.off("error", this.#onClientError);
+      if (owned) {
+        cmd.on("error", () => undefined);
+        cmd.disconnect();
+      }
       if (error instanceof AuthError) throw error;
-      throw new StoreUnavailableError(`the redis store is unavailable: ${errorText(error)}`, {
+      throw new StoreUnavailableError(`the redis store is unavailable: ${this.#why(error)}`, {
         cause: error,
       });
     }
@@ -390,6 +434,16 @@ class RedisStore implements Store {
       enableOfflineQueue: false,
       retryStrategy: (times: number) => Math.min(times * 50, 1_000),
     });
+  }
+
+  /** `open({ create: false })`: the first-start marker of this prefix must exist. */
+  async #mustExist(cmd: Client): Promise<void> {
+    const exists = (await (cmd as unknown as Caller).call("EXISTS", `${this.#g}epoch`)) as number;
+    if (exists !== 1) {
+      throw new StoreMissingError(
+        `no revokit store at redis ${this.#where} with key prefix ${JSON.stringify(this.#prefix)}`,
+      );
+    }
   }
 
   /** Start-up checks on every (master) server: eviction must be off; warn when persistence is. */
@@ -951,11 +1005,13 @@ class RedisStore implements Store {
           feed.disconnect(true);
           reject(new Error(`the feed read got no answer within ${guardMs} ms`));
         }, guardMs);
+        // A background long poll: it must not keep a script that forgot close() running.
+        timer.unref();
       });
       const reply = (await Promise.race([read, guard])) as XreadReply;
       return xreadEntries(reply).map(streamToEntry);
     } catch (error) {
-      throw new StoreUnavailableError(`the redis feed is unavailable: ${errorText(error)}`, { cause: error });
+      throw new StoreUnavailableError(`the redis feed is unavailable: ${this.#why(error)}`, { cause: error });
     } finally {
       clearTimeout(timer);
     }
@@ -1329,12 +1385,74 @@ function newEpoch(): string {
   return randomBytes(12).toString("base64url");
 }
 
-function positiveMs(value: number | undefined, fallback: number, option: string): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new ConfigInvalidError(option, "must be a positive number of milliseconds");
+/** Where a target points, for messages: host:port of the URL or of each node, never a password. */
+function describeTarget(target: RedisTarget): string {
+  const hostPort = (text: string) => {
+    try {
+      const url = new URL(text.includes("://") ? text : `redis://${text}`);
+      return `${url.hostname || "127.0.0.1"}:${url.port || "6379"}`;
+    } catch {
+      return "(unparsable address)";
+    }
+  };
+  if ("url" in target) return hostPort(target.url);
+  if ("nodes" in target)
+    return target.nodes.map((n) => (typeof n === "string" ? hostPort(n) : `${n.host}:${n.port}`)).join(", ");
+  const o = target.client.options as { host?: string; port?: number };
+  return target.client.isCluster ? "(cluster client)" : `${o.host ?? "127.0.0.1"}:${o.port ?? 6379}`;
+}
+
+/**
+ * Why a Redis call or connection failed, in words: refused, authentication, TLS, timeout, DNS. ioredis
+ * reports a dropped connection as "Connection is closed."; the client's last error says why.
+ */
+export function connectionProblem(error: unknown, lastError?: unknown): string {
+  const candidates = [error, lastError, (error as { cause?: unknown })?.cause].filter(
+    (e): e is Error => e instanceof Error,
+  );
+  for (const e of candidates) {
+    const code = String((e as { code?: unknown }).code ?? "");
+    const text = e.message;
+    if (code === "ECONNREFUSED" || /ECONNREFUSED/.test(text))
+      return "connection refused (ECONNREFUSED): is Redis running there?";
+    if (/WRONGPASS|NOAUTH|invalid username-password|AUTH.*failed|NOPERM/i.test(text))
+      return `authentication failed (${/WRONGPASS|NOAUTH|NOPERM/.exec(text)?.[0] ?? "AUTH"}): check the user and password in the URL`;
+    if (code === "ENOTFOUND" || code === "EAI_AGAIN") return `host not found (${code})`;
+    if (/^ERR_TLS|^ERR_SSL|CERT|SSL|TLS|self[- ]signed|EPROTO/i.test(`${code} ${text}`))
+      return `TLS failed (${code || "TLS"}): ${redactText(text)}`;
+    if (code === "ETIMEDOUT" || /timed? ?out|within \d+ ms/i.test(text))
+      return `timed out (${redactText(text)})`;
+    if (code === "ECONNRESET" || code === "EPIPE") return `connection reset (${code})`;
   }
-  return value;
+  const first = candidates[0];
+  if (!first) return String(error);
+  const last = candidates.find((e) => e !== first && !/Connection is closed/.test(e.message));
+  return redactText(
+    last && /Connection is closed/.test(first.message) ? `${first.message} (${last.message})` : first.message,
+  );
+}
+
+/**
+ * Lets the process exit while these connections are idle or long-polling (a script that never calls
+ * `close()` still ends). Calls a user awaits stay alive through the deadline timer of each call.
+ */
+function unrefSockets(client: Client): void {
+  const unref = (c: Redis) => {
+    const onConnect = () => (c as unknown as { stream?: { unref?: () => void } }).stream?.unref?.();
+    c.on("connect", onConnect);
+    onConnect();
+  };
+  if (client instanceof Cluster) client.on("+node", unref);
+  else unref(client);
+}
+
+function isAuthFailure(error: unknown): boolean {
+  return error instanceof Error && /WRONGPASS|NOAUTH|invalid username-password/i.test(error.message);
+}
+
+/** Removes anything that looks like credentials in a URL from a driver message. */
+function redactText(text: string): string {
+  return text.replace(/(\w+:\/\/)[^@\s/]*@/g, "$1***@");
 }
 
 function clientKeyPrefix(client: Client): string | undefined {

@@ -18,10 +18,12 @@
  * const auth = await createAuth({ issuer: "https://auth.example.com", audience: "api", store: sqliteStore({ path: "data/auth.db" }) });
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
-import { ConfigInvalidError, StoreUnavailableError } from "../core/errors.js";
+import type { Duration } from "../core/duration.js";
+import { ConfigInvalidError, StoreMissingError, StoreUnavailableError } from "../core/errors.js";
+import { checkOptionNames, durationOption } from "../core/options.js";
 import { applyRevocation, applyRotation, decideRotation, isSessionLive } from "../core/refresh.js";
 import { mergeUserCutoff, type UserCutoff } from "../core/user-cutoff.js";
 import type {
@@ -39,23 +41,25 @@ import type {
   SnapshotSink,
   Store,
   StoredKey,
+  StoreOpenOptions,
   TokenLifetimes,
   UserRecord,
 } from "./types.js";
 
-/** Options of {@link sqliteStore}. */
+/** Options of {@link sqliteStore}. Durations are a number of seconds or a string such as `"20ms"`, `"5s"`. */
 export interface SqliteStoreOptions {
   /**
    * The database file. Its parent directory is created when missing. `":memory:"` gives a private,
-   * non-durable database (one process, one store instance).
+   * non-durable database (one process, one store instance). The store-URL form `"sqlite:./auth.db"`
+   * means the same as `"./auth.db"`.
    */
   path: string;
-  /** How often a waiting `changes()` call reads the feed sequence, ms. Default 20. */
-  pollInterval?: number;
-  /** How long a call waits for another process's write lock before failing, ms. Default 5000. */
-  busyTimeout?: number;
-  /** How often the store purges expired rows by itself, ms; 0 turns it off. Default 60000. */
-  purgeInterval?: number;
+  /** How often a waiting `changes()` call reads the feed sequence. Default `"20ms"`. */
+  pollInterval?: Duration;
+  /** How long a call waits for another process's write lock before failing. Default `"5s"`. */
+  busyTimeout?: Duration;
+  /** How often the store purges expired rows by itself; 0 turns it off. Default `"1m"`. */
+  purgeInterval?: Duration;
   /**
    * `"full"` (default): every commit is synced to disk, so an acknowledged revocation survives a power
    * loss. `"normal"`: faster; survives a crash of the process but maybe not of the machine.
@@ -447,14 +451,15 @@ class SqliteStore implements Store {
   constructor(options: SqliteStoreOptions) {
     if (typeof options !== "object" || options === null)
       throw new ConfigInvalidError("options", "must be an object");
+    checkOptionNames("sqliteStore", options, SQLITE_OPTION_NAMES);
     if (typeof options.path !== "string" || options.path.length === 0) {
       throw new ConfigInvalidError("path", 'is required: a file path, or ":memory:"');
     }
-    this.#path = options.path;
-    this.durable = options.path !== ":memory:";
-    this.#pollMs = ms(options.pollInterval, 20, "pollInterval", 1);
-    this.#busyMs = ms(options.busyTimeout, 5000, "busyTimeout", 0);
-    this.#purgeMs = ms(options.purgeInterval, 60_000, "purgeInterval", 0);
+    this.#path = sqlitePath(options.path);
+    this.durable = this.#path !== ":memory:";
+    this.#pollMs = durationOption(options.pollInterval, 20, "pollInterval", 1);
+    this.#busyMs = durationOption(options.busyTimeout, 5000, "busyTimeout", 0);
+    this.#purgeMs = durationOption(options.purgeInterval, 60_000, "purgeInterval", 0);
     const sync = options.synchronous ?? "full";
     if (sync !== "full" && sync !== "normal")
       throw new ConfigInvalidError("synchronous", 'must be "full" or "normal"');
@@ -463,14 +468,27 @@ class SqliteStore implements Store {
 
   // ---- lifecycle --------------------------------------------------------------------------------
 
-  /** Opens the file (creating it and its directory), migrates the schema and writes the epoch. Idempotent. */
-  async open(): Promise<void> {
+  /**
+   * Opens the file (creating it and its directory), migrates the schema and writes the epoch.
+   * Idempotent. With `{ create: false }` only an existing, initialised file is opened, and nothing is
+   * created: otherwise `StoreMissingError`.
+   */
+  async open(options: StoreOpenOptions = {}): Promise<void> {
     if (this.#conn) return;
+    const create = options.create !== false;
+    if (!create && (!this.durable || !existsSync(this.#path))) {
+      throw new StoreMissingError(
+        this.durable ? `no sqlite store at ${resolve(this.#path)}` : "a new :memory: sqlite store is empty",
+      );
+    }
     let db: Database.Database | undefined;
     try {
-      if (this.durable) mkdirSync(dirname(resolve(this.#path)), { recursive: true });
-      db = new Database(this.#path, { timeout: this.#busyMs });
+      if (this.durable && create) mkdirSync(dirname(resolve(this.#path)), { recursive: true });
+      db = new Database(this.#path, { timeout: this.#busyMs, fileMustExist: !create });
       db.pragma(`busy_timeout = ${this.#busyMs}`);
+      if (!create && (db.pragma("user_version", { simple: true }) as number) === 0) {
+        throw new StoreMissingError(`${resolve(this.#path)} is not an initialised revokit sqlite store`);
+      }
       if (this.durable) db.pragma("journal_mode = WAL");
       db.pragma(`synchronous = ${this.#synchronous}`);
       migrate(db);
@@ -1084,16 +1102,27 @@ function parseCursor(cursor: string): number {
   return typeof cursor === "string" && /^\d{1,15}$/.test(cursor) ? Number(cursor) : 0;
 }
 
-function ms(value: number | undefined, fallback: number, option: string, min: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
-    throw new ConfigInvalidError(option, `must be a number of milliseconds >= ${min}`);
-  }
-  return value;
+const SQLITE_OPTION_NAMES = Object.keys({
+  path: true,
+  pollInterval: true,
+  busyTimeout: true,
+  purgeInterval: true,
+  synchronous: true,
+} satisfies Record<keyof SqliteStoreOptions, true>);
+
+/** `sqlite:PATH` and `sqlite://PATH` (the store-URL forms) name the file PATH. */
+function sqlitePath(path: string): string {
+  if (!/^sqlite:/i.test(path)) return path;
+  let rest = path.slice("sqlite:".length);
+  if (rest.startsWith("//")) rest = rest.slice(2);
+  if (rest.length === 0)
+    throw new ConfigInvalidError("path", "sqlite: needs a file path, e.g. sqlite:./data/revokit.db");
+  return rest;
 }
 
 /** Maps a driver failure that means "unavailable" to `StoreUnavailableError`; other errors pass through. */
 function toStoreError(error: unknown, op: string): unknown {
+  if (error instanceof StoreMissingError) return error;
   if (error instanceof StoreUnavailableError || error instanceof TypeError) {
     if (error instanceof TypeError && /not open/i.test(error.message)) {
       return new StoreUnavailableError(`the sqlite store is closed (${op})`, { cause: error });

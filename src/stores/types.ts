@@ -217,6 +217,15 @@ export interface ChangeBatch {
   epoch: string;
 }
 
+/** Options of {@link Store.open}. */
+export interface StoreOpenOptions {
+  /**
+   * `true` (default): create and initialise the store when it does not exist. `false`: open only an
+   * existing, initialised store (what admin tools want: a mistyped address must not make a new one).
+   */
+  create?: boolean;
+}
+
 /** The contract between the core and a storage backend. */
 export interface Store {
   /** Short name for logs and metrics: `memory`, `sqlite`, `redis`, `postgres`. */
@@ -224,8 +233,12 @@ export interface Store {
   /** Whether data survives a restart of this process. */
   readonly durable: boolean;
 
-  /** Connects, migrates, runs start-up checks, writes the first-start marker. Idempotent. */
-  open(): Promise<void>;
+  /**
+   * Connects, migrates, runs start-up checks, writes the first-start marker. Idempotent. With
+   * `{ create: false }` it opens only a store that exists and was initialised, creating nothing (no
+   * file, folder, schema, key or marker), and throws `StoreMissingError` otherwise.
+   */
+  open(options?: StoreOpenOptions): Promise<void>;
   /** Releases connections and timers. Idempotent. Pending `changes` calls resolve or reject promptly. */
   close(): Promise<void>;
 

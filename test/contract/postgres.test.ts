@@ -12,7 +12,7 @@ if (server) {
   const url = server.url;
   runStoreContract("postgres", async () => {
     const schema = `contract_${randomBytes(6).toString("hex")}`;
-    const make = () => postgresStore({ url, schema, purgeIntervalMs: 0, max: 5 });
+    const make = () => postgresStore({ url, schema, purgeInterval: 0, max: 5 });
     return {
       store: make(),
       peer: async () => make(),

@@ -16,8 +16,8 @@ runStoreContract("sqlite", async () => {
   const dir = await mkdtemp(join(tmpdir(), "revokit-sqlite-"));
   const path = join(dir, "nested", "auth.db");
   return {
-    store: sqliteStore({ path, pollInterval: 5 }),
-    peer: async () => sqliteStore({ path, pollInterval: 5 }),
+    store: sqliteStore({ path, pollInterval: "5ms" }),
+    peer: async () => sqliteStore({ path, pollInterval: "5ms" }),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 });
@@ -81,7 +81,7 @@ describe("sqlite store specifics", () => {
   });
 
   it("fails with ERR_STORE_UNAVAILABLE when another process holds the write lock past busyTimeout", async () => {
-    const store = await open({ busyTimeout: 50 });
+    const store = await open({ busyTimeout: "50ms" });
     const locker = new Database(join(dir, "auth.db"));
     try {
       locker.exec("BEGIN IMMEDIATE");
@@ -99,7 +99,7 @@ describe("sqlite store specifics", () => {
   });
 
   it("purges expired rows by itself, never later than the time it was last given", async () => {
-    const store = await open({ purgeInterval: 10 });
+    const store = await open({ purgeInterval: "10ms" });
     const T = Date.UTC(2025, 0, 1);
     await store.addRevocation({
       kind: "jti",

@@ -173,6 +173,41 @@ function elapsedSince(start: bigint): number {
  * store over empty data.
  */
 export function runStoreContract(name: string, factory: StoreFactory): void {
+  describe(`store contract: ${name}: open({ create: false })`, () => {
+    it("refuses a store that was never initialised, creates nothing, and opens it once created", async () => {
+      const ctx = await factory();
+      const opened: Store[] = [ctx.store];
+      try {
+        await expect(ctx.store.open({ create: false })).rejects.toMatchObject({ code: "ERR_STORE_MISSING" });
+        await ctx.store.close();
+        if (ctx.peer) {
+          // Another instance on the same data still finds nothing: the refusal wrote no marker.
+          const again = await ctx.peer();
+          opened.push(again);
+          await expect(again.open({ create: false })).rejects.toMatchObject({ code: "ERR_STORE_MISSING" });
+          await again.close();
+          const creator = await ctx.peer();
+          opened.push(creator);
+          await creator.open();
+          await creator.addKey(newKey({ kid: "kid-created" }));
+          await creator.close();
+          const admin = await ctx.peer();
+          opened.push(admin);
+          await admin.open({ create: false });
+          expect((await admin.listKeys()).map((k) => k.kid)).toEqual(["kid-created"]);
+        } else {
+          await ctx.store.open();
+          await ctx.store.addKey(newKey({ kid: "kid-created" }));
+          await ctx.store.open({ create: false });
+          expect((await ctx.store.listKeys()).map((k) => k.kid)).toEqual(["kid-created"]);
+        }
+      } finally {
+        for (const s of opened) await s.close();
+        await ctx.cleanup?.();
+      }
+    });
+  });
+
   describe(`store contract: ${name}`, () => {
     let ctx: StoreUnderTest;
     let store: Store;

@@ -3,11 +3,13 @@
  * The server (another process) sees every change through the store: users, clients, revocations
  * and keys.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  CLI,
   type CliResult,
   eventually,
   runCli,
@@ -70,7 +72,9 @@ function kidOf(jwt: string): string {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "revokit-cli-"));
   store = `sqlite:${join(dir, "auth.db")}`;
-  // The store is created by the first admin command, before any server runs.
+  // Only init (or serve) creates a store; admin commands then work before any server runs.
+  expect(await ok(["init"])).toMatch(/^created the store at sqlite:/);
+  expect(await ok(["init"])).toMatch(/already exists: nothing changed/);
   await ok(["users", "add", "alice"], `${PASSWORD}\n`);
   // The admin commands' issuer (the default one): a refresh token is bound to its issuer and audience.
   server = await startServe(["--store", store, "--issuer", "http://127.0.0.1:3000"]);
@@ -174,7 +178,13 @@ describe("revokit sessions and revoke", () => {
 
     const five = await tokens("alice");
     await new Promise((r) => setTimeout(r, 1100));
-    await ok(["revoke", "--before", "now"]);
+    // Logging out every user needs a confirmation; without a terminal, --yes.
+    await fails(["revoke", "--before", "now"], 2, /logs out every user.*add --yes/);
+    expect((await me(five.access_token)).status).toBe(200);
+    // A duration means that long ago: ten minutes ago is before every token here.
+    expect(await ok(["revoke", "--before", "10m", "--yes"])).toMatch(/revoked everything issued before/);
+    expect((await me(five.access_token)).status).toBe(200);
+    await ok(["revoke", "--before", "now", "--yes"]);
     await eventually("everything older refused", async () => (await me(five.access_token)).status === 401);
     const after = await tokens("alice");
     expect((await me(after.access_token)).status).toBe(200);
@@ -185,8 +195,93 @@ describe("revokit sessions and revoke", () => {
     await fails(["revoke", "--user", "alice", "--jti", "x"], 2, /exactly one of/);
     await fails(["revoke", "--before", "yesterday"], 2, /--before must be an ISO 8601 time/);
     await fails(["revoke", "--token", "not.a.jwt"], 1, /not an access token/);
+    await fails(["revoke", "--token", "no-dots-at-all"], 2, /--token must be an access token \(a JWT\)/);
+    await fails(["revoke", "--before", "1h", "--yes", "--before", "in 1h"], 2, /--before must be/);
+    // A well-formed JWT signed by a key that is not the store's is refused, and nothing is written.
+    const { generateKeyPairSync, sign } = await import("node:crypto");
+    const { privateKey } = generateKeyPairSync("ed25519");
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const real = await tokens("alice");
+    const header = JSON.parse(Buffer.from(real.access_token.split(".")[0] as string, "base64url").toString());
+    const claims = JSON.parse(Buffer.from(real.access_token.split(".")[1] as string, "base64url").toString());
+    const input = `${b64(header)}.${b64({ ...claims, jti: "forged" })}`;
+    const forged = `${input}.${sign(null, Buffer.from(input), privateKey).toString("base64url")}`;
+    await fails(["revoke", "--token", forged], 1, /not an access token signed by this store's keys/);
+    const status = JSON.parse(await ok(["status", "--json"])) as { revocations?: unknown };
+    expect(JSON.stringify(status)).not.toContain("forged");
+    // A token of another issuer is refused when the issuer is known.
+    await fails(
+      ["revoke", "--token", real.access_token, "--issuer", "https://elsewhere.example"],
+      1,
+      /not issued by https:\/\/elsewhere.example/,
+    );
+    expect((await me(real.access_token)).status).toBe(200);
     await fails(["revoke", "--user", "nobody"], 1, /no such user/);
     await fails(["revoke", "--jti", "x", "--store", "ftp://nowhere"], 2, /--store/);
+  });
+});
+
+describe("revoke --before on a terminal", () => {
+  // util-linux `script` gives the command a pseudo-terminal, as a person at a shell has.
+  const hasScript = spawnSync("script", ["--version"]).status === 0;
+  it.skipIf(!hasScript && !process.env.CI)("asks first: anything but yes cancels, yes revokes", async () => {
+    const onTty = async (answer: string) => {
+      const child = spawn(
+        "script",
+        [
+          "-qec",
+          `${process.execPath} ${CLI} revoke --before now --store sqlite:${join(dir, "auth.db")}`,
+          "/dev/null",
+        ],
+        { stdio: ["pipe", "pipe", "pipe"] },
+      );
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('Type "yes"')) child.stdin.write(`${answer}\r`);
+      });
+      const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+      return { code, out };
+    };
+    const t = await tokens("alice");
+    const no = await onTty("no");
+    expect(no.out).toMatch(/This logs out every user/);
+    expect(no.out).toMatch(/cancelled: nothing was revoked/);
+    expect(no.code).toBe(1);
+    expect((await me(t.access_token)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1100));
+    const yes = await onTty("yes");
+    expect(yes.out).toMatch(/revoked everything issued before/);
+    expect(yes.code).toBe(0);
+    await eventually("everything older refused", async () => (await me(t.access_token)).status === 401);
+  });
+});
+
+describe("admin commands never create a store", () => {
+  it("a mistyped SQLite path or memory: fails with one line and creates nothing; init creates", async () => {
+    const typo = join(dir, "typo", "revokit.db");
+    for (const args of [
+      ["users", "list"],
+      ["revoke", "--before", "now", "--yes"],
+      ["status"],
+      ["sessions", "alice"],
+    ]) {
+      await fails(
+        [...args, "--store", `sqlite:${typo}`],
+        1,
+        /no sqlite store at .*nothing was created.*revokit init/,
+      );
+    }
+    expect(existsSync(join(dir, "typo"))).toBe(false);
+    // An empty file is not an initialised store either, and is left as it was.
+    writeFileSync(join(dir, "empty.db"), "");
+    await fails(["users", "list", "--store", `sqlite:${join(dir, "empty.db")}`], 1, /not an initialised/);
+    expect(readFileSync(join(dir, "empty.db")).length).toBe(0);
+    await fails(["users", "list", "--store", "memory:"], 2, /memory: is a new, empty store/);
+    await fails(["init", "--store", "memory:"], 2, /nothing to initialise/);
+
+    expect(await ok(["init", "--store", `sqlite:${typo}`])).toMatch(/created the store/);
+    expect(await ok(["users", "list", "--json", "--store", `sqlite:${typo}`])).toBe("[]\n");
   });
 });
 
@@ -311,6 +406,7 @@ describe("help and usage", () => {
       ["clients", "--help"],
       ["keys", "--help"],
       ["status", "--help"],
+      ["init", "--help"],
     ]) {
       const out = await ok(args);
       expect(out, args.join(" ")).toMatch(/^Usage: revokit/);
@@ -318,6 +414,11 @@ describe("help and usage", () => {
     const serveHelp = await ok(["serve", "--help"]);
     for (const flag of ["--store", "--issuer", "--no-register", "--fail-mode", "REVOKIT_STORE", "PORT"]) {
       expect(serveHelp).toContain(flag);
+    }
+    // The help says what --before accepts, and no help cites a document the package does not ship.
+    expect(await ok(["revoke", "--help"])).toMatch(/duration ago such as "10m"/);
+    for (const args of [["--help"], ["serve", "--help"], ["revoke", "--help"], ["init", "--help"]]) {
+      expect(await ok(args)).not.toMatch(/SPEC|§/);
     }
   });
 

@@ -56,7 +56,7 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
   }
 
   function make(schema: string, extra: Parameters<typeof postgresStore>[1] = {}): Store {
-    const store = postgresStore({ url: pg.url, schema, purgeIntervalMs: 0, ...extra });
+    const store = postgresStore({ url: pg.url, schema, purgeInterval: 0, ...extra });
     opened.push(store);
     return store;
   }
@@ -445,7 +445,10 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
   });
 
   it("fails to open promptly with ERR_STORE_UNAVAILABLE when nothing listens", async () => {
-    const store = postgresStore({ url: "postgresql://postgres@127.0.0.1:1/postgres", connectTimeoutMs: 500 });
+    const store = postgresStore({
+      url: "postgresql://postgres@127.0.0.1:1/postgres",
+      connectTimeout: "500ms",
+    });
     const started = Date.now();
     const error = await store.open().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreUnavailableError);
@@ -455,7 +458,7 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
 
   it("purges expired rows by itself on its own timer", async () => {
     const schema = newSchema();
-    const store = make(schema, { purgeIntervalMs: 100 });
+    const store = make(schema, { purgeInterval: "100ms" });
     await store.open();
     const now = Date.now();
     await store.addRevocation({ ...jti(), at: now - 2 * TTL, expiresAt: now - TTL });
@@ -472,7 +475,7 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
     const pool = new pgLib.Pool({ connectionString: pg.url, max: 4 });
     try {
       const schema = newSchema();
-      const store = postgresStore({ pool }, { schema, purgeIntervalMs: 0 });
+      const store = postgresStore({ pool }, { schema, purgeInterval: 0 });
       const writer = make(schema);
       await Promise.all([store.open(), writer.open()]);
       const cursor = (await store.snapshot(T0)).cursor;
@@ -496,7 +499,7 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
     expect(() => postgresStore({ url, schema: "x; DROP TABLE y" })).toThrow(ConfigInvalidError);
     expect(() => postgresStore({ url: "" })).toThrow(ConfigInvalidError);
     expect(() => postgresStore({} as never)).toThrow(ConfigInvalidError);
-    expect(() => postgresStore({ url, queryTimeoutMs: 0 })).toThrow(ConfigInvalidError);
-    expect(() => postgresStore({ url }, { purgeIntervalMs: -1 })).toThrow(ConfigInvalidError);
+    expect(() => postgresStore({ url, queryTimeout: 0 })).toThrow(ConfigInvalidError);
+    expect(() => postgresStore({ url }, { purgeInterval: -1 })).toThrow(ConfigInvalidError);
   });
 });

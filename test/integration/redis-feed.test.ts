@@ -28,7 +28,7 @@ async function node(url: string, p: string, maxStaleness = "1s", keyRefreshInter
   const auth = await createAuth({
     issuer: "https://issuer.test",
     audience: "api",
-    store: redisStore({ url }, { prefix: p, logger: quiet, commandTimeout: 1000 }),
+    store: redisStore({ url }, { prefix: p, logger: quiet, commandTimeout: "1s" }),
     maxStaleness,
     keyRefreshInterval,
     purgeInterval: 0,
@@ -212,7 +212,7 @@ describe.skipIf(!server)(`redis feed ${server ? "" : `(${redisUnavailableReason}
     if (!server) return;
     const store: Store = redisStore(
       { url: server.url },
-      { prefix: prefix(), logger: quiet, feedRetention: 1_000 },
+      { prefix: prefix(), logger: quiet, feedRetention: "1s" },
     );
     open.push(store);
     await store.open();

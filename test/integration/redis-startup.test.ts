@@ -122,7 +122,7 @@ describe.skipIf(!server)(`redis start-up and failures ${server ? "" : `(${redisU
     if (!own) return;
     const store: Store = redisStore(
       { url: own.url },
-      { prefix: prefix(), logger: recorder(), commandTimeout: 1_000 },
+      { prefix: prefix(), logger: recorder(), commandTimeout: "1s" },
     );
     try {
       await store.open();

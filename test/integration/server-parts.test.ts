@@ -8,7 +8,7 @@ import { parseBasic } from "../../src/server/clients.js";
 import { renderMetrics, ServerMetrics } from "../../src/server/metrics.js";
 import { parseForm } from "../../src/server/parsers.js";
 import { hashSecret, verifySecret } from "../../src/server/passwords.js";
-import { parseStoreUrl, redactStoreUrl, storeFromUrl } from "../../src/server/store-url.js";
+import { parseStoreUrl, redactStoreUrl, storeFromUrl } from "../../src/stores/url.js";
 
 describe("parseStoreUrl", () => {
   it.each([
@@ -107,7 +107,7 @@ describe("renderMetrics", () => {
     const auth = await createAuth({ issuer: "https://a.test", audience: "api", store: memoryStore() });
     try {
       auth.metrics.count(auth.metrics.revocations, 'jti|odd "reason"\\\nx');
-      const text = renderMetrics(auth, new ServerMetrics());
+      const text = await renderMetrics(auth, new ServerMetrics());
       expect(text).toContain('revokit_revocations_total{grain="jti",reason="odd \\"reason\\"\\\\\\nx"} 1');
       expect(text.endsWith("\n")).toBe(true);
     } finally {

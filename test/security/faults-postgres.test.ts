@@ -103,9 +103,9 @@ describe.skipIf(!server)(
                 store: postgresStore({
                   url: pg.url,
                   schema,
-                  purgeIntervalMs: 0,
+                  purgeInterval: 0,
                   max: 6,
-                  connectTimeoutMs: 1000,
+                  connectTimeout: "1s",
                   applicationName: `fault-node-${i}`,
                 }),
                 maxStaleness: MAX_STALENESS_MS / 1000,
@@ -195,9 +195,9 @@ describe.skipIf(!server)(
               store: postgresStore({
                 url: pg.url,
                 schema,
-                purgeIntervalMs: 0,
+                purgeInterval: 0,
                 max: 4,
-                connectTimeoutMs: 1000,
+                connectTimeout: "1s",
               }),
               maxStaleness: MAX_STALENESS_MS / 1000,
               purgeInterval: 0,

@@ -35,7 +35,7 @@ describe.skipIf(!server)(
             await createAuth({
               issuer: "https://issuer.faults",
               audience: "api",
-              store: redisStore({ url: redis.url }, { prefix: "faults:", commandTimeout: 1000, logger }),
+              store: redisStore({ url: redis.url }, { prefix: "faults:", commandTimeout: "1s", logger }),
               maxStaleness: MAX_STALENESS_MS / 1000,
               purgeInterval: 0,
               logger,

@@ -131,6 +131,8 @@ let revoked: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "revokit-hostile-"));
   const url = `sqlite:${join(dir, "auth.db")}`;
+  // Only init (or serve) creates a store; the admin commands then work before the server runs.
+  expect((await runCli(["init", "--store", url])).code).toBe(0);
   for (const id of ["rs1", "rs2"]) {
     const out = await runCli(["clients", "add", id, "--store", url]);
     expect(out.code, out.stderr).toBe(0);

@@ -45,7 +45,7 @@ const sqliteTarget: StoreTarget = {
     const dir = await mkdtemp(join(tmpdir(), "revokit-sec-"));
     const path = join(dir, "auth.db");
     return {
-      stores: Array.from({ length: n }, () => sqliteStore({ path, pollInterval: 5, purgeInterval: 0 })),
+      stores: Array.from({ length: n }, () => sqliteStore({ path, pollInterval: "5ms", purgeInterval: 0 })),
       cleanup: () => rm(dir, { recursive: true, force: true }),
     };
   },
@@ -59,7 +59,7 @@ function postgresTarget(server: PostgresServer): StoreTarget {
       const schema = `sec_${randomBytes(6).toString("hex")}`;
       return {
         stores: Array.from({ length: n }, () =>
-          postgresStore({ url: server.url, schema, purgeIntervalMs: 0, max: 6 }),
+          postgresStore({ url: server.url, schema, purgeInterval: 0, max: 6 }),
         ),
         cleanup: async () => {
           await server.sql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);

@@ -6,11 +6,15 @@ const TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 /** Introspection is for confidential clients only. */
 const INTROSPECTION_AUTH_METHODS = ["client_secret_basic", "client_secret_post"];
 
-/** RFC 8414 authorization server metadata for `issuer`. */
+/**
+ * RFC 8414 authorization server metadata. `issuer` is exactly the `iss` of the tokens (a trailing
+ * slash included: a resource server compares the two strings); endpoint URLs are built on it without
+ * the slash.
+ */
 export function serverMetadata(ctx: ServerContext): Record<string, unknown> {
   const base = ctx.issuer;
   return {
-    issuer: base,
+    issuer: ctx.auth.issuer,
     jwks_uri: `${base}/.well-known/jwks.json`,
     token_endpoint: `${base}/oauth/token`,
     revocation_endpoint: `${base}/oauth/revoke`,
@@ -36,4 +40,7 @@ export const discoveryRoutes: FastifyPluginAsync<ServerContext> = async (app, ct
   };
   app.get("/.well-known/oauth-authorization-server", metadata);
   app.get("/.well-known/openid-configuration", metadata);
+  // RFC 8414 section 3.1: an issuer with a path has its metadata at the well-known prefix + that path.
+  const path = new URL(ctx.auth.issuer).pathname.replace(/\/+$/, "");
+  if (path !== "") app.get(`/.well-known/oauth-authorization-server${path}`, metadata);
 };

@@ -72,6 +72,6 @@ export const opsRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => 
 
   app.get("/metrics", async (_request, reply) => {
     reply.header("cache-control", "no-store").type("text/plain; version=0.0.4; charset=utf-8");
-    return renderMetrics(ctx.auth, ctx.metrics);
+    return await renderMetrics(ctx.auth, ctx.metrics);
   });
 };
