@@ -902,7 +902,8 @@ export class Auth {
   }
 }
 
-function decisionError(decision: Exclude<Decision, "valid">): AuthError {
+/** The error `verify` throws for a decision other than `valid` (shared with the remote verifier). */
+export function decisionError(decision: Exclude<Decision, "valid">): AuthError {
   switch (decision) {
     case "expired":
       return new TokenExpiredError();

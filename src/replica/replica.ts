@@ -1,7 +1,8 @@
 import { StoreUnavailableError } from "../core/errors.js";
 import type { RevocationFacts } from "../core/evaluate.js";
-import type { RevocationEntry, Store } from "../stores/types.js";
+import type { RevocationEntry } from "../stores/types.js";
 import { CompactIndex } from "./compact-index.js";
+import type { RevocationFeed } from "./feed.js";
 import type { RevocationIndex } from "./index.js";
 
 /** Options of {@link Replica}. */
@@ -68,11 +69,11 @@ export class Replica {
   #loop: Promise<void> | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
   #wake: (() => void) | undefined;
-  readonly #store: Store;
+  readonly #store: RevocationFeed;
   readonly #opts: ReplicaOptions;
   readonly #waitMs: number;
 
-  constructor(store: Store, options: ReplicaOptions) {
+  constructor(store: RevocationFeed, options: ReplicaOptions) {
     this.#store = store;
     this.#opts = options;
     const create = options.createIndex ?? (() => new CompactIndex());
