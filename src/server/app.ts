@@ -14,6 +14,7 @@ import type { ServerContext } from "./context.js";
 import { acceptAnything } from "./parsers.js";
 import { authRoutes } from "./routes/auth.js";
 import { discoveryRoutes } from "./routes/discovery.js";
+import { eventRoutes } from "./routes/events.js";
 import { feedRoutes } from "./routes/feed.js";
 import { oauthRoutes } from "./routes/oauth.js";
 import { opsRoutes } from "./routes/ops.js";
@@ -139,6 +140,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions): Promise
   await app.register(oauthRoutes, ctx);
   await app.register(discoveryRoutes, ctx);
   await app.register(feedRoutes, ctx);
+  await app.register(eventRoutes, ctx);
   await app.register(opsRoutes, ctx);
   await app.register(webRoutes, ctx);
   return app;

@@ -12,6 +12,8 @@ export class ServerMetrics {
   registrations = 0;
   /** When the process started, ms. */
   readonly startedAt = Date.now();
+  /** More exposition text, each a function returning complete Prometheus text lines (security events). */
+  readonly collectors: (() => string)[] = [];
 
   /** Adds one to a labelled counter. */
   count(map: Map<string, number>, key: string): void {
@@ -148,5 +150,5 @@ export function renderMetrics(auth: Auth, server: ServerMetrics): string {
     "Start time of the process since the Unix epoch in seconds.",
     [[{}, Math.floor(server.startedAt / 1000)]],
   );
-  return out.text();
+  return out.text() + server.collectors.map((c) => c()).join("");
 }
