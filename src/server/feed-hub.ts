@@ -64,6 +64,11 @@ export class FeedHub {
     this.#now = now;
   }
 
+  /** The store's epoch as last read by the hub (`""` before its first read). */
+  get epoch(): string {
+    return this.#epoch;
+  }
+
   /**
    * Entries after `cursor`, waiting up to `waitMs` for some. Resolves with an empty batch (a
    * heartbeat: nothing was recorded after `cursor` as of the request) when none came.

@@ -9,6 +9,8 @@ import { FeedHub } from "../feed-hub.js";
 export const FEED_PATH = "/oauth/revocation-feed";
 /** Longest long poll a reader may ask for, ms. */
 const MAX_WAIT_MS = 25_000;
+/** How long a snapshot is handed out again, ms. */
+const SNAPSHOT_REUSE_MS = 10_000;
 /** Cursors are short printable ASCII, whatever the store. */
 const CURSOR_PATTERN = /^[\x21-\x7e]{0,256}$/;
 
@@ -26,6 +28,7 @@ export const feedRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
   const hub = new FeedHub(ctx.auth.store, ctx.now);
   hub.onError = (error) => app.log.warn({ err: error }, "revocation feed: store read failed; retrying");
   app.addHook("onClose", async () => hub.close());
+  const snapshots = new SnapshotCache(ctx, () => hub.epoch);
 
   const confidentialClient = async (request: FastifyRequest) => {
     const caller = await ctx.clients.authenticate(
@@ -49,7 +52,7 @@ export const feedRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
     if (query.snapshot !== undefined) {
       if (query.snapshot !== "true" || query.cursor !== undefined || query.wait !== undefined)
         throw invalidRequest("snapshot=true takes no other parameter");
-      return reply.type("application/json; charset=utf-8").send(await snapshotBody(ctx));
+      return reply.type("application/json; charset=utf-8").send(await snapshots.get());
     }
     const cursor = query.cursor as string | undefined;
     if (cursor === undefined) throw invalidRequest("cursor is required (or snapshot=true)");
@@ -69,6 +72,37 @@ export const feedRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
     return reply.type("application/json; charset=utf-8").send(JSON.stringify(answer));
   });
 };
+
+/**
+ * Recent snapshots are shared: a snapshot stays correct after it was taken (its cursor leads to every
+ * later entry, and entries that expired since cover no valid token), so verifiers starting together,
+ * or within {@link SNAPSHOT_REUSE_MS} of each other, cost the store one read.
+ */
+class SnapshotCache {
+  readonly #ctx: ServerContext;
+  readonly #epoch: () => string;
+  #last: { at: number; epoch: string; body: Promise<string> } | undefined;
+
+  /** `epoch` is the store's epoch as last seen (a snapshot of another epoch is never handed out). */
+  constructor(ctx: ServerContext, epoch: () => string) {
+    this.#ctx = ctx;
+    this.#epoch = epoch;
+  }
+
+  get(): Promise<string> {
+    const now = this.#ctx.now();
+    const epoch = this.#epoch();
+    if (!this.#last || now - this.#last.at > SNAPSHOT_REUSE_MS || this.#last.epoch !== epoch) {
+      const body = snapshotBody(this.#ctx);
+      const entry = { at: now, epoch, body };
+      this.#last = entry;
+      body.catch(() => {
+        if (this.#last === entry) this.#last = undefined;
+      });
+    }
+    return this.#last.body;
+  }
+}
 
 /** The snapshot as one JSON text, built without an object per entry. */
 async function snapshotBody(ctx: ServerContext): Promise<string> {
