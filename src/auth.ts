@@ -91,6 +91,18 @@ export interface AuthOptions {
    * tokens of 1 KB). With the cache on, `verify` returns frozen claims objects.
    */
   verifyCache?: number | false;
+  /**
+   * Called for every access token before it is signed; returns the value of its `status` claim (a
+   * Token Status List reference, `{ status_list: { idx, uri } }`), or `undefined` for none. The
+   * standalone server sets it.
+   */
+  tokenStatus?: (token: {
+    jti: string;
+    sid: string;
+    sub: string;
+    iat: number;
+    exp: number;
+  }) => Promise<unknown>;
 }
 
 /** Options of {@link Auth.login}. */
@@ -221,6 +233,7 @@ export class Auth {
   #timers: NodeJS.Timeout[] = [];
   #closed = false;
   #lastFailOpenLog = 0;
+  readonly #tokenStatus: AuthOptions["tokenStatus"];
 
   /** Use {@link createAuth}; the constructor only validates options. */
   constructor(options: AuthOptions) {
@@ -281,6 +294,9 @@ export class Auth {
     }
     this.#now = options.clock ?? Date.now;
     this.#log = options.logger ?? STDERR_LOGGER;
+    if (options.tokenStatus !== undefined && typeof options.tokenStatus !== "function")
+      throw new ConfigInvalidError("tokenStatus", "must be a function");
+    this.#tokenStatus = options.tokenStatus;
     this.#keyInputs = options.keys ?? [];
     if (!Array.isArray(this.#keyInputs)) throw new ConfigInvalidError("keys", "must be an array");
     const cacheSize = options.verifyCache ?? 10_000;
@@ -517,6 +533,11 @@ export class Auth {
       exp: nowSec + ttlSec,
       ...(session.scope ? { scope: session.scope } : {}),
     };
+    if (this.#tokenStatus) {
+      const hook = this.#tokenStatus;
+      const status = await this.storeCall(() => hook(claims));
+      if (status !== undefined) claims.status = status;
+    }
     const accessToken = await signAccessToken(claims, key);
     return { accessToken, tokenType: "Bearer", expiresIn: ttlSec, sessionId: session.id };
   }
@@ -867,6 +888,15 @@ export class Auth {
    */
   ready(): Promise<void> {
     return this.#replica.ready();
+  }
+
+  /**
+   * The revocation decision for a token whose signature and claims were checked, from the in-memory
+   * replica only (no I/O): the rule `verify` applies. Used to render status lists.
+   */
+  decide(token: { jti: string; sid: string; sub: string; iat: number; exp: number }): Decision {
+    const now = this.#now();
+    return evaluate(token, this.#replica.facts(token.jti, token.sid, now), now, this.#toleranceMs);
   }
 
   /** Whether the replica is current enough to answer without the store. */

@@ -18,6 +18,7 @@ import { eventRoutes } from "./routes/events.js";
 import { feedRoutes } from "./routes/feed.js";
 import { oauthRoutes } from "./routes/oauth.js";
 import { opsRoutes } from "./routes/ops.js";
+import { statusRoutes } from "./routes/status.js";
 import { webRoutes } from "./routes/web.js";
 
 /** Options of {@link buildApp} that are not in the context. */
@@ -141,6 +142,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions): Promise
   await app.register(discoveryRoutes, ctx);
   await app.register(feedRoutes, ctx);
   await app.register(eventRoutes, ctx);
+  await app.register(statusRoutes, ctx);
   await app.register(opsRoutes, ctx);
   await app.register(webRoutes, ctx);
   return app;
