@@ -12,7 +12,7 @@ import { log, rate, ratio, status } from "./lib/common.mjs";
 import { benchHttp, FRAMEWORKS } from "./lib/http.mjs";
 import { benchPropagation } from "./lib/propagation.mjs";
 import { benchRefresh } from "./lib/refresh.mjs";
-import { benchRemote, benchRemoteColdStart } from "./lib/remote.mjs";
+import { benchRemote, benchRemoteColdStart, benchStatusListSize } from "./lib/remote.mjs";
 import { benchReplica } from "./lib/replica.mjs";
 import { startPostgres, startRedis } from "./lib/servers.mjs";
 import { storeModule } from "./lib/stores.mjs";
@@ -306,6 +306,15 @@ async function benchRemoteSection() {
       status(c.ms / 1000, 2, { higher: false, unit: " s", digits: 2 }),
     );
   }
+  const size = await benchStatusListSize(1_000_000, 0.01);
+  row(
+    "status list",
+    "1,000,000 live tokens, 1% revoked at random: compressed list (lst) and whole Status List Token",
+    `${(size.lstBytes / 1024).toFixed(1)} KiB lst (raw bits ${(size.rawBytes / 1024).toFixed(0)} KiB), about ${(size.tokenBytes / 1024).toFixed(1)} KiB token, encoded in ${ms(size.encodeMs)}`,
+    "",
+    "reported",
+    "reported",
+  );
   notes.push(
     "remote: the auth server (SQLite) runs in the bench process; each verifier is `revokit/verifier` in its own process following the server's revocation feed over HTTP (long polls; the server reads its store for all of them at once). Propagation: from the start of `logout()` to each verifier's report that the token is refused (each verifies every millisecond; IPC included). SET delivery: from the start of `logout()` to a receiver in the bench process getting the pushed Security Event Token. Cold start: fork of a verifier process to its snapshot loaded, Node's own start included.",
   );

@@ -128,3 +128,19 @@ export async function benchRemoteColdStart(dir, count) {
     await server.close();
   }
 }
+
+/**
+ * The size of one status list holding `count` live tokens with `revokedShare` of them revoked at
+ * random indices: the `lst` claim and the whole signed Status List Token (RS256 signature size).
+ */
+export async function benchStatusListSize(count, revokedShare) {
+  const { encodeStatusList, StatusBits } = await import("../../dist/core/status-list.js");
+  const bits = new StatusBits(count);
+  for (let i = 0; i < count; i++) bits.set(i, Math.random() < revokedShare);
+  const t0 = performance.now();
+  const lst = encodeStatusList(bits);
+  const encodeMs = performance.now() - t0;
+  // header + claims + an RS256 signature, base64url
+  const tokenBytes = 60 + Math.ceil(((lst.length + 140) * 4) / 3) + 342 + 2;
+  return { rawBytes: Math.ceil(count / 8), lstBytes: lst.length, tokenBytes, encodeMs };
+}
