@@ -2,10 +2,10 @@ import type { ChangeBatch, RevocationEntry, Store } from "../stores/types.js";
 
 /**
  * Pause between two reads of the store, ms. The hub polls (reads that never block) so it never queues
- * behind the node's own replica on a store's single feed connection; 50 cheap reads a second while
+ * behind the node's own replica on a store's single feed connection; 100 cheap reads a second while
  * some verifier follows, none when none does.
  */
-const HUB_WAIT_MS = 20;
+const HUB_WAIT_MS = 10;
 /** The hub stops reading the store this long after the last reader came, ms. */
 const IDLE_MS = 60_000;
 /** Entries kept in memory for readers that are a little behind. */
