@@ -61,6 +61,64 @@ export class HttpClient {
     });
   }
 
+  /**
+   * GETs `url` and hands a 200 answer's body to `onText` as it arrives (other answers are collected
+   * into `body`). Rejects on network errors, after `timeoutMs`, or when `onText` throws.
+   */
+  stream(
+    url: URL,
+    headers: Record<string, string>,
+    timeoutMs: number,
+    hold: boolean,
+    onText: (text: string) => void,
+  ): Promise<HttpAnswer> {
+    const https = url.protocol === "https:";
+    return new Promise<HttpAnswer>((resolve, reject) => {
+      const req = (https ? httpsRequest : httpRequest)(
+        url,
+        { method: "GET", headers, agent: https ? this.#https : this.#http },
+        (res) => {
+          const ok = res.statusCode === 200;
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (text: string) => {
+            if (!ok) {
+              if (body.length < 4096) body += text;
+              return;
+            }
+            try {
+              onText(text);
+            } catch (error) {
+              req.destroy(error as Error);
+            }
+          });
+          res.on("end", () => {
+            finish();
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+          });
+          res.on("error", (e) => {
+            finish();
+            reject(e);
+          });
+        },
+      );
+      const abort = () => req.destroy(new Error("request aborted"));
+      const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      if (!hold) timer.unref();
+      const finish = () => {
+        clearTimeout(timer);
+        this.#pending.delete(abort);
+      };
+      this.#pending.add(abort);
+      req.on("socket", (socket) => (hold ? socket.ref() : socket.unref()));
+      req.on("error", (e) => {
+        finish();
+        reject(e);
+      });
+      req.end();
+    });
+  }
+
   /** Aborts the calls in flight and closes the connections. */
   close(): void {
     for (const abort of [...this.#pending]) abort();

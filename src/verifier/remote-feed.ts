@@ -75,28 +75,74 @@ export class RemoteFeed implements RevocationFeed {
     return { jtiRevoked: false, sessionRevoked: false, globalCutoff: 0 };
   }
 
+  /**
+   * Streams the server's snapshot into `apply` as it arrives: one line per revocation
+   * (`kind<TAB>subject<TAB>expiresAt`, or a JSON array for a row of another shape), the head last.
+   */
   async snapshotInto(_now: number, apply: SnapshotSink): Promise<SnapshotHead> {
-    const body = (await this.#get({ snapshot: "true" }, this.#o.snapshotTimeoutMs, true)) as {
-      rows?: unknown;
-      global_cutoff?: unknown;
-      cursor?: unknown;
-      epoch?: unknown;
-    };
-    if (
-      !Array.isArray(body.rows) ||
-      typeof body.global_cutoff !== "number" ||
-      typeof body.cursor !== "string" ||
-      typeof body.epoch !== "string"
-    ) {
-      throw new StoreUnavailableError("the revocation feed answered a malformed snapshot");
-    }
+    if (!this.endpoint) throw new StoreUnavailableError("the revocation feed endpoint is not known yet");
+    const url = new URL(this.endpoint);
+    url.searchParams.set("snapshot", "true");
+    const sink = apply as (...args: unknown[]) => void;
     const onEntry = this.#o.onEntry;
-    for (const row of body.rows as unknown[][]) {
-      const [kind, subject] = row;
-      if (onEntry && kind !== "jti" && kind !== "session") onEntry(String(kind), String(subject));
-      (apply as (...args: unknown[]) => void)(...row);
+    let head: SnapshotHead | undefined;
+    let rest = "";
+    const line = (text: string) => {
+      if (text === "") return;
+      if (head) throw new Error("the snapshot goes on after its head");
+      const first = text.charCodeAt(0);
+      if (first === 0x7b /* { */) {
+        const h = JSON.parse(text) as { global_cutoff?: unknown; cursor?: unknown; epoch?: unknown };
+        if (
+          typeof h.global_cutoff !== "number" ||
+          typeof h.cursor !== "string" ||
+          typeof h.epoch !== "string"
+        )
+          throw new Error("the snapshot head is malformed");
+        head = { globalCutoff: h.global_cutoff, cursor: h.cursor, epoch: h.epoch };
+        return;
+      }
+      if (first === 0x5b /* [ */) {
+        const row = JSON.parse(text) as unknown[];
+        if (onEntry && row[0] !== "jti" && row[0] !== "session") onEntry(String(row[0]), String(row[1]));
+        sink(...row);
+        return;
+      }
+      const a = text.indexOf("\t");
+      const b = text.indexOf("\t", a + 1);
+      if (a < 0 || b < 0) throw new Error("a snapshot line is malformed");
+      const subject = text.slice(a + 1, b);
+      sink(
+        text.slice(0, a),
+        subject.includes("%") ? decodeURIComponent(subject) : subject,
+        Number(text.slice(b + 1)),
+      );
+    };
+    let answer: Awaited<ReturnType<HttpClient["stream"]>>;
+    try {
+      answer = await this.#o.http.stream(
+        url,
+        { authorization: this.#o.authorization, accept: "text/plain" },
+        this.#o.snapshotTimeoutMs,
+        true,
+        (text) => {
+          const all = rest + text;
+          let from = 0;
+          for (let nl = all.indexOf("\n"); nl >= 0; nl = all.indexOf("\n", from)) {
+            line(all.slice(from, nl));
+            from = nl + 1;
+          }
+          rest = all.slice(from);
+        },
+      );
+    } catch (cause) {
+      throw new StoreUnavailableError("the revocation feed snapshot failed", { cause });
     }
-    return { globalCutoff: body.global_cutoff, cursor: body.cursor, epoch: body.epoch };
+    if (answer.status !== 200)
+      throw new StoreUnavailableError(`the revocation feed answered ${answer.status}`);
+    if (rest !== "") line(rest);
+    if (!head) throw new StoreUnavailableError("the revocation feed snapshot ended early");
+    return head;
   }
 
   async snapshot(now: number): Promise<RevocationSnapshot> {

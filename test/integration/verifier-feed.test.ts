@@ -68,7 +68,9 @@ beforeAll(async () => {
     }
     if (url.searchParams.get("snapshot") === "true") {
       snapshots++;
-      return json({ rows: [], global_cutoff: 0, cursor: `${epoch}:${seq}`, epoch });
+      // No revocations: the head line only.
+      res.writeHead(200, { "content-type": "text/plain" });
+      return res.end(`${JSON.stringify({ global_cutoff: 0, cursor: `${epoch}:${seq}`, epoch })}\n`);
     }
     const entries = pending;
     pending = [];

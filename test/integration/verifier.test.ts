@@ -108,14 +108,19 @@ describe("the revocation feed endpoint", () => {
   });
 
   it("gives a snapshot, then entries after its cursor, and empty heartbeats", async () => {
-    const snap = (await (await feed("?snapshot=true")).json()) as {
-      rows: unknown[];
-      cursor: string;
-      epoch: string;
-      global_cutoff: number;
+    const t0 = await server.auth.login("snapshot-user");
+    await server.auth.revokeAccessToken(t0.accessToken);
+    const res = await feed("?snapshot=true");
+    expect(res.status).toBe(200);
+    const lines = (await res.text()).trim().split("\n");
+    // One line per active revocation, the head last.
+    const snap = JSON.parse(lines.at(-1) ?? "") as { cursor: string; epoch: string; global_cutoff: number };
+    const { jti } = JSON.parse(Buffer.from(t0.accessToken.split(".")[1] ?? "", "base64url").toString()) as {
+      jti: string;
     };
-    expect(Array.isArray(snap.rows)).toBe(true);
+    expect(lines.slice(0, -1)).toContainEqual(expect.stringMatching(new RegExp(`^jti\t${jti}\t\\d+$`)));
     expect(typeof snap.cursor).toBe("string");
+    expect(typeof snap.global_cutoff).toBe("number");
     const heartbeat = await feed(`?cursor=${encodeURIComponent(snap.cursor)}&wait=0`);
     expect(heartbeat.status).toBe(200);
     expect(heartbeat.headers.get("cache-control")).toBe("no-store");
