@@ -24,6 +24,11 @@ const MAX_BACKOFF_MS = 5 * 60_000;
 const POST_TIMEOUT_MS = 10_000;
 /** Parallel deliveries. */
 const PARALLEL = 8;
+/** How often the lease holder counts the outbox for `/metrics`, ms. */
+const COUNT_MS = 10_000;
+/** Feed entries read per page, and pages at most per step (a first start reads the retained history). */
+const PAGE = 1000;
+const MAX_PAGES = 100;
 /** Delivered and failed events are kept this long, for diagnostics. */
 const KEEP_MS = 24 * 3600_000;
 
@@ -59,6 +64,7 @@ export class EventService {
   #lastPurge = 0;
   #initialized = false;
   #hasReceivers = false;
+  #countedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     auth: Auth,
@@ -96,13 +102,16 @@ export class EventService {
       this.metrics.leader = await this.#outbox.lease(this.#owner, now, LEASE_MS);
       this.#leaseAt = now;
       if (this.metrics.leader) {
-        this.metrics.outbox = await this.#outbox.counts();
+        if (now - this.#countedAt >= COUNT_MS) {
+          this.#countedAt = now;
+          this.metrics.outbox = await this.#outbox.counts();
+        }
         this.#hasReceivers = (await this.#outbox.receivers()).length > 0;
       }
     }
     // Nothing to generate for nobody; a receiver added later gets what happened since it was added.
     if (!this.metrics.leader || (!this.#hasReceivers && (this.metrics.outbox.pending ?? 0) === 0)) return;
-    await this.#generate();
+    for (let page = 0; page < MAX_PAGES && (await this.#generate()); page++) {}
     await this.#deliver();
     if (now - this.#lastPurge > 3600_000) {
       this.#lastPurge = now;
@@ -110,17 +119,17 @@ export class EventService {
     }
   }
 
-  /** Reads the feed after the outbox's cursor and adds the events it means. */
-  async #generate(): Promise<void> {
+  /** Reads one page of the feed after the outbox's cursor and adds the events it means; `true` when more may follow. */
+  async #generate(): Promise<boolean> {
     const saved = await this.#outbox.getCursor();
     const state = saved
       ? (JSON.parse(saved) as { cursor: string; epoch: string })
       : { cursor: "", epoch: "" };
-    const batch = await this.#auth.store.changes(state.cursor, { waitMs: 0, limit: 500 });
+    const batch = await this.#auth.store.changes(state.cursor, { waitMs: 0, limit: PAGE });
     if (state.epoch !== "" && batch.epoch !== state.epoch) {
       // The store lost its data: read what it has again from the start (events are added once).
       await this.#outbox.setCursor(JSON.stringify({ cursor: "", epoch: batch.epoch }));
-      return;
+      return true;
     }
     if (batch.entries.length > 0) {
       const receivers = await this.#outbox.receivers();
@@ -152,6 +161,7 @@ export class EventService {
     if (batch.cursor !== state.cursor || batch.epoch !== state.epoch) {
       await this.#outbox.setCursor(JSON.stringify({ cursor: batch.cursor, epoch: batch.epoch }));
     }
+    return batch.entries.length === PAGE;
   }
 
   /** Signs SET claims with the issuer's current signing key (`typ: secevent+jwt`). */

@@ -18,6 +18,7 @@ return 1`;
 const UPDATE = `if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
 if ARGV[2] == 'pending' then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1]) else redis.call('ZREM', KEYS[2], ARGV[1]) end
+if ARGV[2] == 'failed' then redis.call('SADD', KEYS[3], ARGV[1]) end
 return 1`;
 const SET_RECEIVER = `local old = redis.call('HGET', KEYS[1], ARGV[1])
 local since = ARGV[3]
@@ -112,12 +113,12 @@ export class RedisOutbox implements EventOutbox {
     );
   }
 
+  /** Counted from the due set and the failed set, without reading the events. */
   async counts(): Promise<Record<OutboxState, number>> {
-    const out: Record<OutboxState, number> = { pending: 0, delivered: 0, failed: 0 };
-    for (const v of (await this.#a.call("HVALS", `${this.#k}events`)) as string[]) {
-      out[(JSON.parse(v) as OutboxEvent).state]++;
-    }
-    return out;
+    const total = Number(await this.#a.call("HLEN", `${this.#k}events`));
+    const pending = Number(await this.#a.call("ZCARD", `${this.#k}due`));
+    const failed = Number(await this.#a.call("SCARD", `${this.#k}failed`));
+    return { pending, failed, delivered: Math.max(0, total - pending - failed) };
   }
 
   async purge(before: number): Promise<void> {
@@ -127,6 +128,9 @@ export class RedisOutbox implements EventOutbox {
       const e = JSON.parse(flat[i + 1] as string) as OutboxEvent;
       if (e.state !== "pending" && e.createdAt < before) gone.push(e.id);
     }
-    if (gone.length > 0) await this.#a.call("HDEL", `${this.#k}events`, ...gone);
+    if (gone.length > 0) {
+      await this.#a.call("HDEL", `${this.#k}events`, ...gone);
+      await this.#a.call("SREM", `${this.#k}failed`, ...gone);
+    }
   }
 }
