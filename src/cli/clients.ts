@@ -114,6 +114,10 @@ export async function clients(args: string[]): Promise<number> {
       const id = rest[0] as string;
       return withAdmin(parsed, async (auth) => {
         if (!(await auth.store.removeClient(id))) throw new CliError(`no such client: ${id}`);
+        // Its security events stop too.
+        const outbox = eventOutboxFor(auth.store);
+        await outbox.init();
+        await outbox.setReceiver(id, null, Date.now());
         out(`removed client ${id}`);
         return 0;
       });

@@ -264,5 +264,15 @@ for (const backend of backends) {
         await eventually(`delivered ${s.session_id}`, async () => receiver.hasSession(s.session_id), 20_000);
       }
     });
+
+    it("stops sending to a client once it is removed", async (ctx) => {
+      if (!store) return ctx.skip(backend.reason());
+      const removed = await runCli(["clients", "remove", "receiver", "--store", store]);
+      expect(removed.code).toBe(0);
+      const t = await login();
+      expect((await post(url, "/auth/logout", {}, t.access_token)).status).toBe(204);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(receiver.hasSession(t.session_id)).toBe(false);
+    });
   });
 }

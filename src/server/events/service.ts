@@ -132,7 +132,11 @@ export class EventService {
       return true;
     }
     if (batch.entries.length > 0) {
-      const receivers = await this.#outbox.receivers();
+      // Only clients that still exist receive events.
+      const receivers: EventReceiver[] = [];
+      for (const r of await this.#outbox.receivers()) {
+        if (await this.#auth.store.getClient(r.clientId)) receivers.push(r);
+      }
       const events: OutboxEvent[] = [];
       const now = this.#now();
       for (const entry of batch.entries) {
