@@ -2,7 +2,7 @@
 // printed as one Markdown table (stdout) with short notes; progress goes to stderr.
 //
 //   npm run bench                         everything (a few minutes)
-//   npm run bench -- verify replica       only some sections: verify replica http propagation coldstart refresh logoutall
+//   npm run bench -- verify replica       only some sections: verify replica http propagation coldstart refresh logoutall remote
 //   npm run bench -- --quick              smaller sizes and shorter runs, for a quick look while developing
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -13,12 +13,13 @@ import { benchHttp, FRAMEWORKS } from "./lib/http.mjs";
 import { benchConcurrentRefresh, benchLogoutAll } from "./lib/logout-all.mjs";
 import { benchPropagation } from "./lib/propagation.mjs";
 import { benchRefresh } from "./lib/refresh.mjs";
+import { benchRemote, benchRemoteColdStart, benchStatusListSize } from "./lib/remote.mjs";
 import { benchReplica } from "./lib/replica.mjs";
 import { startPostgres, startRedis } from "./lib/servers.mjs";
 import { storeModule } from "./lib/stores.mjs";
 import { ALGS, benchVerify } from "./lib/verify.mjs";
 
-const SECTIONS = ["verify", "replica", "http", "propagation", "coldstart", "refresh", "logoutall"];
+const SECTIONS = ["verify", "replica", "http", "propagation", "coldstart", "refresh", "logoutall", "remote"];
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const unknown = args.filter((a) => a !== "--quick" && !SECTIONS.includes(a));
@@ -331,10 +332,65 @@ try {
       "logout-all: the user's sessions are seeded (through the store for memory and Redis, in bulk SQL for SQLite and PostgreSQL), then each of 20 logout-alls is the store's one write (the user's cutoff; the bench checks it is one feed entry, that it covers the seeded sessions and that none survives), timed on the store, while a second node verifies another user's token with `strict: true` (a store round trip per call); the target is checked on the median.",
     );
   }
+
+  // ---- 8. remote verifiers and pushed events -----------------------------------------------------
+  if (want("remote")) await benchRemoteSection();
 } finally {
   await redis?.stop();
   await postgres?.stop();
   rmSync(tmp, { recursive: true, force: true });
+}
+
+/** Section 9 figures: remote verifiers, their cold start, and SET delivery (SQLite). */
+async function benchRemoteSection() {
+  const r = await attempt(() => benchRemote(tmp, SIZES.propagation));
+  if (r instanceof Error) {
+    row("remote", "propagation and SET delivery", `failed: ${r.message}`, "", "p99 <= 50 ms", "**failed**");
+  } else {
+    const p = r.propagation;
+    row(
+      "remote",
+      "sqlite: revoke on the server, refused by 3 remote verifier processes",
+      `p99 ${ms(p.p99)} (p50 ${ms(p.p50)}, max ${ms(p.max)}, n=${p.samples})`,
+      "",
+      "p99 <= 50 ms",
+      status(p.p99, 50, { higher: false, unit: " ms", digits: 1 }),
+    );
+    const d = r.delivery;
+    row(
+      "remote",
+      "sqlite: revoke on the server to the SET received by a push receiver",
+      `p99 ${ms(d.p99)} (p50 ${ms(d.p50)}, max ${ms(d.max)}, n=${d.samples})`,
+      "",
+      "reported",
+      "reported",
+    );
+  }
+  const c = await attempt(() => benchRemoteColdStart(tmp, SIZES.cold));
+  if (c instanceof Error) {
+    row("remote", "verifier cold start", `failed: ${c.message}`, "", "<= 2 s", "**failed**");
+  } else {
+    row(
+      "remote",
+      `sqlite: new verifier process, ${SIZES.cold.toLocaleString("en-US")} active revocations, fork to snapshot loaded (${c.tokens.toLocaleString("en-US")} held)`,
+      ms(c.ms),
+      "",
+      "<= 2 s",
+      status(c.ms / 1000, 2, { higher: false, unit: " s", digits: 2 }),
+    );
+  }
+  const size = await benchStatusListSize(1_000_000, 0.01);
+  row(
+    "status list",
+    "1,000,000 live tokens, 1% revoked at random: compressed list (lst) and whole Status List Token",
+    `${(size.lstBytes / 1024).toFixed(1)} KiB lst (raw bits ${(size.rawBytes / 1024).toFixed(0)} KiB), about ${(size.tokenBytes / 1024).toFixed(1)} KiB token, encoded in ${ms(size.encodeMs)}`,
+    "",
+    "reported",
+    "reported",
+  );
+  notes.push(
+    "remote: the auth server (SQLite) runs in the bench process; each verifier is `revokit/verifier` in its own process following the server's revocation feed over HTTP (long polls; the server reads its store for all of them at once). Propagation: from the start of `logout()` to each verifier's report that the token is refused (each verifies every millisecond; IPC included). SET delivery: from the start of `logout()` to a receiver in the bench process getting the pushed Security Event Token. Cold start: fork of a verifier process to its snapshot loaded, Node's own start included.",
+  );
 }
 
 const cpu = cpus();

@@ -104,6 +104,20 @@ export interface AuthOptions {
    * (recorded as a revocation with reason `session_limit`). Default 100.
    */
   maxSessionsPerUser?: number;
+  /**
+   * Called for every access token before it is signed; returns the value of its `status` claim (a
+   * Token Status List reference, `{ status_list: { idx, uri } }`), or `undefined` for none. The
+   * standalone server sets it.
+   */
+  tokenStatus?: (token: {
+    jti: string;
+    sid: string;
+    sub: string;
+    iat: number;
+    exp: number;
+    /** Seconds, milliseconds as a fraction. */
+    auth_time: number;
+  }) => Promise<unknown>;
 }
 
 /** Options of {@link Auth.login}. */
@@ -252,6 +266,7 @@ export class Auth {
   /** Set once this node's own lifetimes are recorded in the store (before its first token). */
   #recorded: Promise<void> | undefined;
   #lastFailOpenLog = 0;
+  readonly #tokenStatus: AuthOptions["tokenStatus"];
 
   /** Use {@link createAuth}; the constructor only validates options. */
   constructor(options: AuthOptions) {
@@ -277,6 +292,7 @@ export class Auth {
     this.#cache = o.verifyCacheSize === 0 ? undefined : new TokenCache(o.verifyCacheSize);
     this.#binding = refreshTokenBinding(this.issuer, this.audience);
     this.#maxSessions = o.maxSessionsPerUser;
+    this.#tokenStatus = o.tokenStatus;
     this.#jwsRules = {
       algorithms: this.#algorithms,
       key: (kid) => this.#ring.get(kid),
@@ -584,6 +600,11 @@ export class Auth {
       exp: nowSec + ttlSec,
       ...(session.scope ? { scope: session.scope } : {}),
     };
+    if (this.#tokenStatus) {
+      const hook = this.#tokenStatus;
+      const status = await this.storeCall(() => hook({ ...claims, auth_time: session.createdAt / 1000 }));
+      if (status !== undefined) claims.status = status;
+    }
     const accessToken = await signAccessToken(claims, key);
     return { accessToken, tokenType: "Bearer", expiresIn: ttlSec, sessionId: session.id };
   }
@@ -976,6 +997,22 @@ export class Auth {
     return this.#replica.ready();
   }
 
+  /**
+   * The revocation decision for a token whose signature and claims were checked, from the in-memory
+   * replica only (no I/O): the rule `verify` applies. Used to render status lists.
+   */
+  decide(token: {
+    jti: string;
+    sid: string;
+    sub: string;
+    iat: number;
+    exp: number;
+    auth_time: number;
+  }): Decision {
+    const now = this.#now();
+    return evaluate(token, this.#replica.facts(token.jti, token.sid, now, token.sub), now, this.#toleranceMs);
+  }
+
   /** Whether the replica is current enough to answer without the store. */
   isFresh(): boolean {
     return this.#replica.isFresh(this.#now());
@@ -1009,7 +1046,8 @@ export class Auth {
   }
 }
 
-function decisionError(decision: Exclude<Decision, "valid">): AuthError {
+/** The error `verify` throws for a decision other than `valid` (shared with the remote verifier). */
+export function decisionError(decision: Exclude<Decision, "valid">): AuthError {
   switch (decision) {
     case "expired":
       return new TokenExpiredError();

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { CLIENT_ID_PATTERN, DEFAULT_CLIENT } from "../server/clients.js";
 import { hashSecret } from "../server/passwords.js";
+import { eventOutboxFor } from "../stores/outbox/index.js";
 import {
   badSubcommand,
   CliError,
@@ -23,6 +24,11 @@ const FLAGS: Flags = {
     value: "SECRET",
     help: "the client secret (add); - reads it from stdin; default: 256 random bits",
   },
+  "events-url": {
+    type: "string",
+    value: "URL",
+    help: "(add) push security events (RFC 8935) for this client to URL",
+  },
   json: { type: "boolean", help: "print JSON (list)" },
   ...STORE_FLAGS,
 };
@@ -34,7 +40,10 @@ export const CLIENTS_HELP = commandHelp(
 Manages confidential OAuth clients (resource servers that introspect or revoke tokens).
 
 Subcommands:
-  add ID [--secret S]   create a client; prints {"client_id": ..., "client_secret": ...} once
+  add ID [--secret S] [--events-url URL]
+                        create a client; prints {"client_id": ..., "client_secret": ...} once;
+                        with --events-url, the server pushes it security events (session revoked,
+                        credential changed) as signed Security Event Tokens
   list                  list clients (--json for JSON)
   remove ID             delete a client
 
@@ -66,10 +75,18 @@ export async function clients(args: string[]): Promise<number> {
             ? await readSecretLine("secret")
             : given;
       if (!SECRET_PATTERN.test(secret)) throw usage("the secret must be 1 to 512 printable ASCII characters");
+      const eventsUrl = optional(parsed, "events-url");
+      if (eventsUrl !== undefined && !isHttpUrl(eventsUrl))
+        throw usage("--events-url must be an http(s) URL");
       const secretHash = await hashSecret(secret);
       return withAdmin(parsed, async (auth) => {
         const result = await auth.store.addClient({ clientId: id, secretHash, createdAt: Date.now() });
         if (result === "exists") throw new CliError(`client already exists: ${id}`);
+        if (eventsUrl !== undefined) {
+          const outbox = eventOutboxFor(auth.store);
+          await outbox.init();
+          await outbox.setReceiver(id, eventsUrl, Date.now());
+        }
         out(JSON.stringify({ client_id: id, client_secret: secret }));
         return 0;
       });
@@ -97,11 +114,25 @@ export async function clients(args: string[]): Promise<number> {
       const id = rest[0] as string;
       return withAdmin(parsed, async (auth) => {
         if (!(await auth.store.removeClient(id))) throw new CliError(`no such client: ${id}`);
+        // Its security events stop too.
+        const outbox = eventOutboxFor(auth.store);
+        await outbox.init();
+        await outbox.setReceiver(id, null, Date.now());
         out(`removed client ${id}`);
         return 0;
       });
     }
     default:
       throw badSubcommand("clients", sub, ["add", "list", "remove"]);
+  }
+}
+
+/** Whether `value` is an absolute http(s) URL. */
+function isHttpUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return u.protocol === "http:" || u.protocol === "https:";
+  } catch {
+    return false;
   }
 }

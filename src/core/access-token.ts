@@ -35,6 +35,7 @@ export const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
   "cnf",
   "auth_time",
   "typ",
+  "status",
 ]);
 
 /** Throws a `TypeError` naming the first reserved claim found among custom claims. */

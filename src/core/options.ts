@@ -94,6 +94,7 @@ const AUTH_OPTION_NAMES = Object.keys({
   createIndex: true,
   verifyCache: true,
   maxSessionsPerUser: true,
+  tokenStatus: true,
 } satisfies Record<keyof AuthOptions, true>);
 
 /** `createAuth`'s options checked, with defaults filled in and every duration in milliseconds. */
@@ -122,6 +123,7 @@ export interface ResolvedAuthOptions {
   verifyCacheSize: number;
   /** Live sessions a user may hold; past it the oldest ends. */
   maxSessionsPerUser: number;
+  tokenStatus: AuthOptions["tokenStatus"];
 }
 
 /**
@@ -174,6 +176,8 @@ export function resolveAuthOptions(options: AuthOptions): ResolvedAuthOptions {
   const maxSessionsPerUser = options.maxSessionsPerUser ?? 100;
   if (!Number.isInteger(maxSessionsPerUser) || maxSessionsPerUser < 1)
     throw new ConfigInvalidError("maxSessionsPerUser", "must be an integer of at least 1");
+  if (options.tokenStatus !== undefined && typeof options.tokenStatus !== "function")
+    throw new ConfigInvalidError("tokenStatus", "must be a function");
   const cacheSize = options.verifyCache ?? 10_000;
   if (cacheSize !== false && (!Number.isInteger(cacheSize) || cacheSize < 0))
     throw new ConfigInvalidError("verifyCache", "must be a number of entries (0 or more) or false");
@@ -199,6 +203,7 @@ export function resolveAuthOptions(options: AuthOptions): ResolvedAuthOptions {
     createIndex: options.createIndex,
     verifyCacheSize: cacheSize === false ? 0 : cacheSize,
     maxSessionsPerUser,
+    tokenStatus: options.tokenStatus,
   };
 }
 

@@ -4,7 +4,7 @@
  * composing verification, the scope check and the error mapping of `src/core/http-errors.ts` (the
  * only place where an outcome becomes a status and a challenge, so the three adapters cannot drift).
  */
-import type { Auth } from "../auth.js";
+
 import type { AccessTokenClaims } from "../core/access-token.js";
 import {
   type HttpError,
@@ -13,6 +13,7 @@ import {
   invalidRequestError,
   missingTokenError,
 } from "../core/http-errors.js";
+import type { TokenVerifier as Auth } from "../core/token-verifier.js";
 
 /** Options of `requireAuth` in `revokit/express`, `revokit/fastify` and `revokit/hono`. */
 export interface RequireAuthOptions {

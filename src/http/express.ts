@@ -9,8 +9,8 @@
  * app.use(authErrorHandler());
  */
 import type { ErrorRequestHandler, Request, RequestHandler } from "express";
-import type { Auth } from "../auth.js";
 import type { AccessTokenClaims } from "../core/access-token.js";
+import type { TokenVerifier as Auth } from "../core/token-verifier.js";
 import { AuthHttpError, authenticate, type RequireAuthOptions, resolveAuthOptions } from "./bearer.js";
 
 export { AuthHttpError, type RequireAuthOptions } from "./bearer.js";

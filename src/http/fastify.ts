@@ -11,8 +11,8 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
 import fp from "fastify-plugin";
-import type { Auth } from "../auth.js";
 import type { AccessTokenClaims } from "../core/access-token.js";
+import type { TokenVerifier as Auth } from "../core/token-verifier.js";
 import { assertAuth, authenticate, type RequireAuthOptions, resolveAuthOptions } from "./bearer.js";
 
 export { AuthHttpError, type RequireAuthOptions } from "./bearer.js";

@@ -10,8 +10,8 @@
 import type { MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { Auth } from "../auth.js";
 import type { AccessTokenClaims } from "../core/access-token.js";
+import type { TokenVerifier as Auth } from "../core/token-verifier.js";
 import { AuthHttpError, authenticate, type RequireAuthOptions, resolveAuthOptions } from "./bearer.js";
 
 export type { RequireAuthOptions } from "./bearer.js";

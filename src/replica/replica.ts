@@ -1,8 +1,9 @@
 import { StoreUnavailableError } from "../core/errors.js";
 import type { RevocationFacts } from "../core/evaluate.js";
 import { laterUserCutoff, type UserCutoff } from "../core/user-cutoff.js";
-import type { RevocationEntry, Store } from "../stores/types.js";
+import type { RevocationEntry } from "../stores/types.js";
 import { CompactIndex } from "./compact-index.js";
+import type { RevocationFeed } from "./feed.js";
 import type { RevocationIndex } from "./index.js";
 
 /** Options of {@link Replica}. */
@@ -92,11 +93,11 @@ export class Replica {
   #loop: Promise<void> | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
   #wake: (() => void) | undefined;
-  readonly #store: Store;
+  readonly #store: RevocationFeed;
   readonly #opts: ReplicaOptions;
   readonly #waitMs: number;
 
-  constructor(store: Store, options: ReplicaOptions) {
+  constructor(store: RevocationFeed, options: ReplicaOptions) {
     this.#store = store;
     this.#opts = options;
     const create = options.createIndex ?? (() => new CompactIndex());

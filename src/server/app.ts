@@ -16,8 +16,11 @@ import type { LogRequests } from "./logger.js";
 import { acceptAnything } from "./parsers.js";
 import { authRoutes } from "./routes/auth.js";
 import { discoveryRoutes } from "./routes/discovery.js";
+import { eventRoutes } from "./routes/events.js";
+import { feedRoutes } from "./routes/feed.js";
 import { oauthRoutes } from "./routes/oauth.js";
 import { opsRoutes } from "./routes/ops.js";
+import { statusRoutes } from "./routes/status.js";
 import { webRoutes } from "./routes/web.js";
 
 /** Options of {@link buildApp} that are not in the context. */
@@ -155,6 +158,9 @@ export async function buildApp(ctx: ServerContext, options: AppOptions): Promise
   await app.register(authRoutes, ctx);
   await app.register(oauthRoutes, ctx);
   await app.register(discoveryRoutes, ctx);
+  await app.register(feedRoutes, ctx);
+  await app.register(eventRoutes, ctx);
+  await app.register(statusRoutes, ctx);
   await app.register(opsRoutes, ctx);
   await app.register(webRoutes, ctx);
   return app;

@@ -4,6 +4,7 @@ import type { ClientAuthenticator } from "./clients.js";
 import type { CookiePolicy } from "./cookies.js";
 import type { ServerMetrics } from "./metrics.js";
 import type { LoginLimiter } from "./rate-limit.js";
+import type { StatusLists } from "./status-lists.js";
 import type { Users } from "./users.js";
 
 /** Everything the routes share; built once by `createServer`. */
@@ -25,4 +26,6 @@ export interface ServerContext {
   /** Directory of the web page. */
   webRoot: URL;
   now: () => number;
+  /** Token Status Lists, when this server mints the tokens (not with an `Auth` passed in). */
+  statusLists?: StatusLists;
 }

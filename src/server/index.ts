@@ -21,6 +21,7 @@ import { ServerMetrics } from "./metrics.js";
 import type { ServerOptions } from "./options.js";
 import { DEFAULT_SCRYPT } from "./passwords.js";
 import { DEFAULT_RATE_LIMITS, LoginLimiter, type RateLimitOptions } from "./rate-limit.js";
+import { StatusLists } from "./status-lists.js";
 import { DEFAULT_STORE_URL, redactStoreUrl, storeFromUrl } from "./store-url.js";
 import { Users } from "./users.js";
 
@@ -139,6 +140,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Revokit
 
   let auth = options.auth;
   const ownsAuth = auth === undefined;
+  let statusLists: StatusLists | undefined;
   if (!auth) {
     const store =
       typeof options.store === "object" && options.store !== null
@@ -146,8 +148,16 @@ export async function createServer(options: ServerOptions = {}): Promise<Revokit
         : await storeFromUrl(options.store ?? DEFAULT_STORE_URL, {
             logger: log.child({ component: "store" }),
           });
+    statusLists = new StatusLists(
+      store,
+      issuer.replace(/\/+$/, ""),
+      parseDuration(options.accessTokenTtl ?? "15m", "accessTokenTtl"),
+      now,
+    );
+    const lists = statusLists;
     try {
       auth = await createAuth({
+        tokenStatus: (token) => lists.tokenStatus(token),
         issuer,
         audience: options.audience ?? "api",
         store,
@@ -178,6 +188,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Revokit
     limiter: new LoginLimiter(auth, limits, now, (kind) => metrics.count(metrics.rateLimited, kind)),
     metrics,
     issuer: base,
+    statusLists,
     realm,
     register: options.register ?? true,
     cookie: {

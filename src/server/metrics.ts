@@ -25,6 +25,8 @@ export class ServerMetrics {
     buckets: DURATION_BUCKETS,
     registers: [],
   });
+  /** More metrics, each registered on the `/metrics` registry when it is built (security events). */
+  readonly collectors: ((registry: Registry) => void)[] = [];
 
   /** Adds one to a labelled counter. */
   count(map: Map<string, number>, key: string): void {
@@ -80,6 +82,7 @@ export function serverRegistry(auth: Auth, server: ServerMetrics): Registry {
   // process_start_time_seconds, CPU, memory, event-loop lag, file descriptors (prom-client defaults).
   collectDefaultMetrics({ register: registry });
 
+  for (const add of server.collectors) add(registry);
   registries.set(server, registry);
   return registry;
 }

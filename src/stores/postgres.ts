@@ -514,6 +514,15 @@ class PostgresStore implements Store {
   }
 
   /** One statement on a pooled connection, with the query timeout. */
+  /** The pool and schema, for the security-event outbox (`src/stores/outbox/`). */
+  outboxAccess(): {
+    kind: "postgres";
+    schema: string;
+    query: (text: string, values?: unknown[]) => Promise<Row[]>;
+  } {
+    return { kind: "postgres", schema: this.#s, query: (text, values) => this.#query(text, values) };
+  }
+
   async #query(text: string, values: unknown[] = []): Promise<Row[]> {
     return this.#withClient(async (c) => (await this.#exec(c, text, values)).rows);
   }

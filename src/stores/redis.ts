@@ -270,6 +270,19 @@ class RedisStore implements Store {
     return this.#cmd as unknown as Caller;
   }
 
+  /** The command connection, for the security-event outbox (`src/stores/outbox/`). */
+  outboxAccess(): {
+    kind: "redis";
+    prefix: string;
+    call: (command: string, ...args: Arg[]) => Promise<unknown>;
+  } {
+    return {
+      kind: "redis",
+      prefix: this.#prefix,
+      call: (command, ...args) => this.#do(() => this.#send(command, ...args)),
+    };
+  }
+
   #send(command: string, ...args: Arg[]): Promise<unknown> {
     return this.#c.call(command, ...args);
   }

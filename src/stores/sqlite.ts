@@ -468,6 +468,17 @@ class SqliteStore implements Store {
 
   // ---- lifecycle --------------------------------------------------------------------------------
 
+  /** The open connection, for the security-event outbox (`src/stores/outbox/`). */
+  outboxAccess(): { kind: "sqlite"; db: () => Database.Database } {
+    return {
+      kind: "sqlite",
+      db: () => {
+        if (!this.#conn) throw new StoreUnavailableError("the sqlite store is not open");
+        return this.#conn.db;
+      },
+    };
+  }
+
   /**
    * Opens the file (creating it and its directory), migrates the schema and writes the epoch.
    * Idempotent. With `{ create: false }` only an existing, initialised file is opened, and nothing is

@@ -24,6 +24,7 @@ export function serverMetadata(ctx: ServerContext): Record<string, unknown> {
     token_endpoint_auth_methods_supported: TOKEN_AUTH_METHODS,
     revocation_endpoint_auth_methods_supported: TOKEN_AUTH_METHODS,
     introspection_endpoint_auth_methods_supported: INTROSPECTION_AUTH_METHODS,
+    revocation_feed_endpoint: `${base}/oauth/revocation-feed`,
   };
 }
 

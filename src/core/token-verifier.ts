@@ -1,0 +1,14 @@
+import type { AccessTokenClaims } from "./access-token.js";
+
+/**
+ * What the middleware (`requireAuth` in Express, Fastify and Hono) needs: something that verifies an
+ * access token. Both an `Auth` from `createAuth()` and a remote verifier from `createVerifier()`
+ * (`revokit/verifier`) are one, with the same contract: the claims, or an `AuthError` with a stable code.
+ */
+export interface TokenVerifier {
+  /**
+   * Verifies an access token: signature, claims, then revocation. `strict` asks for revocation state
+   * proven current at this moment (an `Auth` asks its store).
+   */
+  verify(token: string, options?: { strict?: boolean }): Promise<AccessTokenClaims>;
+}

@@ -1,0 +1,28 @@
+import type { OutboxAccess } from "../outbox/index.js";
+import type { Store } from "../types.js";
+import { MemoryStatusRegistry } from "./memory.js";
+import { PostgresStatusRegistry } from "./postgres.js";
+import { RedisStatusRegistry } from "./redis.js";
+import { SqliteStatusRegistry } from "./sqlite.js";
+import type { StatusRegistry } from "./types.js";
+
+export type { StatusEntry, StatusRegistry } from "./types.js";
+
+const memory = new WeakMap<Store, MemoryStatusRegistry>();
+
+/**
+ * The {@link StatusRegistry} kept in `store` (through the same connection accessor as the event
+ * outbox), or, for a memory store, in this process. Throws a `TypeError` for a store that keeps none.
+ */
+export function statusRegistryFor(store: Store): StatusRegistry {
+  const access = (store as { outboxAccess?: () => OutboxAccess }).outboxAccess?.();
+  if (access?.kind === "sqlite") return new SqliteStatusRegistry(access.db);
+  if (access?.kind === "redis") return new RedisStatusRegistry(access);
+  if (access?.kind === "postgres") return new PostgresStatusRegistry(access);
+  if (store.kind === "memory") {
+    let r = memory.get(store);
+    if (!r) memory.set(store, (r = new MemoryStatusRegistry()));
+    return r;
+  }
+  throw new TypeError(`the ${store.kind} store keeps no status lists`);
+}

@@ -1,0 +1,128 @@
+import { Agent as HttpAgent, request as httpRequest } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+
+/** An answer of {@link HttpClient.get}. */
+export interface HttpAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/**
+ * A small GET client on node:http(s) with keep-alive connections whose sockets never hold the
+ * process open (a script that never closes the verifier still ends). Each call has a deadline.
+ */
+export class HttpClient {
+  readonly #http = new HttpAgent({ keepAlive: true, maxSockets: 4 });
+  readonly #https = new HttpsAgent({ keepAlive: true, maxSockets: 4 });
+  readonly #pending = new Set<() => void>();
+
+  /**
+   * GETs `url` with `headers`; rejects on network errors and after `timeoutMs`. With `hold`, the
+   * call keeps the process alive until it ends (someone awaits it); background calls do not.
+   */
+  get(url: URL, headers: Record<string, string>, timeoutMs: number, hold = false): Promise<HttpAnswer> {
+    const https = url.protocol === "https:";
+    return new Promise<HttpAnswer>((resolve, reject) => {
+      const req = (https ? httpsRequest : httpRequest)(
+        url,
+        { method: "GET", headers, agent: https ? this.#https : this.#http },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            finish();
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(chunks).toString("utf8"),
+            });
+          });
+          res.on("error", (e) => {
+            finish();
+            reject(e);
+          });
+        },
+      );
+      const abort = () => req.destroy(new Error("request aborted"));
+      const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      if (!hold) timer.unref();
+      const finish = () => {
+        clearTimeout(timer);
+        this.#pending.delete(abort);
+      };
+      this.#pending.add(abort);
+      req.on("socket", (socket) => (hold ? socket.ref() : socket.unref()));
+      req.on("error", (e) => {
+        finish();
+        reject(e);
+      });
+      req.end();
+    });
+  }
+
+  /**
+   * GETs `url` and hands a 200 answer's body to `onText` as it arrives (other answers are collected
+   * into `body`). Rejects on network errors, after `timeoutMs`, or when `onText` throws.
+   */
+  stream(
+    url: URL,
+    headers: Record<string, string>,
+    timeoutMs: number,
+    hold: boolean,
+    onText: (text: string) => void,
+  ): Promise<HttpAnswer> {
+    const https = url.protocol === "https:";
+    return new Promise<HttpAnswer>((resolve, reject) => {
+      const req = (https ? httpsRequest : httpRequest)(
+        url,
+        { method: "GET", headers, agent: https ? this.#https : this.#http },
+        (res) => {
+          const ok = res.statusCode === 200;
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (text: string) => {
+            if (!ok) {
+              if (body.length < 4096) body += text;
+              return;
+            }
+            try {
+              onText(text);
+            } catch (error) {
+              req.destroy(error as Error);
+            }
+          });
+          res.on("end", () => {
+            finish();
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+          });
+          res.on("error", (e) => {
+            finish();
+            reject(e);
+          });
+        },
+      );
+      const abort = () => req.destroy(new Error("request aborted"));
+      const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      if (!hold) timer.unref();
+      const finish = () => {
+        clearTimeout(timer);
+        this.#pending.delete(abort);
+      };
+      this.#pending.add(abort);
+      req.on("socket", (socket) => (hold ? socket.ref() : socket.unref()));
+      req.on("error", (e) => {
+        finish();
+        reject(e);
+      });
+      req.end();
+    });
+  }
+
+  /** Aborts the calls in flight and closes the connections. */
+  close(): void {
+    for (const abort of [...this.#pending]) abort();
+    this.#http.destroy();
+    this.#https.destroy();
+  }
+}

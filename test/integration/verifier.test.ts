@@ -1,0 +1,336 @@
+/**
+ * `revokit/verifier` against a real server over real HTTP, in this process: the revocation feed
+ * endpoint (client authentication, parameters, snapshot and heartbeat shapes), the verifier's
+ * options, every grain reaching it, `requireAuth(verifier)` in Express, Fastify and Hono, and the
+ * promise that importing it loads no store driver.
+ */
+import { execFile } from "node:child_process";
+import { once } from "node:events";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { promisify } from "node:util";
+import { createAdaptorServer } from "@hono/node-server";
+import express from "express";
+import Fastify from "fastify";
+import { Hono } from "hono";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConfigInvalidError } from "../../src/core/errors.js";
+import type { TokenVerifier } from "../../src/core/token-verifier.js";
+import * as expressAuth from "../../src/http/express.js";
+import * as fastifyAuth from "../../src/http/fastify.js";
+import * as honoAuth from "../../src/http/hono.js";
+import { memoryStore } from "../../src/index.js";
+import { createServer, type RevokitServer } from "../../src/server/index.js";
+import { hashSecret } from "../../src/server/passwords.js";
+import { createVerifier, type Verifier } from "../../src/verifier/index.js";
+import { eventually, ROOT } from "../fixtures/server-harness.js";
+
+const SECRET = "a long random client secret for the feed";
+const quiet = { warn: () => undefined, error: () => undefined };
+let server: RevokitServer;
+let url: string;
+let verifier: Verifier;
+
+const basic = (id: string, secret: string) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`;
+const feed = (query: string, headers: Record<string, string> = { authorization: basic("rs", SECRET) }) =>
+  fetch(`${url}/oauth/revocation-feed${query}`, { headers });
+
+async function outcome(v: TokenVerifier, token: string): Promise<string> {
+  try {
+    await v.verify(token);
+    return "valid";
+  } catch (error) {
+    return (error as { code: string }).code;
+  }
+}
+
+beforeAll(async () => {
+  server = await createServer({
+    store: memoryStore(),
+    port: 0,
+    logger: "silent",
+    scrypt: { N: 2 ** 12, r: 8, p: 1 },
+  });
+  url = await server.listen();
+  const secretHash = await hashSecret(SECRET, { N: 2 ** 12, r: 8, p: 1 });
+  await server.auth.store.addClient({ clientId: "rs", secretHash, createdAt: Date.now() });
+  await server.auth.store.addClient({ clientId: "public-app", secretHash: null, createdAt: Date.now() });
+  verifier = await createVerifier({
+    issuer: server.issuer,
+    audience: "api",
+    clientId: "rs",
+    clientSecret: SECRET,
+    maxStaleness: "500ms",
+    logger: quiet,
+  });
+  await verifier.ready();
+});
+
+afterAll(async () => {
+  await verifier?.close();
+  await server?.close();
+});
+
+describe("the revocation feed endpoint", () => {
+  it("is advertised in the metadata", async () => {
+    const meta = (await (await fetch(`${url}/.well-known/oauth-authorization-server`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(meta.revocation_feed_endpoint).toBe(`${server.issuer}/oauth/revocation-feed`);
+  });
+
+  it("answers confidential clients only", async () => {
+    const none = await feed("?snapshot=true", {});
+    expect(none.status).toBe(401);
+    expect(await none.json()).toMatchObject({ error: "invalid_client" });
+    expect((await feed("?snapshot=true", { authorization: basic("rs", "wrong secret") })).status).toBe(401);
+    expect((await feed("?snapshot=true", { authorization: basic("public-app", "") })).status).toBe(401);
+  });
+
+  it("refuses malformed parameters with 400 invalid_request", async () => {
+    for (const q of [
+      "",
+      "?cursor=0&wait=-1",
+      "?cursor=0&wait=99999999",
+      "?cursor=0&x=1",
+      "?snapshot=yes",
+      "?snapshot=true&cursor=0",
+      "?cursor=0&cursor=1",
+      `?cursor=${"9".repeat(300)}`,
+      "?cursor=%00",
+    ]) {
+      const res = await feed(q);
+      expect(res.status, q).toBe(400);
+      expect(((await res.json()) as { error: string }).error, q).toBe("invalid_request");
+    }
+  });
+
+  it("gives a snapshot, then entries after its cursor, and empty heartbeats", async () => {
+    const t0 = await server.auth.login("snapshot-user");
+    await server.auth.revokeAccessToken(t0.accessToken);
+    const res = await feed("?snapshot=true");
+    expect(res.status).toBe(200);
+    const lines = (await res.text()).trim().split("\n");
+    // One line per active revocation, the head last.
+    const snap = JSON.parse(lines.at(-1) ?? "") as { cursor: string; epoch: string; global_cutoff: number };
+    const { jti } = JSON.parse(Buffer.from(t0.accessToken.split(".")[1] ?? "", "base64url").toString()) as {
+      jti: string;
+    };
+    expect(lines.slice(0, -1)).toContainEqual(expect.stringMatching(new RegExp(`^jti\t${jti}\t\\d+$`)));
+    expect(typeof snap.cursor).toBe("string");
+    expect(typeof snap.global_cutoff).toBe("number");
+    const heartbeat = await feed(`?cursor=${encodeURIComponent(snap.cursor)}&wait=0`);
+    expect(heartbeat.status).toBe(200);
+    expect(heartbeat.headers.get("cache-control")).toBe("no-store");
+    expect(await heartbeat.json()).toEqual({ epoch: snap.epoch, cursor: snap.cursor, entries: [] });
+    const t = await server.auth.login("feed-user");
+    await server.auth.logout(t.sessionId);
+    const next = (await (await feed(`?cursor=${encodeURIComponent(snap.cursor)}&wait=2000`)).json()) as {
+      entries: Record<string, unknown>[];
+    };
+    // Every field of the entry travels, whatever its kind.
+    expect(next.entries).toContainEqual(
+      expect.objectContaining({ kind: "session", subject: t.sessionId, reason: "logout", actor: "system" }),
+    );
+    expect(Object.keys(next.entries[0] ?? {}).sort()).toEqual(
+      expect.arrayContaining(["seq", "kind", "subject", "expiresAt", "reason", "actor", "at"]),
+    );
+  });
+});
+
+describe("createVerifier", () => {
+  it("checks its options at once", async () => {
+    const base = { issuer: server.issuer, audience: "api", clientId: "rs", clientSecret: SECRET };
+    await expect(createVerifier({ ...base, maxStalness: "1s" } as never)).rejects.toThrow(TypeError);
+    await expect(createVerifier({ ...base, issuer: "not a url" })).rejects.toThrow(ConfigInvalidError);
+    await expect(createVerifier({ ...base, failMode: "maybe" as never })).rejects.toThrow(ConfigInvalidError);
+    await expect(createVerifier({ ...base, algorithms: ["HS256"] })).rejects.toThrow(ConfigInvalidError);
+    // The metadata must name the same issuer.
+    await expect(createVerifier({ ...base, issuer: `${server.issuer}/other` })).rejects.toThrow();
+  });
+
+  it("sees every grain: token, session, user, global", async () => {
+    const a = await server.auth.login("grains");
+    const b = await server.auth.login("grains");
+    const c = await server.auth.login("other");
+    for (const t of [a, b, c]) expect(await outcome(verifier, t.accessToken)).toBe("valid");
+    await server.auth.revokeAccessToken(a.accessToken);
+    await eventually("jti", async () => (await outcome(verifier, a.accessToken)) === "ERR_TOKEN_REVOKED");
+    expect(await outcome(verifier, b.accessToken)).toBe("valid");
+    await server.auth.logoutAll("grains");
+    await eventually("user", async () => (await outcome(verifier, b.accessToken)) === "ERR_SESSION_REVOKED");
+    expect(await outcome(verifier, c.accessToken)).toBe("valid");
+    await server.auth.revokeIssuedBefore(new Date(Date.now() + 1));
+    await eventually("global", async () => (await outcome(verifier, c.accessToken)) === "ERR_TOKEN_REVOKED");
+    await new Promise((r) => setTimeout(r, 1100));
+    const d = await server.auth.login("after");
+    expect(await outcome(verifier, d.accessToken)).toBe("valid");
+    const status = verifier.status();
+    expect(status.replica.fresh).toBe(true);
+    expect(status.keys.length).toBeGreaterThan(0);
+  });
+});
+
+describe("requireAuth(verifier)", () => {
+  interface Running {
+    url: string;
+    close(): Promise<void>;
+  }
+  const listen = async (s: http.Server): Promise<Running> => {
+    s.listen(0, "127.0.0.1");
+    await once(s, "listening");
+    return {
+      url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`,
+      close: async () => {
+        s.closeAllConnections();
+        await new Promise<void>((r) => s.close(() => r()));
+      },
+    };
+  };
+  const apps: { name: string; start(v: Verifier): Promise<Running> }[] = [
+    {
+      name: "express",
+      start(v) {
+        const app = express();
+        app.get("/me", expressAuth.requireAuth(v), (req, res) => {
+          res.json(req.auth);
+        });
+        app.use(expressAuth.authErrorHandler());
+        return listen(http.createServer(app));
+      },
+    },
+    {
+      name: "fastify",
+      async start(v) {
+        const app = Fastify();
+        await app.register(fastifyAuth.revokit, { auth: v });
+        app.get("/me", { preHandler: fastifyAuth.requireAuth(v) }, async (request) => request.auth);
+        await app.listen({ port: 0, host: "127.0.0.1" });
+        return {
+          url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
+          close: () => app.close(),
+        };
+      },
+    },
+    {
+      name: "hono",
+      start(v) {
+        const app = new Hono();
+        app.get("/me", honoAuth.requireAuth(v), (c) => c.json(c.get("auth")));
+        return listen(createAdaptorServer({ fetch: app.fetch }) as http.Server);
+      },
+    },
+  ];
+
+  for (const app of apps) {
+    it(`works in ${app.name}: 200, then 401 invalid_token after a logout`, async () => {
+      const running = await app.start(verifier);
+      try {
+        const t = await server.auth.login(`mw-${app.name}`);
+        const me = () =>
+          fetch(`${running.url}/me`, { headers: { authorization: `Bearer ${t.accessToken}` } });
+        const ok = await me();
+        expect(ok.status).toBe(200);
+        expect(((await ok.json()) as { sub: string }).sub).toBe(`mw-${app.name}`);
+        await server.auth.logout(t.sessionId);
+        await eventually("refused", async () => (await me()).status === 401);
+        const refused = await me();
+        expect(refused.headers.get("www-authenticate")).toMatch(/error="invalid_token"/);
+      } finally {
+        await running.close();
+      }
+    });
+  }
+
+  it("answers 503 with Retry-After when the verifier cannot prove it is current", async () => {
+    const lone = await createServer({
+      store: memoryStore(),
+      port: 0,
+      logger: "silent",
+      scrypt: { N: 2 ** 12, r: 8, p: 1 },
+    });
+    await lone.listen();
+    await lone.auth.store.addClient({
+      clientId: "rs",
+      secretHash: await hashSecret(SECRET, { N: 2 ** 12, r: 8, p: 1 }),
+      createdAt: Date.now(),
+    });
+    const v = await createVerifier({
+      issuer: lone.issuer,
+      audience: "api",
+      clientId: "rs",
+      clientSecret: SECRET,
+      maxStaleness: "300ms",
+      logger: quiet,
+    });
+    await v.ready();
+    const t = await lone.auth.login("down");
+    const running = await apps[0]?.start(v);
+    try {
+      const me = () => fetch(`${running?.url}/me`, { headers: { authorization: `Bearer ${t.accessToken}` } });
+      expect((await me()).status).toBe(200);
+      await lone.close();
+      await eventually("503", async () => (await me()).status === 503);
+      const res = await me();
+      expect(res.headers.get("retry-after")).toBe("1");
+      expect(await outcome(v, t.accessToken)).toBe("ERR_REVOCATION_UNAVAILABLE");
+    } finally {
+      await running?.close();
+      await v.close();
+    }
+  });
+});
+
+describe("revokit/verifier", () => {
+  it("loads no store driver, and a script that never closes it still ends", async () => {
+    // A module hook lists every module the import resolves; the script never calls close().
+    const script = `
+      import { register } from "node:module";
+      const seen = [];
+      const { port1, port2 } = new MessageChannel();
+      port1.on("message", (m) => seen.push(m));
+      port1.unref();
+      register("data:text/javascript,export async function initialize(p){globalThis.p=p} export async function resolve(s,c,n){const r=await n(s,c);globalThis.p.postMessage(r.url);return r}", { data: port2, transferList: [port2] });
+      const m = await import("revokit/verifier");
+      const env = JSON.parse(process.env.VERIFIER_TEST);
+      const v = await m.createVerifier({ ...env, audience: "api", logger: { warn() {}, error() {} } });
+      await v.ready();
+      if (!v.status().replica.fresh) throw new Error("not fresh");
+      await new Promise((r) => setTimeout(r, 100));
+      console.log(JSON.stringify(seen));
+    `;
+    // Not execFileSync: the server this script follows runs in this process.
+    const { stdout: out } = await promisify(execFile)(
+      process.execPath,
+      ["--input-type=module", "-e", script],
+      {
+        cwd: ROOT,
+        encoding: "utf8",
+        env: {
+          ...process.env,
+          VERIFIER_TEST: JSON.stringify({ issuer: server.issuer, clientId: "rs", clientSecret: SECRET }),
+        },
+        timeout: 20_000,
+      },
+    );
+    const urls = JSON.parse(out.trim().split("\n").pop() ?? "[]") as string[];
+    expect(urls.some((u) => u.includes("/dist/verifier/index.js"))).toBe(true);
+    for (const driver of [
+      "better-sqlite3",
+      "ioredis",
+      "/pg/",
+      "node_modules/pg",
+      "/stores/sqlite",
+      "/stores/redis",
+      "/stores/postgres",
+      "fastify",
+    ]) {
+      expect(
+        urls.filter((u) => u.includes(driver)),
+        driver,
+      ).toEqual([]);
+    }
+  });
+});
