@@ -236,9 +236,14 @@ describe("revoke --before on a terminal", () => {
         { stdio: ["pipe", "pipe", "pipe"] },
       );
       let out = "";
+      let answered = false;
+      child.stdin.on("error", () => undefined); // the command may end before it reads the answer
       child.stdout.on("data", (d: Buffer) => {
         out += d.toString();
-        if (out.includes('Type "yes"')) child.stdin.write(`${answer}\r`);
+        if (!answered && out.includes('Type "yes"')) {
+          answered = true;
+          child.stdin.write(`${answer}\r`);
+        }
       });
       const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
       return { code, out };
