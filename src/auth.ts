@@ -60,7 +60,10 @@ export interface AuthOptions {
   refreshIdleTtl?: Duration;
   /** How long after a rotation the immediate predecessor may still be used (concurrent tabs). Default `"10s"`. */
   refreshGrace?: Duration;
-  /** Algorithm new tokens are signed with. Default `"EdDSA"`. */
+  /**
+   * Algorithm new tokens are signed with. Default `"RS256"`: every JWT library and resource server
+   * verifies it (RFC 9068 makes it the one to support), and it verifies fastest on node:crypto.
+   */
   algorithm?: Algorithm;
   /** Algorithms accepted on verification (each key is also bound to one). Default: `[algorithm]`. */
   algorithms?: Algorithm[];
@@ -241,7 +244,7 @@ export class Auth {
       );
     }
     this.store = options.store;
-    this.algorithm = options.algorithm ?? "EdDSA";
+    this.algorithm = options.algorithm ?? "RS256";
     if (!isAlgorithm(this.algorithm))
       throw new ConfigInvalidError("algorithm", "must be EdDSA, ES256, RS256 or HS256");
     const algs = options.algorithms ?? [this.algorithm];
@@ -596,13 +599,20 @@ export class Auth {
         throw again;
       }
     }
-    const facts =
-      options?.strict || !this.#replica.isFresh(now)
-        ? await this.#factsFromStore(claims, now)
-        : this.#replica.facts(claims.jti, claims.sid, now);
+    let failedOpen = false;
+    let facts: RevocationFacts;
+    if (options?.strict || !this.#replica.isFresh(now)) {
+      const fromStore = await this.#factsFromStore(claims, now);
+      facts = fromStore.facts;
+      failedOpen = fromStore.failedOpen;
+    } else {
+      facts = this.#replica.facts(claims.jti, claims.sid, now);
+    }
     const decision = evaluate(claims, facts, now, this.#toleranceMs);
     this.metrics.count(this.metrics.verify, decision);
     if (decision !== "valid") throw decisionError(decision);
+    // Counted only for tokens actually accepted without the store's answer.
+    if (failedOpen) this.metrics.failOpen++;
     return claims;
   }
 
@@ -621,21 +631,24 @@ export class Auth {
     return claims;
   }
 
-  async #factsFromStore(claims: AccessTokenClaims, now: number): Promise<RevocationFacts> {
+  async #factsFromStore(
+    claims: AccessTokenClaims,
+    now: number,
+  ): Promise<{ facts: RevocationFacts; failedOpen: boolean }> {
     this.metrics.storeChecks++;
     const local = this.#replica.facts(claims.jti, claims.sid, now);
     try {
       const remote = await this.store.check({ jti: claims.jti, sessionId: claims.sid }, now);
-      return {
+      const facts = {
         jtiRevoked: local.jtiRevoked || remote.jtiRevoked,
         sessionRevoked: local.sessionRevoked || remote.sessionRevoked,
         globalCutoff: Math.max(local.globalCutoff, remote.globalCutoff),
       };
+      return { facts, failedOpen: false };
     } catch (error) {
       this.metrics.storeErrors++;
       // Failing open needs a replica to fall back on: one still loading its snapshot fails closed.
       if (this.failMode === "open" && this.#replica.loaded) {
-        this.metrics.failOpen++;
         if (now - this.#lastFailOpenLog > 10_000) {
           this.#lastFailOpenLog = now;
           this.#log.error(
@@ -643,7 +656,7 @@ export class Auth {
             "revocation state unavailable: FAILING OPEN, tokens are accepted on the stale replica",
           );
         }
-        return local;
+        return { facts: local, failedOpen: true };
       }
       this.metrics.count(this.metrics.verify, "unavailable");
       throw new RevocationUnavailableError("revocation state is unavailable", 1, { cause: error });
@@ -944,6 +957,14 @@ function isStore(value: unknown): value is Store {
   );
 }
 
+/**
+ * What a log line says about an error: our own errors by message (they never quote a token or a
+ * value), anything else (a driver's error, whose message may quote the values of a query) by type
+ * and code only.
+ */
 function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  if (error instanceof AuthError) return error.message;
+  if (!(error instanceof Error)) return typeof error;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" ? `${error.name} (${code})` : error.name;
 }

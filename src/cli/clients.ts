@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { CLIENT_ID_PATTERN, DEFAULT_CLIENT } from "../server/clients.js";
-import { hashSecret } from "../server/passwords.js";
+import { CLIENT_ID_PATTERN, DEFAULT_CLIENT, hashClientSecret } from "../server/clients.js";
 import {
   badSubcommand,
   CliError,
@@ -66,7 +65,7 @@ export async function clients(args: string[]): Promise<number> {
             ? await readSecretLine("secret")
             : given;
       if (!SECRET_PATTERN.test(secret)) throw usage("the secret must be 1 to 512 printable ASCII characters");
-      const secretHash = await hashSecret(secret);
+      const secretHash = hashClientSecret(secret);
       return withAdmin(parsed, async (auth) => {
         const result = await auth.store.addClient({ clientId: id, secretHash, createdAt: Date.now() });
         if (result === "exists") throw new CliError(`client already exists: ${id}`);

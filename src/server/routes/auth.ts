@@ -29,9 +29,10 @@ function cookieFlag(body: Record<string, unknown>): boolean {
   return flag;
 }
 
+/** A string field that may be absent; present, it must be a non-empty string (`null` is not absent). */
 function optionalString(body: Record<string, unknown>, name: string): string | undefined {
   const value = body[name];
-  if (value === undefined || value === null) return undefined;
+  if (value === undefined) return undefined;
   if (typeof value !== "string" || value.length === 0)
     throw invalidRequest(`${name} must be a non-empty string`);
   return value;
@@ -81,14 +82,14 @@ export const authRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
     const cookie = cookieFlag(body);
     try {
       await limiter.attempt(request.ip);
-      await limiter.check(username);
+      // Counted before the (slow) password check: concurrent guesses cannot all slip under the limit.
+      await limiter.reserve(username);
     } catch (error) {
       if (error instanceof ApiError && error.status === 429) metrics.count(metrics.logins, "rate_limited");
       throw error;
     }
     const result = await users.authenticate(username, password);
     if (result.status === "invalid") {
-      await limiter.failed(username);
       metrics.count(metrics.logins, "invalid_credentials");
       throw credentialsWrong();
     }
@@ -136,7 +137,8 @@ export const authRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
     "/auth/logout",
     {
       preHandler: async function logoutAuth(request, reply) {
-        const hasBody = jsonObject(request.body).refresh_token !== undefined;
+        // A refresh_token that is not a non-empty string is a 400 before anything else happens.
+        const hasBody = optionalString(jsonObject(request.body), "refresh_token") !== undefined;
         if (
           request.headers.authorization === undefined &&
           (hasBody || readRefreshCookie(request) !== undefined)
@@ -209,9 +211,8 @@ export const authRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
     if (problem) throw invalidRequest(problem);
     const user = await users.byId(claims.sub);
     if (!user) throw new ApiError(403, "invalid_credentials", "The account no longer exists");
-    await limiter.check(user.username);
+    await limiter.reserve(user.username);
     if (!(await users.checkPassword(user, body.current_password))) {
-      await limiter.failed(user.username);
       throw new ApiError(403, "invalid_credentials", "The current password is incorrect");
     }
     // New hash first, then revoke: a login with the old password can no longer slip in between.
