@@ -29,7 +29,9 @@ import {
   isAlgorithm,
   type KeyInput,
   KeyRing,
+  keyWithdrawalSubject,
   loadKey,
+  withdrawnKid,
 } from "./core/keys.js";
 import { deepFreeze, TokenCache } from "./core/token-cache.js";
 import { AuthMetrics } from "./metrics.js";
@@ -79,6 +81,12 @@ export interface AuthOptions {
   maxTokenLength?: number;
   /** How often the node re-reads the keys from the store. Default `"5s"`. */
   keyRefreshInterval?: Duration;
+  /**
+   * How long {@link Auth.rotateKeys} publishes a new key before signing with it, so that resource
+   * servers that cache the JWKS (jose refetches for an unknown `kid` at most every 30 s, others cache
+   * for minutes) know it before the first token it signs. Default `"10m"`.
+   */
+  keyPublicationLead?: Duration;
   /** How often the node purges expired rows from the store. Default `"1m"`; 0 turns it off. */
   purgeInterval?: Duration;
   /** The clock, milliseconds since the epoch. Default `Date.now`. */
@@ -208,6 +216,7 @@ export class Auth {
   readonly #maxStalenessMs: number;
   readonly #maxTokenLength: number;
   readonly #keyRefreshMs: number;
+  readonly #keyLeadMs: number;
   readonly #purgeMs: number;
   readonly #algorithms: ReadonlySet<Algorithm>;
   readonly #now: () => number;
@@ -270,6 +279,7 @@ export class Auth {
     this.#maxStalenessMs = positive("maxStaleness", options.maxStaleness ?? "1s");
     this.#toleranceMs = positive("clockTolerance", options.clockTolerance ?? "5s", true);
     this.#keyRefreshMs = positive("keyRefreshInterval", options.keyRefreshInterval ?? "5s");
+    this.#keyLeadMs = positive("keyPublicationLead", options.keyPublicationLead ?? "10m", true);
     this.#purgeMs = positive("purgeInterval", options.purgeInterval ?? "1m", true);
     this.failMode = options.failMode ?? "closed";
     if (this.failMode !== "closed" && this.failMode !== "open") {
@@ -308,6 +318,12 @@ export class Auth {
       createIndex: options.createIndex,
       onError: () => {
         this.metrics.storeErrors++;
+      },
+      onKeyWithdrawn: (kid) => {
+        // Refused here at once; the reload picks up the key that replaces it.
+        this.#setKeys([...this.#ring.entries], this.#now());
+        this.#log.warn({ kid }, "signing key withdrawn: every token it signed is refused");
+        this.#reloadKeys().catch(() => undefined);
       },
       onDataLoss: (cutoff) =>
         this.#log.error(
@@ -349,7 +365,9 @@ export class Auth {
   }
 
   #setKeys(entries: ReturnType<typeof loadKey>[], now: number): void {
-    const ring = new KeyRing(entries);
+    // A withdrawn key neither signs nor verifies, nor is it published, whatever the store still lists.
+    const withdrawn = this.#replica.withdrawnKeys;
+    const ring = new KeyRing(withdrawn.size === 0 ? entries : entries.filter((e) => !withdrawn.has(e.kid)));
     // A cached token stays valid only while the key that verified it is still there, unchanged.
     if (this.#cache && !keepsEveryKey(this.#ring, ring)) this.#cache.clear();
     this.#ring = ring;
@@ -394,6 +412,7 @@ export class Auth {
     // an entry that a node running behind still needs.
     await this.store.purge(now - this.#toleranceMs);
     for (const k of this.#ring.expired(now, this.#keyRetentionMs)) await this.store.deleteKey(k.kid);
+    for (const kid of this.#replica.withdrawnKeys.keys()) await this.store.deleteKey(kid);
   }
 
   /** How long a superseded key stays published: every token it signed must have expired by then. */
@@ -581,6 +600,11 @@ export class Auth {
   async verify(token: string, options?: VerifyOptions): Promise<AccessTokenClaims> {
     this.#assertOpen();
     const now = this.#now();
+    // A stale replica may have missed a key withdrawal: read the keys again (at most once per
+    // maxStaleness; a withdrawn key is gone from the store).
+    if (now - this.#keysLoadedAt > this.#maxStalenessMs && !this.#replica.isFresh(now)) {
+      await this.#reloadKeys().catch(() => undefined);
+    }
     let claims: AccessTokenClaims;
     const cached = this.#cache?.get(token, now);
     try {
@@ -772,6 +796,7 @@ export class Auth {
       // Already expired even on a node whose clock is behind (within the tolerance): nothing to revoke.
       if (expiresAt + this.#toleranceMs <= now) return;
     }
+    if (withdrawnKid(jti) !== undefined) throw new TypeError("expected an access token or a jti");
     const reason = options?.reason ?? "revoked";
     const entry = await this.storeCall(() =>
       this.store.addRevocation({
@@ -860,18 +885,92 @@ export class Auth {
   }
 
   /**
-   * Publishes a new signing key at once; every node signs with it from `activateAt` (default now; the
-   * other nodes pick it up within `keyRefreshInterval`). Old keys stay published until their tokens expire.
+   * Publishes a new signing key at once (every node's JWKS has it within `keyRefreshInterval`) and
+   * signs with it from `activateAt`: by default after `keyPublicationLead` (10 minutes), so resource
+   * servers that cache the JWKS know the key before its first token; `immediate: true` signs with it
+   * at once (an emergency). Old keys stay published until every token they signed has expired.
+   * @example
+   * const { kid, activateAt } = await auth.rotateKeys();           // signs from now + 10 min
+   * await auth.rotateKeys({ immediate: true });                    // signs now
    */
-  async rotateKeys(options: { activateAt?: Date } = {}): Promise<{ kid: string; activateAt: Date }> {
+  async rotateKeys(
+    options: { activateAt?: Date; immediate?: boolean } = {},
+  ): Promise<{ kid: string; activateAt: Date }> {
     this.#assertOpen();
     const now = this.#now();
-    const activateAt = options.activateAt ? options.activateAt.getTime() : now;
+    if (options.activateAt !== undefined && options.immediate)
+      throw new TypeError("give activateAt or immediate, not both");
+    const activateAt = options.activateAt
+      ? options.activateAt.getTime()
+      : options.immediate
+        ? now
+        : now + this.#keyLeadMs;
     if (!Number.isFinite(activateAt)) throw new TypeError("activateAt must be a valid Date");
     const key = await generateKey(this.algorithm, now, activateAt);
     await this.storeCall(() => this.store.addKey(key));
     await this.#reloadKeys();
     return { kid: key.kid, activateAt: new Date(activateAt) };
+  }
+
+  /**
+   * Withdraws a key (leaked, or no longer trusted): every token it signed is refused on every node
+   * within the propagation bound (the withdrawal travels on the revocation feed), it leaves the JWKS,
+   * and it is deleted from the store. When it was signing, a new key is created and signs at once.
+   * Returns `null` when no key has that kid.
+   * @example
+   * await auth.revokeKey("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"); // { kid, replacedBy }
+   */
+  async revokeKey(
+    kid: string,
+    options?: RevokeOptions,
+  ): Promise<{ kid: string; replacedBy: { kid: string; activateAt: Date } | null } | null> {
+    this.#assertOpen();
+    if (typeof kid !== "string" || kid.length === 0 || kid.length > 256)
+      throw new TypeError("kid must be a string of 1 to 256 characters");
+    const now = this.#now();
+    const stored = await this.storeCall(() => this.store.listKeys());
+    const target = stored.find((k) => k.kid === kid);
+    if (!target) return null;
+    const ring = new KeyRing(stored.filter((k) => !this.#replica.withdrawnKeys.has(k.kid)).map(loadKey));
+    const signing = ring.signingKey(target.alg, now);
+    const othersActive = ring.entries.filter(
+      (e) => e.kid !== kid && e.alg === target.alg && e.activateAt <= now,
+    );
+    // A new key first, so that no node is ever left without one; it signs at once.
+    let replacedBy: { kid: string; activateAt: Date } | null = null;
+    if (target.alg === this.algorithm && (signing?.kid === kid || othersActive.length === 0)) {
+      const next = await generateKey(this.algorithm, now, now);
+      await this.storeCall(() => this.store.addKey(next));
+      replacedBy = { kid: next.kid, activateAt: new Date(now) };
+    }
+    // Every token the key signed has expired by then, even on a node whose clock is behind.
+    const expiresAt = now + this.accessTokenTtlMs + 2 * this.#toleranceMs + 1000;
+    const reason = options?.reason ?? "key_withdrawn";
+    const entry = await this.storeCall(() =>
+      this.store.addRevocation({
+        kind: "jti",
+        subject: keyWithdrawalSubject(kid),
+        expiresAt,
+        reason,
+        actor: options?.actor ?? "admin",
+        at: now,
+      }),
+    );
+    this.#applyLocal(
+      entry ?? {
+        seq: "",
+        kind: "jti",
+        subject: keyWithdrawalSubject(kid),
+        expiresAt,
+        reason,
+        actor: options?.actor ?? "admin",
+        at: now,
+      },
+    );
+    await this.storeCall(() => this.store.deleteKey(kid));
+    await this.#reloadKeys();
+    this.metrics.count(this.metrics.revocations, `key|${reason}`);
+    return { kid, replacedBy };
   }
 
   /**

@@ -1,5 +1,6 @@
 import { StoreUnavailableError } from "../core/errors.js";
 import type { RevocationFacts } from "../core/evaluate.js";
+import { withdrawnKid } from "../core/keys.js";
 import type { RevocationEntry, Store } from "../stores/types.js";
 import { CompactIndex } from "./compact-index.js";
 import type { RevocationIndex } from "./index.js";
@@ -16,6 +17,8 @@ export interface ReplicaOptions {
   onError?: (error: unknown) => void;
   /** Index factory. Default: a {@link CompactIndex} (typed arrays, about 40 bytes an entry). */
   createIndex?: () => RevocationIndex;
+  /** Called when a signing key is withdrawn (from the feed, a snapshot, or locally), once per kid. */
+  onKeyWithdrawn?: (kid: string) => void;
 }
 
 /** Diagnostic state of a replica. */
@@ -52,6 +55,8 @@ const BATCH = 1000;
 export class Replica {
   readonly jtis: RevocationIndex;
   readonly sessions: RevocationIndex;
+  /** Withdrawn signing keys (kid to the end of the withdrawal): a handful at most. */
+  readonly withdrawnKeys = new Map<string, number>();
   #globalCutoff = 0;
   #cursor = "";
   #epoch = "";
@@ -145,6 +150,7 @@ export class Replica {
     let head: { globalCutoff: number; cursor: string; epoch: string };
     if (this.#store.snapshotInto) {
       head = await this.#store.snapshotInto(started, (kind, subject, expiresAt) => {
+        if (kind === "jti" && this.#keyWithdrawal(subject, expiresAt)) return;
         (kind === "jti" ? this.jtis : this.sessions).add(subject, expiresAt);
       });
     } else {
@@ -231,6 +237,7 @@ export class Replica {
   apply(entry: RevocationEntry): void {
     switch (entry.kind) {
       case "jti":
+        if (this.#keyWithdrawal(entry.subject, entry.expiresAt)) break;
         this.jtis.add(entry.subject, entry.expiresAt);
         break;
       case "session":
@@ -243,6 +250,16 @@ export class Replica {
       case "user":
         break; // an audit record; its sessions arrive as session entries
     }
+  }
+
+  /** Records a key withdrawal when `subject` is one; returns whether it was. */
+  #keyWithdrawal(subject: string, expiresAt: number): boolean {
+    const kid = withdrawnKid(subject);
+    if (kid === undefined) return false;
+    const known = this.withdrawnKeys.get(kid);
+    this.withdrawnKeys.set(kid, Math.max(known ?? 0, expiresAt));
+    if (known === undefined) this.#opts.onKeyWithdrawn?.(kid);
+    return true;
   }
 
   /** What the replica knows about one token. Pure memory reads. */
@@ -266,6 +283,8 @@ export class Replica {
 
   /** Frees memory of expired entries, a bounded amount at a time. */
   sweep(now = this.#opts.now()): void {
+    // A withdrawn key is also deleted from the store, so forgetting it here cannot bring it back.
+    for (const [kid, until] of this.withdrawnKeys) if (until <= now) this.withdrawnKeys.delete(kid);
     this.jtis.sweep(now, SWEEP_BUDGET);
     this.sessions.sweep(now, SWEEP_BUDGET);
   }
