@@ -110,15 +110,25 @@ function decodeScrypt(encoded: string): { params: ScryptParams; salt: Buffer; ha
 
 /** The parameters of an argon2id PHC string, or `null` when it is not one we agree to check. */
 function decodeArgon2(encoded: string): Argon2Params | null {
-  const match =
-    /^\$argon2id\$v=19\$m=(\d{1,8}),t=(\d{1,3}),p=(\d{1,3})\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{22,}$/.exec(
-      encoded,
-    );
+  const match = /^\$argon2id\$v=19\$([a-z0-9=,]{1,40})\$[A-Za-z0-9+/]{11,64}\$[A-Za-z0-9+/]{22,128}$/.exec(
+    encoded,
+  );
   if (!match) return null;
-  const [memoryKiB, timeCost, parallelism] = [Number(match[1]), Number(match[2]), Number(match[3])];
-  if (memoryKiB < 8 * parallelism || memoryKiB > MAX_ARGON2_MEMORY_KIB) return null;
-  if (timeCost < 1 || timeCost > MAX_ARGON2_TIME || parallelism < 1 || parallelism > MAX_ARGON2_LANES)
+  const params = new Map<string, number>();
+  for (const pair of (match[1] as string).split(",")) {
+    const [name, value] = pair.split("=");
+    if (name === undefined || value === undefined || !/^\d{1,8}$/.test(value) || params.has(name))
+      return null;
+    params.set(name, Number(value));
+  }
+  const memoryKiB = params.get("m");
+  const timeCost = params.get("t");
+  const parallelism = params.get("p");
+  if (params.size !== 3 || memoryKiB === undefined || timeCost === undefined || parallelism === undefined)
     return null;
+  if (parallelism < 1 || parallelism > MAX_ARGON2_LANES || timeCost < 1 || timeCost > MAX_ARGON2_TIME)
+    return null;
+  if (memoryKiB < 8 * parallelism || memoryKiB > MAX_ARGON2_MEMORY_KIB) return null;
   return { memoryKiB, timeCost, parallelism };
 }
 

@@ -8,6 +8,9 @@ import { checkCsrf, clearRefreshCookie, readRefreshCookie, setRefreshCookie } fr
 import { acceptJson, jsonObject } from "../parsers.js";
 import { passwordProblem, usernameProblem } from "../users.js";
 
+/** What a session id can look like (they are random base64url); anything else is no session. */
+const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
 /** Longest `User-Agent` kept with a session. */
 const USER_AGENT_MAX = 1024;
 
@@ -195,7 +198,8 @@ export const authRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
     async (request, reply) => {
       const claims = claimsOf(request);
       const id = request.params.id;
-      const session = id.length > 0 && id.length <= 128 ? await auth.getSession(id) : null;
+      // Checked here, so that no hostile id (a NUL byte, a control character) reaches the store.
+      const session = SESSION_ID_PATTERN.test(id) ? await auth.getSession(id) : null;
       if (!session || session.userId !== claims.sub) throw notFound("No such session");
       await auth.logout(id, { actor: claims.sub, reason: "logout" });
       if (id === claims.sid) clearRefreshCookie(reply, ctx.cookie);
