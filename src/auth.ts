@@ -900,13 +900,17 @@ export class Auth {
     const now = this.#now();
     if (options.activateAt !== undefined && options.immediate)
       throw new TypeError("give activateAt or immediate, not both");
+    if (options.activateAt !== undefined && !Number.isFinite(options.activateAt.getTime()))
+      throw new TypeError("activateAt must be a valid Date");
+    const key = await generateKey(this.algorithm, now, now);
+    // The lead counts from publication (an RSA key takes a moment to generate).
+    const published = this.#now();
     const activateAt = options.activateAt
       ? options.activateAt.getTime()
       : options.immediate
-        ? now
-        : now + this.#keyLeadMs;
-    if (!Number.isFinite(activateAt)) throw new TypeError("activateAt must be a valid Date");
-    const key = await generateKey(this.algorithm, now, activateAt);
+        ? published
+        : published + this.#keyLeadMs;
+    key.activateAt = activateAt;
     await this.storeCall(() => this.store.addKey(key));
     await this.#reloadKeys();
     return { kid: key.kid, activateAt: new Date(activateAt) };
