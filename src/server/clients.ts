@@ -9,6 +9,13 @@ export const DEFAULT_CLIENT = "default";
 /** Client ids the CLI accepts: RFC 6749 VSCHAR without spaces or `:` (Basic auth), at most 128. */
 export const CLIENT_ID_PATTERN = /^[A-Za-z0-9._~+/=@!-]{1,128}$/;
 
+/**
+ * What a presented `client_id` may be (RFC 6749 appendix A: VSCHAR, printable ASCII), at most 256:
+ * anything else (a NUL byte, a control character, an overlong value) fails authentication before
+ * it reaches the store.
+ */
+const PRESENTED_CLIENT_ID = /^[\x20-\x7e]{1,256}$/;
+
 /** Who is calling an OAuth endpoint. */
 export interface ClientIdentity {
   clientId: string;
@@ -130,14 +137,14 @@ export class ClientAuthenticator {
 
   async #public(clientId: string): Promise<ClientIdentity> {
     if (clientId === DEFAULT_CLIENT) return { clientId, confidential: false };
-    if (!CLIENT_ID_PATTERN.test(clientId)) throw this.invalidClient();
+    if (!PRESENTED_CLIENT_ID.test(clientId)) throw this.invalidClient();
     const client = await this.#auth.storeCall(() => this.#auth.store.getClient(clientId));
     if (client && client.secretHash === null) return { clientId, confidential: false };
     throw this.invalidClient();
   }
 
   async #confidential(clientId: string, secret: string, ip: string): Promise<ClientIdentity> {
-    const wellFormed = CLIENT_ID_PATTERN.test(clientId) && clientId !== DEFAULT_CLIENT;
+    const wellFormed = PRESENTED_CLIENT_ID.test(clientId) && clientId !== DEFAULT_CLIENT;
     const client = wellFormed ? await this.#auth.storeCall(() => this.#auth.store.getClient(clientId)) : null;
     const stored = client?.secretHash ?? null;
     const now = this.#now();
