@@ -322,7 +322,7 @@ export class Auth {
       onKeyWithdrawn: (kid) => {
         // Refused here at once; the reload picks up the key that replaces it.
         this.#setKeys([...this.#ring.entries], this.#now());
-        this.#log.warn({ kid }, "signing key withdrawn: every token it signed is refused");
+        this.#log.info?.({ kid }, "signing key withdrawn: every token it signed is refused");
         this.#reloadKeys().catch(() => undefined);
       },
       onDataLoss: (cutoff) =>

@@ -269,10 +269,12 @@ describe("interoperability with oauth4webapi", () => {
     expect(viaPost).toMatchObject({ active: true, sid: t.session_id });
     expect(viaPost.token_type).toBeUndefined();
 
-    // Revocation by a client that did not receive the token: accepted, changes nothing.
-    await oauth.processRevocationResponse(
-      await oauth.revocationRequest(as, rs, oauth.ClientSecretBasic(clientSecret), refreshToken, insecure),
-    );
+    // Revocation by a client that did not receive the token: refused (RFC 7009 §2.1), changes nothing.
+    await expect(
+      oauth.processRevocationResponse(
+        await oauth.revocationRequest(as, rs, oauth.ClientSecretBasic(clientSecret), refreshToken, insecure),
+      ),
+    ).rejects.toMatchObject({ error: "unauthorized_client", status: 400 });
     const still = await oauth.processIntrospectionResponse(
       as,
       rs,

@@ -149,7 +149,7 @@ beforeAll(async () => {
   // Another handle on the same file, as another process would have.
   store = sqliteStore({ path: join(dir, "auth.db") });
   await store.open();
-  const [key] = await store.listKeys();
+  const key = (await store.listKeys()).find((k) => k.alg === "EdDSA");
   if (!key) throw new Error("no key");
   kid = key.kid;
   ourKey = createPrivateKey({ key: key.privateJwk as JsonWebKey, format: "jwk" });
