@@ -18,6 +18,7 @@ import { type Auth, createAuth, memoryStore, type Store } from "../../src/index.
 import { hashClientSecret } from "../../src/server/clients.js";
 import { createServer, type RevokitServer } from "../../src/server/index.js";
 import { createLogger } from "../../src/server/logger.js";
+import { hashSecret } from "../../src/server/passwords.js";
 import { faultyStore } from "../helpers/faulty-store.js";
 
 const PASSWORD = "correct horse battery staple";
@@ -269,6 +270,39 @@ describe("one server, default settings (RS256)", () => {
 
   it("an unexpected error is a 500 server_error", async () => {
     await expectError(await fetch(`${url}/boom`), 500, "server_error");
+  });
+});
+
+describe("passwords", () => {
+  it("are argon2id (m=19 MiB, t=2, p=1); an old scrypt N=2^15 hash works once and is rewritten at login", async () => {
+    const server = await createServer({ store: memoryStore(), port: 0, logger: "silent" });
+    try {
+      const url = await server.listen();
+      expect((await post(url, "/auth/register", { username: "fresh", password: PASSWORD })).status).toBe(201);
+      const fresh = await server.auth.store.getUserByName("fresh");
+      expect(fresh?.passwordHash).toMatch(
+        /^\$argon2id\$v=19\$m=19456,t=2,p=1\$|^\$argon2id\$v=19\$m=19456,p=1,t=2\$/,
+      );
+      // A user from before: scrypt at N=2^15.
+      const old = await hashSecret(PASSWORD, { N: 2 ** 15, r: 8, p: 1 });
+      await server.auth.store.createUser({
+        id: "old-user",
+        username: "olduser",
+        passwordHash: old,
+        createdAt: Date.now(),
+        disabledAt: null,
+      });
+      expect(
+        (await post(url, "/auth/login", { username: "olduser", password: "not the password" })).status,
+      ).toBe(401);
+      expect((await server.auth.store.getUser("old-user"))?.passwordHash).toBe(old);
+      expect((await post(url, "/auth/login", { username: "olduser", password: PASSWORD })).status).toBe(200);
+      const upgraded = (await server.auth.store.getUser("old-user"))?.passwordHash ?? "";
+      expect(upgraded.startsWith("$argon2id$v=19$")).toBe(true);
+      expect((await post(url, "/auth/login", { username: "olduser", password: PASSWORD })).status).toBe(200);
+    } finally {
+      await server.close();
+    }
   });
 });
 
