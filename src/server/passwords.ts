@@ -1,5 +1,8 @@
 import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from "node:crypto";
-import argon2 from "argon2";
+import { hash as argon2Hash, verify as argon2Verify } from "@node-rs/argon2";
+
+/** `Algorithm.Argon2id` of @node-rs/argon2 (a `const enum`, which isolated modules cannot import). */
+const ARGON2ID = 2;
 
 /** scrypt cost parameters (for older hashes, and for deployments that choose scrypt). */
 export interface ScryptParams {
@@ -81,13 +84,13 @@ export async function hashSecret(
 ): Promise<string> {
   const p = policyOf(policy);
   if (p.algorithm === "argon2id") {
-    return argon2.hash(secret.normalize("NFKC"), {
-      type: argon2.argon2id,
+    return argon2Hash(secret.normalize("NFKC"), {
+      algorithm: ARGON2ID,
       memoryCost: p.params.memoryKiB,
       timeCost: p.params.timeCost,
       parallelism: p.params.parallelism,
       salt: randomBytes(SALT_BYTES),
-      hashLength: KEY_LENGTH,
+      outputLen: KEY_LENGTH,
     });
   }
   const salt = randomBytes(SALT_BYTES);
@@ -160,7 +163,7 @@ export async function verifySecret(
   let ok: boolean;
   if (decodeArgon2(encoded)) {
     try {
-      ok = await argon2.verify(encoded, secret.normalize("NFKC"));
+      ok = await argon2Verify(encoded, secret.normalize("NFKC"));
     } catch {
       ok = false;
     }
