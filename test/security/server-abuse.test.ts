@@ -225,6 +225,43 @@ describe.each(targets)("hostile clients on $name (two nodes, one store)", (targe
   });
 });
 
+describe.each(targets)("key withdrawal on $name reaches the other node through the feed", (target) => {
+  it("a token of the withdrawn key is refused on the other node within the bound; the replacement signs", async () => {
+    const { nodes, close } = await openNodes(target, 2, { keyRefreshInterval: "1h" });
+    try {
+      const [a, b] = nodes as [Auth, Auth];
+      await Promise.all([a.ready(), b.ready()]);
+      const t = await a.login("alice");
+      await expect(b.verify(t.accessToken)).resolves.toMatchObject({ sub: "alice" });
+      const kid = a.status().keys.find((k) => k.signing)?.kid as string;
+      const result = await a.revokeKey(kid);
+      const started = Date.now();
+      // No key reload on b (once an hour here): only the feed can tell it.
+      for (;;) {
+        const code = await b.verify(t.accessToken).then(
+          () => "accepted",
+          (e: { code?: string }) => e.code,
+        );
+        if (code === "ERR_TOKEN_INVALID") break;
+        expect(code).toBe("accepted");
+        expect(Date.now() - started).toBeLessThan(2000);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(b.jwks().keys.map((k) => k.kid)).not.toContain(kid);
+      // b read the keys again when it heard of the withdrawal: the replacement signs there too.
+      const deadline = Date.now() + 2000;
+      while (b.status().keys.find((k) => k.signing)?.kid !== result?.replacedBy?.kid) {
+        expect(Date.now()).toBeLessThan(deadline);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const fresh = await b.login("alice");
+      await expect(a.verify(fresh.accessToken)).resolves.toMatchObject({ sub: "alice" });
+    } finally {
+      await close();
+    }
+  });
+});
+
 describe("stores not available here", () => {
   it.each(missing.length > 0 ? missing : [{ name: "none", reason: "" } as MissingTarget])(
     "$name",
