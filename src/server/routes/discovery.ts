@@ -33,7 +33,8 @@ export function serverMetadata(ctx: ServerContext): Record<string, unknown> {
  */
 export const discoveryRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
   app.get("/.well-known/jwks.json", async (_request, reply) => {
-    // Short cache: a rotated key must reach resource servers well before it signs (10 s).
+    // Short cache: a withdrawn key must leave resource servers' caches soon (a rotated one is
+    // published 10 minutes before it signs).
     reply.header("cache-control", "public, max-age=5");
     return ctx.auth.jwks();
   });
