@@ -262,11 +262,10 @@ describe.each(targets)("key withdrawal on $name reaches the other node through t
   });
 });
 
-describe("stores not available here", () => {
-  it.each(missing.length > 0 ? missing : [{ name: "none", reason: "" } as MissingTarget])(
-    "$name",
-    ({ name, reason }) => {
-      if (process.env.CI) expect.fail(`${name} must run under CI: ${reason}`);
-    },
-  );
+describe("stores", () => {
+  it("every store runs under CI; outside CI a missing server is skipped with its reason", () => {
+    expect(targets.length + missing.length).toBe(4);
+    for (const m of missing) expect(m.reason.length).toBeGreaterThan(0);
+    if (process.env.CI) expect(missing.map((m: MissingTarget) => m.name)).toEqual([]);
+  });
 });
