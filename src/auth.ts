@@ -381,6 +381,12 @@ export class Auth {
   async #storedKeys(): Promise<StoredKey[]> {
     const stored = await this.storeCall(() => this.store.listKeys());
     if (stored.some((k) => k.alg === this.algorithm)) return stored;
+    // The store has no key to sign with (a first start, or it lost its data): stop signing with keys it
+    // no longer holds at once, not only when the new key is ready (an RSA key takes a while), so no
+    // token is minted with a key that other nodes cannot load.
+    const held = new Set(stored.map((k) => k.kid));
+    const kept = this.#ring.entries.filter((e) => held.has(e.kid));
+    if (kept.length < this.#ring.entries.length) this.#setKeys(kept, this.#now());
     const key = await generateKey(this.algorithm, this.#now());
     await this.storeCall(() => this.store.addKey(key, { ifNoKeyFor: this.algorithm }));
     return this.storeCall(() => this.store.listKeys());
