@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { benchColdStart } from "./lib/coldstart.mjs";
 import { log, rate, ratio, status } from "./lib/common.mjs";
 import { benchHttp, FRAMEWORKS } from "./lib/http.mjs";
+import { benchLogin, benchPasswordHash } from "./lib/login.mjs";
 import { benchConcurrentRefresh, benchLogoutAll } from "./lib/logout-all.mjs";
 import { benchPropagation } from "./lib/propagation.mjs";
 import { benchRefresh } from "./lib/refresh.mjs";
@@ -19,7 +20,17 @@ import { startPostgres, startRedis } from "./lib/servers.mjs";
 import { storeModule } from "./lib/stores.mjs";
 import { ALGS, benchVerify } from "./lib/verify.mjs";
 
-const SECTIONS = ["verify", "replica", "http", "propagation", "coldstart", "refresh", "logoutall", "remote"];
+const SECTIONS = [
+  "verify",
+  "replica",
+  "http",
+  "propagation",
+  "coldstart",
+  "refresh",
+  "login",
+  "logoutall",
+  "remote",
+];
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const unknown = args.filter((a) => a !== "--quick" && !SECTIONS.includes(a));
@@ -39,6 +50,7 @@ const SIZES = quick
       cold: 100_000,
       refreshSeconds: 1,
       logoutSessions: 2_000,
+      hashes: 3,
     }
   : {
       rounds: 5,
@@ -48,6 +60,7 @@ const SIZES = quick
       cold: 1_000_000,
       refreshSeconds: 2.5,
       logoutSessions: 100_000,
+      hashes: 10,
     };
 
 /** One line of the table: area, measure, value, ratio, target, status. */
@@ -274,6 +287,35 @@ try {
     }
     notes.push(
       "refresh: `auth.refresh` with default store options (SQLite: synchronous=full, every commit synced; PostgreSQL: the bench's private cluster runs with fsync off).",
+    );
+  }
+  // ---- 6b. login and refresh per algorithm, password hashing ------------------------------------------
+  if (want("login")) {
+    const l = await benchLogin({ seconds: SIZES.refreshSeconds / 2, rounds: quick ? 1 : 2 });
+    const rs = l.find((r) => r.alg === "RS256");
+    for (const r of l) {
+      const vs = r === rs ? "" : `RS256 ${ratio(rs.login / r.login)} / ${ratio(rs.refresh / r.refresh)}`;
+      row(
+        `login ${r.alg}`,
+        "logins / refreshes per second (memory store, 32 in parallel)",
+        `${rate(r.login)} / ${rate(r.refresh)}`,
+        vs,
+        "reported",
+        "reported",
+      );
+    }
+    for (const h of await benchPasswordHash({ n: SIZES.hashes })) {
+      row(
+        "password hash",
+        h.name,
+        `${h.ms.toFixed(0)} ms per hash`,
+        `${h.perSecond.toFixed(1)} hashes/s (2 at once)`,
+        "reported",
+        "reported",
+      );
+    }
+    notes.push(
+      "login: `auth.login` (a session plus a signed access token) and `auth.refresh` on the memory store, so the difference between rows is the signing; the ratio is RS256's rate over that row's (below 1x: RS256 is slower). The server's /auth/login adds one password hash, which dominates.",
     );
   }
 

@@ -28,7 +28,16 @@ import {
   refreshTokenBinding,
 } from "./core/ids.js";
 import { type JwsVerifyOptions, verifyCompactJws } from "./core/jws.js";
-import { type Algorithm, generateKey, importKey, type KeyInput, KeyRing, loadKey } from "./core/keys.js";
+import {
+  type Algorithm,
+  generateKey,
+  importKey,
+  type KeyInput,
+  KeyRing,
+  keyWithdrawalSubject,
+  loadKey,
+  withdrawnKid,
+} from "./core/keys.js";
 import { resolveAuthOptions } from "./core/options.js";
 import { isSessionLive } from "./core/refresh.js";
 import { deepFreeze, TokenCache } from "./core/token-cache.js";
@@ -68,7 +77,10 @@ export interface AuthOptions {
   refreshIdleTtl?: Duration;
   /** How long after a rotation the immediate predecessor may still be used (concurrent tabs). Default `"10s"`. */
   refreshGrace?: Duration;
-  /** Algorithm new tokens are signed with. Default `"EdDSA"`. */
+  /**
+   * Algorithm new tokens are signed with. Default `"RS256"`: every JWT library and resource server
+   * verifies it (RFC 9068 makes it the one to support), and it verifies fastest on node:crypto.
+   */
   algorithm?: Algorithm;
   /** Algorithms accepted on verification (each key is also bound to one). Default: `[algorithm]`. */
   algorithms?: Algorithm[];
@@ -84,6 +96,12 @@ export interface AuthOptions {
   maxTokenLength?: number;
   /** How often the node re-reads the keys from the store. Default `"5s"`. */
   keyRefreshInterval?: Duration;
+  /**
+   * How long {@link Auth.rotateKeys} publishes a new key before signing with it, so that resource
+   * servers that cache the JWKS (jose refetches for an unknown `kid` at most every 30 s, others cache
+   * for minutes) know it before the first token it signs. Default `"10m"`.
+   */
+  keyPublicationLead?: Duration;
   /** How often the node purges expired rows from the store. Default `"1m"`; 0 turns it off. */
   purgeInterval?: Duration;
   /** The clock, milliseconds since the epoch. Default `Date.now`. */
@@ -246,6 +264,7 @@ export class Auth {
   readonly #maxStalenessMs: number;
   readonly #maxTokenLength: number;
   readonly #keyRefreshMs: number;
+  readonly #keyLeadMs: number;
   readonly #purgeMs: number;
   readonly #algorithms: ReadonlySet<Algorithm>;
   readonly #now: () => number;
@@ -293,6 +312,7 @@ export class Auth {
     this.#binding = refreshTokenBinding(this.issuer, this.audience);
     this.#maxSessions = o.maxSessionsPerUser;
     this.#tokenStatus = o.tokenStatus;
+    this.#keyLeadMs = o.keyPublicationLeadMs;
     this.#jwsRules = {
       algorithms: this.#algorithms,
       key: (kid) => this.#ring.get(kid),
@@ -313,6 +333,12 @@ export class Auth {
       onFeedEntry: (entry, remote, arrivedAt) => this.metrics.feedEntry(entry, remote, arrivedAt),
       onError: () => {
         this.metrics.storeErrors++;
+      },
+      onKeyWithdrawn: (kid) => {
+        // Refused here at once; the reload picks up the key that replaces it.
+        this.#setKeys([...this.#ring.entries], this.#now());
+        this.#log.info?.({ kid }, "signing key withdrawn: every token it signed is refused");
+        this.#reloadKeys().catch(() => undefined);
       },
       onDataLoss: (cutoff) =>
         this.#log.error(
@@ -356,7 +382,9 @@ export class Auth {
   }
 
   #setKeys(entries: ReturnType<typeof loadKey>[], now: number): void {
-    const ring = new KeyRing(entries);
+    // A withdrawn key neither signs nor verifies, nor is it published, whatever the store still lists.
+    const withdrawn = this.#replica.withdrawnKeys;
+    const ring = new KeyRing(withdrawn.size === 0 ? entries : entries.filter((e) => !withdrawn.has(e.kid)));
     // A cached token stays valid only while the key that verified it is still there, unchanged.
     if (this.#cache && !keepsEveryKey(this.#ring, ring)) this.#cache.clear();
     this.#ring = ring;
@@ -370,6 +398,12 @@ export class Auth {
   async #storedKeys(): Promise<StoredKey[]> {
     const stored = await this.storeCall(() => this.store.listKeys());
     if (stored.some((k) => k.alg === this.algorithm)) return stored;
+    // The store has no key to sign with (a first start, or it lost its data): stop signing with keys it
+    // no longer holds at once, not only when the new key is ready (an RSA key takes a while), so no
+    // token is minted with a key that other nodes cannot load.
+    const held = new Set(stored.map((k) => k.kid));
+    const kept = this.#ring.entries.filter((e) => held.has(e.kid));
+    if (kept.length < this.#ring.entries.length) this.#setKeys(kept, this.#now());
     const key = await generateKey(this.algorithm, this.#now());
     await this.storeCall(() => this.store.addKey(key, { ifNoKeyFor: this.algorithm }));
     return this.storeCall(() => this.store.listKeys());
@@ -401,6 +435,7 @@ export class Auth {
     // an entry that a node running behind still needs.
     await this.store.purge(now - this.#toleranceMs);
     for (const k of this.#ring.expired(now, this.#keyRetentionMs)) await this.store.deleteKey(k.kid);
+    for (const kid of this.#replica.withdrawnKeys.keys()) await this.store.deleteKey(kid);
   }
 
   /** How long a superseded key stays published: every token it signed must have expired by then. */
@@ -667,6 +702,11 @@ export class Auth {
   async verify(token: string, options?: VerifyOptions): Promise<AccessTokenClaims> {
     this.#assertOpen();
     const now = this.#now();
+    // A stale replica may have missed a key withdrawal: read the keys again (at most once per
+    // maxStaleness; a withdrawn key is gone from the store).
+    if (now - this.#keysLoadedAt > this.#maxStalenessMs && !this.#replica.isFresh(now)) {
+      await this.#reloadKeys().catch(() => undefined);
+    }
     let claims: AccessTokenClaims;
     const cached = this.#cache?.get(token, now);
     try {
@@ -685,13 +725,20 @@ export class Auth {
         throw again;
       }
     }
-    const facts =
-      options?.strict || !this.#replica.isFresh(now)
-        ? await this.#factsFromStore(claims, now)
-        : this.#replica.facts(claims.jti, claims.sid, now, claims.sub);
+    let failedOpen = false;
+    let facts: RevocationFacts;
+    if (options?.strict || !this.#replica.isFresh(now)) {
+      const fromStore = await this.#factsFromStore(claims, now);
+      facts = fromStore.facts;
+      failedOpen = fromStore.failedOpen;
+    } else {
+      facts = this.#replica.facts(claims.jti, claims.sid, now, claims.sub);
+    }
     const decision = evaluate(claims, facts, now, this.#toleranceMs);
     this.metrics.count(this.metrics.verify, decision);
     if (decision !== "valid") throw decisionError(decision);
+    // Counted only for tokens actually accepted without the store's answer.
+    if (failedOpen) this.metrics.failOpen++;
     return claims;
   }
 
@@ -710,7 +757,10 @@ export class Auth {
     return claims;
   }
 
-  async #factsFromStore(claims: AccessTokenClaims, now: number): Promise<RevocationFacts> {
+  async #factsFromStore(
+    claims: AccessTokenClaims,
+    now: number,
+  ): Promise<{ facts: RevocationFacts; failedOpen: boolean }> {
     this.metrics.storeChecks++;
     const local = this.#replica.facts(claims.jti, claims.sid, now, claims.sub);
     try {
@@ -718,17 +768,17 @@ export class Auth {
         { jti: claims.jti, sessionId: claims.sid, userId: claims.sub },
         now,
       );
-      return {
+      const facts = {
         jtiRevoked: local.jtiRevoked || remote.jtiRevoked,
         sessionRevoked: local.sessionRevoked || remote.sessionRevoked,
         globalCutoff: Math.max(local.globalCutoff, remote.globalCutoff),
         user: remote.user ? laterUserCutoff(local.user, remote.user) : (local.user ?? null),
       };
+      return { facts, failedOpen: false };
     } catch (error) {
       this.metrics.storeErrors++;
       // Failing open needs a replica to fall back on: one still loading its snapshot fails closed.
       if (this.failMode === "open" && this.#replica.loaded) {
-        this.metrics.failOpen++;
         if (now - this.#lastFailOpenLog > 10_000) {
           this.#lastFailOpenLog = now;
           this.#log.error(
@@ -736,7 +786,7 @@ export class Auth {
             "revocation state unavailable: FAILING OPEN, tokens are accepted on the stale replica",
           );
         }
-        return local;
+        return { facts: local, failedOpen: true };
       }
       this.metrics.count(this.metrics.verify, "unavailable");
       throw new RevocationUnavailableError("revocation state is unavailable", 1, { cause: error });
@@ -882,6 +932,7 @@ export class Auth {
       // Already expired even on a node whose clock is behind (within the tolerance): nothing to revoke.
       if (expiresAt + this.#toleranceMs <= now) return;
     }
+    if (withdrawnKid(jti) !== undefined) throw new TypeError("expected an access token or a jti");
     const reason = options?.reason ?? "revoked";
     const entry = await this.storeCall(() =>
       this.store.addRevocation({
@@ -975,18 +1026,96 @@ export class Auth {
   }
 
   /**
-   * Publishes a new signing key at once; every node signs with it from `activateAt` (default now; the
-   * other nodes pick it up within `keyRefreshInterval`). Old keys stay published until their tokens expire.
+   * Publishes a new signing key at once (every node's JWKS has it within `keyRefreshInterval`) and
+   * signs with it from `activateAt`: by default after `keyPublicationLead` (10 minutes), so resource
+   * servers that cache the JWKS know the key before its first token; `immediate: true` signs with it
+   * at once (an emergency). Old keys stay published until every token they signed has expired.
+   * @example
+   * const { kid, activateAt } = await auth.rotateKeys();           // signs from now + 10 min
+   * await auth.rotateKeys({ immediate: true });                    // signs now
    */
-  async rotateKeys(options: { activateAt?: Date } = {}): Promise<{ kid: string; activateAt: Date }> {
+  async rotateKeys(
+    options: { activateAt?: Date; immediate?: boolean } = {},
+  ): Promise<{ kid: string; activateAt: Date }> {
     this.#assertOpen();
     const now = this.#now();
-    const activateAt = options.activateAt ? options.activateAt.getTime() : now;
-    if (!Number.isFinite(activateAt)) throw new TypeError("activateAt must be a valid Date");
-    const key = await generateKey(this.algorithm, now, activateAt);
+    if (options.activateAt !== undefined && options.immediate)
+      throw new TypeError("give activateAt or immediate, not both");
+    if (options.activateAt !== undefined && !Number.isFinite(options.activateAt.getTime()))
+      throw new TypeError("activateAt must be a valid Date");
+    const key = await generateKey(this.algorithm, now, now);
+    // The lead counts from publication (an RSA key takes a moment to generate).
+    const published = this.#now();
+    const activateAt = options.activateAt
+      ? options.activateAt.getTime()
+      : options.immediate
+        ? published
+        : published + this.#keyLeadMs;
+    key.activateAt = activateAt;
     await this.storeCall(() => this.store.addKey(key));
     await this.#reloadKeys();
     return { kid: key.kid, activateAt: new Date(activateAt) };
+  }
+
+  /**
+   * Withdraws a key (leaked, or no longer trusted): every token it signed is refused on every node
+   * within the propagation bound (the withdrawal travels on the revocation feed), it leaves the JWKS,
+   * and it is deleted from the store. When it was signing, a new key is created and signs at once.
+   * Returns `null` when no key has that kid.
+   * @example
+   * await auth.revokeKey("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"); // { kid, replacedBy }
+   */
+  async revokeKey(
+    kid: string,
+    options?: RevokeOptions,
+  ): Promise<{ kid: string; replacedBy: { kid: string; activateAt: Date } | null } | null> {
+    this.#assertOpen();
+    if (typeof kid !== "string" || kid.length === 0 || kid.length > 256)
+      throw new TypeError("kid must be a string of 1 to 256 characters");
+    const now = this.#now();
+    const stored = await this.storeCall(() => this.store.listKeys());
+    const target = stored.find((k) => k.kid === kid);
+    if (!target) return null;
+    const ring = new KeyRing(stored.filter((k) => !this.#replica.withdrawnKeys.has(k.kid)).map(loadKey));
+    const signing = ring.signingKey(target.alg, now);
+    const othersActive = ring.entries.filter(
+      (e) => e.kid !== kid && e.alg === target.alg && e.activateAt <= now,
+    );
+    // A new key first, so that no node is ever left without one; it signs at once.
+    let replacedBy: { kid: string; activateAt: Date } | null = null;
+    if (target.alg === this.algorithm && (signing?.kid === kid || othersActive.length === 0)) {
+      const next = await generateKey(this.algorithm, now, now);
+      await this.storeCall(() => this.store.addKey(next));
+      replacedBy = { kid: next.kid, activateAt: new Date(now) };
+    }
+    // Every token the key signed has expired by then, even on a node whose clock is behind.
+    const expiresAt = now + this.accessTokenTtlMs + 2 * this.#toleranceMs + 1000;
+    const reason = options?.reason ?? "key_withdrawn";
+    const entry = await this.storeCall(() =>
+      this.store.addRevocation({
+        kind: "jti",
+        subject: keyWithdrawalSubject(kid),
+        expiresAt,
+        reason,
+        actor: options?.actor ?? "admin",
+        at: now,
+      }),
+    );
+    this.#applyLocal(
+      entry ?? {
+        seq: "",
+        kind: "jti",
+        subject: keyWithdrawalSubject(kid),
+        expiresAt,
+        reason,
+        actor: options?.actor ?? "admin",
+        at: now,
+      },
+    );
+    await this.storeCall(() => this.store.deleteKey(kid));
+    await this.#reloadKeys();
+    this.metrics.count(this.metrics.revocations, `key|${reason}`);
+    return { kid, replacedBy };
   }
 
   /**
@@ -1081,6 +1210,14 @@ function sessionInfo(s: SessionRecord): SessionInfo {
   };
 }
 
+/**
+ * What a log line says about an error: our own errors by message (they never quote a token or a
+ * value), anything else (a driver's error, whose message may quote the values of a query) by type
+ * and code only.
+ */
 function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  if (error instanceof AuthError) return error.message;
+  if (!(error instanceof Error)) return typeof error;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" ? `${error.name} (${code})` : error.name;
 }

@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { CLIENT_ID_PATTERN, DEFAULT_CLIENT } from "../server/clients.js";
-import { hashSecret } from "../server/passwords.js";
+import { CLIENT_ID_PATTERN, DEFAULT_CLIENT, hashClientSecret } from "../server/clients.js";
 import { eventOutboxFor } from "../stores/outbox/index.js";
 import {
   badSubcommand,
@@ -78,7 +77,7 @@ export async function clients(args: string[]): Promise<number> {
       const eventsUrl = optional(parsed, "events-url");
       if (eventsUrl !== undefined && !isHttpUrl(eventsUrl))
         throw usage("--events-url must be an http(s) URL");
-      const secretHash = await hashSecret(secret);
+      const secretHash = hashClientSecret(secret);
       return withAdmin(parsed, async (auth) => {
         const result = await auth.store.addClient({ clientId: id, secretHash, createdAt: Date.now() });
         if (result === "exists") throw new CliError(`client already exists: ${id}`);

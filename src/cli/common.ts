@@ -326,7 +326,7 @@ export async function openAdmin(parsed: Parsed): Promise<Auth> {
       throw error;
     }
     const keys = await store.listKeys();
-    const algorithm = flagAlg ?? keys.at(-1)?.alg ?? "EdDSA";
+    const algorithm = flagAlg ?? keys.at(-1)?.alg ?? "RS256";
     const algorithms = [...new Set<Algorithm>([algorithm, ...keys.map((k) => k.alg)])];
     return await createAuth({
       issuer: process.env.REVOKIT_ISSUER || "http://127.0.0.1:3000",

@@ -74,9 +74,9 @@ export const SERVE_FLAGS: Flags = {
   algorithm: {
     type: "string",
     env: "REVOKIT_ALGORITHM",
-    default: "EdDSA",
+    default: "RS256",
     value: "ALG",
-    help: "signing algorithm: EdDSA, ES256, RS256 or HS256",
+    help: "signing algorithm: RS256 (verified by every JWT library), ES256, EdDSA or HS256",
   },
   "max-staleness": {
     type: "string",

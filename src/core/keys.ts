@@ -23,6 +23,23 @@ export interface KeyEntry {
   readonly publicJwk: Record<string, unknown> | null;
 }
 
+/**
+ * A key withdrawal travels on the revocation feed as a `jti` entry whose subject is this prefix and
+ * the kid (a real jti is random base64url, so it never contains `:`): every store, snapshot and
+ * replica carries it without a change, and it expires when the last token the key signed does.
+ */
+export const KEY_WITHDRAWAL_PREFIX = "key:";
+
+/** The feed subject that withdraws `kid`. */
+export function keyWithdrawalSubject(kid: string): string {
+  return `${KEY_WITHDRAWAL_PREFIX}${kid}`;
+}
+
+/** The kid a feed subject withdraws, or `undefined` when it is an ordinary jti. */
+export function withdrawnKid(subject: string): string | undefined {
+  return subject.startsWith(KEY_WITHDRAWAL_PREFIX) ? subject.slice(KEY_WITHDRAWAL_PREFIX.length) : undefined;
+}
+
 /** Whether `value` is one of {@link ALGORITHMS}. */
 export function isAlgorithm(value: unknown): value is Algorithm {
   return typeof value === "string" && (ALGORITHMS as readonly string[]).includes(value);

@@ -93,6 +93,7 @@ const AUTH_OPTION_NAMES = Object.keys({
   logger: true,
   createIndex: true,
   verifyCache: true,
+  keyPublicationLead: true,
   maxSessionsPerUser: true,
   tokenStatus: true,
 } satisfies Record<keyof AuthOptions, true>);
@@ -111,6 +112,8 @@ export interface ResolvedAuthOptions {
   maxStalenessMs: number;
   clockToleranceMs: number;
   keyRefreshIntervalMs: number;
+  /** How long a new key is published before it signs. */
+  keyPublicationLeadMs: number;
   /** 0: no background purge. */
   purgeIntervalMs: number;
   failMode: "closed" | "open";
@@ -144,7 +147,7 @@ export function resolveAuthOptions(options: AuthOptions): ResolvedAuthOptions {
       "is required: memoryStore(), sqliteStore(), redisStore() or postgresStore()",
     );
   }
-  const algorithm = options.algorithm ?? "EdDSA";
+  const algorithm = options.algorithm ?? "RS256";
   if (!isAlgorithm(algorithm))
     throw new ConfigInvalidError("algorithm", "must be EdDSA, ES256, RS256 or HS256");
   const algs = options.algorithms ?? [algorithm];
@@ -194,6 +197,7 @@ export function resolveAuthOptions(options: AuthOptions): ResolvedAuthOptions {
     maxStalenessMs: positive("maxStaleness", options.maxStaleness, "1s"),
     clockToleranceMs: positive("clockTolerance", options.clockTolerance, "5s", true),
     keyRefreshIntervalMs: positive("keyRefreshInterval", options.keyRefreshInterval, "5s"),
+    keyPublicationLeadMs: positive("keyPublicationLead", options.keyPublicationLead, "10m", true),
     purgeIntervalMs: positive("purgeInterval", options.purgeInterval, "1m", true),
     failMode,
     maxTokenLength,

@@ -1,5 +1,6 @@
 import { StoreUnavailableError } from "../core/errors.js";
 import type { RevocationFacts } from "../core/evaluate.js";
+import { withdrawnKid } from "../core/keys.js";
 import { laterUserCutoff, type UserCutoff } from "../core/user-cutoff.js";
 import type { RevocationEntry } from "../stores/types.js";
 import { CompactIndex } from "./compact-index.js";
@@ -31,6 +32,8 @@ export interface ReplicaOptions {
    * metrics.
    */
   onFeedEntry?: (entry: RevocationEntry, remote: boolean, arrivedAt: number) => void;
+  /** Called when a signing key is withdrawn (from the feed, a snapshot, or locally), once per kid. */
+  onKeyWithdrawn?: (kid: string) => void;
 }
 
 /** Diagnostic state of a replica. */
@@ -75,6 +78,8 @@ export class Replica {
   readonly sessions: RevocationIndex;
   /** Each user's latest cutoff, until it covers no session that could still be refreshed. */
   readonly #users = new Map<string, UserCutoff & { expiresAt: number }>();
+  /** Withdrawn signing keys (kid to the end of the withdrawal): a handful at most. */
+  readonly withdrawnKeys = new Map<string, number>();
   #globalCutoff = 0;
   #cursor = "";
   #epoch = "";
@@ -173,7 +178,8 @@ export class Replica {
       head = await this.#store.snapshotInto(started, (kind, subject, expiresAt, user) => {
         if (kind === "user") {
           if (user) this.#applyUser(subject, user, expiresAt);
-        } else (kind === "jti" ? this.jtis : this.sessions).add(subject, expiresAt);
+        } else if (kind === "jti" && this.#keyWithdrawal(subject, expiresAt)) return;
+        else (kind === "jti" ? this.jtis : this.sessions).add(subject, expiresAt);
       });
     } else {
       const snap = await this.#store.snapshot(started);
@@ -294,6 +300,7 @@ export class Replica {
   #put(entry: RevocationEntry): void {
     switch (entry.kind) {
       case "jti":
+        if (this.#keyWithdrawal(entry.subject, entry.expiresAt)) break;
         this.jtis.add(entry.subject, entry.expiresAt);
         break;
       case "session":
@@ -333,6 +340,16 @@ export class Replica {
     return u !== undefined && u.expiresAt > now ? u : null;
   }
 
+  /** Records a key withdrawal when `subject` is one; returns whether it was. */
+  #keyWithdrawal(subject: string, expiresAt: number): boolean {
+    const kid = withdrawnKid(subject);
+    if (kid === undefined) return false;
+    const known = this.withdrawnKeys.get(kid);
+    this.withdrawnKeys.set(kid, Math.max(known ?? 0, expiresAt));
+    if (known === undefined) this.#opts.onKeyWithdrawn?.(kid);
+    return true;
+  }
+
   /** What the replica knows about one token. Pure memory reads. */
   facts(jti: string, sessionId: string, now: number, userId?: string): RevocationFacts {
     return {
@@ -355,6 +372,8 @@ export class Replica {
 
   /** Frees memory of expired entries, a bounded amount at a time. */
   sweep(now = this.#opts.now()): void {
+    // A withdrawn key is also deleted from the store, so forgetting it here cannot bring it back.
+    for (const [kid, until] of this.withdrawnKeys) if (until <= now) this.withdrawnKeys.delete(kid);
     this.jtis.sweep(now, SWEEP_BUDGET);
     this.sessions.sweep(now, SWEEP_BUDGET);
     for (const [userId, u] of this.#users) if (u.expiresAt <= now) this.#users.delete(userId);

@@ -60,10 +60,15 @@ const FRAMEWORK: Record<string, [number, string]> = {
   FST_ERR_VALIDATION: [400, "The request is malformed"],
 };
 
+/** 500 `server_error`: a fault of ours (logged); the description says nothing about it. */
+export function serverError(): ApiError {
+  return new ApiError(500, "server_error", "The server failed to handle the request");
+}
+
 /**
- * Maps any error to the answer the client gets. Every answer is `{ error, error_description }`; the
- * only 5xx is 503 `temporarily_unavailable` (store outage, stale replica, shutting down, or a fault
- * of ours, which is logged). Descriptions never echo request content.
+ * Maps any error to the answer the client gets. Every answer is `{ error, error_description }`: a
+ * store outage, a stale replica or a shutdown is a 503 `temporarily_unavailable` with `Retry-After`;
+ * anything unexpected is a 500 `server_error` (a fault, logged). Descriptions never echo request content.
  */
 export function answerFor(error: unknown): { answer: Answer; fault: boolean } {
   if (error instanceof ApiError) {
@@ -110,7 +115,7 @@ export function answerFor(error: unknown): { answer: Answer; fault: boolean } {
   if (typeof status === "number" && status >= 400 && status < 500) {
     return { answer: toAnswer(invalidStatus(status, "The request is malformed")), fault: false };
   }
-  return { answer: toAnswer(unavailable()), fault: true };
+  return { answer: toAnswer(serverError()), fault: true };
 }
 
 function invalidStatus(status: number, description: string): ApiError {

@@ -19,7 +19,7 @@ import type { ServerContext } from "./context.js";
 import { createLogger, LOG_LEVELS, LOG_REQUESTS, type LogLevel } from "./logger.js";
 import { ServerMetrics } from "./metrics.js";
 import type { ServerOptions } from "./options.js";
-import { DEFAULT_SCRYPT } from "./passwords.js";
+import { passwordPolicy } from "./passwords.js";
 import { DEFAULT_RATE_LIMITS, LoginLimiter, type RateLimitOptions } from "./rate-limit.js";
 import { StatusLists } from "./status-lists.js";
 import { DEFAULT_STORE_URL, redactStoreUrl, storeFromUrl } from "./store-url.js";
@@ -27,7 +27,7 @@ import { Users } from "./users.js";
 
 export type { LogLevel } from "./logger.js";
 export type { ServerOptions } from "./options.js";
-export type { ScryptParams } from "./passwords.js";
+export type { Argon2Params, PasswordPolicy, ScryptParams } from "./passwords.js";
 export type { RateLimitOptions } from "./rate-limit.js";
 export {
   DEFAULT_STORE_URL,
@@ -179,13 +179,13 @@ export async function createServer(options: ServerOptions = {}): Promise<Revokit
   }
 
   const metrics = new ServerMetrics();
-  const scrypt = options.scrypt ?? DEFAULT_SCRYPT;
   const base = issuer.replace(/\/+$/, "");
+  const limiter = new LoginLimiter(auth, limits, now, (kind) => metrics.count(metrics.rateLimited, kind));
   const ctx: ServerContext = {
     auth,
-    users: new Users(auth, scrypt),
-    clients: new ClientAuthenticator(auth, realm, now, scrypt),
-    limiter: new LoginLimiter(auth, limits, now, (kind) => metrics.count(metrics.rateLimited, kind)),
+    users: new Users(auth, passwordPolicy(options)),
+    clients: new ClientAuthenticator(auth, realm, now, limiter),
+    limiter,
     metrics,
     issuer: base,
     statusLists,

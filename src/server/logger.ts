@@ -52,12 +52,38 @@ function serializeRequest(req: RequestLike): Record<string, unknown> {
   return { method: req.method, url, ip: req.ip, id: req.id };
 }
 
+/** The code of an error, when it has a string one (`ERR_STORE_UNAVAILABLE`, `ECONNREFUSED`, `22021`). */
+function codeOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** Errors of the store drivers (pg, ioredis, better-sqlite3): their messages may quote values. */
+function isDriverError(err: Error): boolean {
+  return (
+    DRIVER_ERRORS.has(err.name) ||
+    DRIVER_ERRORS.has(err.constructor?.name ?? "") ||
+    "severity" in err || // pg
+    "command" in err // ioredis
+  );
+}
+
+const DRIVER_ERRORS = new Set(["DatabaseError", "ReplyError", "SqliteError", "RedisError", "AbortError"]);
+
+/**
+ * Logs an error as type, code and message, and its cause as type and code only: a driver's message
+ * may quote the values of a query (an id, a username), so it never reaches the log.
+ */
 function serializeError(err: unknown): Record<string, unknown> {
-  if (!(err instanceof Error)) return { message: String(err) };
-  const out: Record<string, unknown> = { type: err.name, message: err.message };
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === "string") out.code = code;
-  if (err.cause instanceof Error) out.cause = err.cause.message;
+  if (!(err instanceof Error)) return { type: typeof err };
+  const out: Record<string, unknown> = { type: err.name };
+  if (!isDriverError(err)) out.message = err.message;
+  const code = codeOf(err);
+  if (code) out.code = code;
+  if (err.cause instanceof Error) {
+    const causeCode = codeOf(err.cause);
+    out.cause = causeCode ? { type: err.cause.name, code: causeCode } : { type: err.cause.name };
+  }
   return out;
 }
 

@@ -4,7 +4,7 @@ import type { Duration } from "../core/duration.js";
 import type { Algorithm } from "../core/keys.js";
 import type { Store } from "../stores/types.js";
 import type { LogLevel, LogRequests } from "./logger.js";
-import type { ScryptParams } from "./passwords.js";
+import type { PasswordPolicy, ScryptParams } from "./passwords.js";
 import type { RateLimitOptions } from "./rate-limit.js";
 
 /** Options of {@link createServer} and {@link startServer}. Every one has a default. */
@@ -35,7 +35,7 @@ export interface ServerOptions {
   refreshIdleTtl?: Duration;
   /** Refresh grace window. Default `"10s"`. */
   refreshGrace?: Duration;
-  /** Signing algorithm. Default `"EdDSA"`. */
+  /** Signing algorithm. Default `"RS256"`. */
   algorithm?: Algorithm;
   /** How stale the replica may be before verification asks the store. Default `"1s"`. */
   maxStaleness?: Duration;
@@ -60,7 +60,17 @@ export interface ServerOptions {
   logRequests?: LogRequests;
   /** `realm` of the `WWW-Authenticate` challenges. Default `"revokit"`. */
   realm?: string;
-  /** scrypt cost for password and client-secret hashes. Default N=2^15, r=8, p=1. */
+  /**
+   * How new password hashes are made. Default argon2id with m=19 MiB, t=2, p=1 (OWASP's minimum).
+   * Hashes made otherwise still verify and are rewritten at the next successful login.
+   * @example
+   * { algorithm: "scrypt", params: { N: 2 ** 17, r: 8, p: 1 } }
+   */
+  passwordHashing?: PasswordPolicy;
+  /**
+   * Shorthand for `passwordHashing: { algorithm: "scrypt", params }` (used when `passwordHashing` is
+   * not set). Below N=2^17 it is under OWASP's minimum: only for tests.
+   */
   scrypt?: ScryptParams;
   /** Where the web page lives (a directory with `index.html` and `assets/`). Default: `web/` of the package. */
   webRoot?: string | URL;

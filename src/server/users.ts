@@ -1,7 +1,13 @@
 import type { Auth } from "../auth.js";
 import { randomId } from "../core/ids.js";
 import type { UserRecord } from "../stores/types.js";
-import { DEFAULT_SCRYPT, DummyHash, hashSecret, type ScryptParams, verifySecret } from "./passwords.js";
+import {
+  DEFAULT_PASSWORD_POLICY,
+  DummyHash,
+  hashSecret,
+  type PasswordPolicy,
+  verifySecret,
+} from "./passwords.js";
 
 /** Usernames: 3 to 64 letters, digits, `.`, `_`, `-`, `@`. Stored lower-cased. */
 export const USERNAME_PATTERN = /^[A-Za-z0-9._@-]{3,64}$/;
@@ -37,16 +43,16 @@ export type Authentication =
   | { status: "disabled"; user: UserRecord };
 
 /**
- * The server's user accounts, kept in the store: registration, password checks (scrypt, constant
- * time, a dummy check for unknown names so timing reveals nothing), password changes.
+ * The server's user accounts, kept in the store: registration, password checks (argon2id by default,
+ * constant time, a dummy check for unknown names so timing reveals nothing), password changes.
  */
 export class Users {
   readonly #auth: Auth;
-  readonly #params: ScryptParams;
+  readonly #params: PasswordPolicy;
   readonly #dummy: DummyHash;
 
-  /** `params` is the scrypt cost for new hashes; older, weaker hashes are upgraded at the next login. */
-  constructor(auth: Auth, params: ScryptParams = DEFAULT_SCRYPT) {
+  /** `params` is how new hashes are made; older or weaker hashes are upgraded at the next successful login. */
+  constructor(auth: Auth, params: PasswordPolicy = DEFAULT_PASSWORD_POLICY) {
     this.#auth = auth;
     this.#params = params;
     this.#dummy = new DummyHash(params);

@@ -226,11 +226,11 @@ export class Verifier implements TokenVerifier {
       authorization: this.#authorization,
       http: this.#http,
       snapshotTimeoutMs: SNAPSHOT_TIMEOUT_MS,
-      onEntry: (kind, subject) => this.#onFeedEntry(kind, subject),
     });
     this.#replica = new Replica(this.#feed, {
       now: this.#now,
       maxStalenessMs,
+      onKeyWithdrawn: (kid) => this.#onKeyWithdrawn(kid),
       onError: (error) => {
         this.metrics.storeErrors++;
         this.#lastError = errorText(error);
@@ -311,11 +311,10 @@ export class Verifier implements TokenVerifier {
   }
 
   /**
-   * Sees every feed entry and snapshot row before the replica: a `key` entry withdraws that kid at
-   * once (tokens it signed are refused from now on) and reads the JWKS again.
+   * A key withdrawal from the feed or the snapshot (the replica sees it first): that kid is refused
+   * at once, even while a JWKS still lists it, and the JWKS is read again for its replacement.
    */
-  #onFeedEntry(kind: string, subject: string): void {
-    if (kind !== "key") return;
+  #onKeyWithdrawn(subject: string): void {
     this.#withdrawn.add(subject);
     if (this.#ring.get(subject)) {
       this.#setKeys(

@@ -17,8 +17,6 @@ export interface RemoteFeedOptions {
   http: HttpClient;
   /** Deadline of a snapshot download, ms. */
   snapshotTimeoutMs: number;
-  /** Sees every entry and snapshot row before the replica does (key withdrawals). */
-  onEntry?: (kind: string, subject: string) => void;
 }
 
 /**
@@ -84,7 +82,6 @@ export class RemoteFeed implements RevocationFeed {
     const url = new URL(this.endpoint);
     url.searchParams.set("snapshot", "true");
     const sink = apply as (...args: unknown[]) => void;
-    const onEntry = this.#o.onEntry;
     let head: SnapshotHead | undefined;
     let rest = "";
     const line = (text: string) => {
@@ -104,7 +101,6 @@ export class RemoteFeed implements RevocationFeed {
       }
       if (first === 0x5b /* [ */) {
         const row = JSON.parse(text) as unknown[];
-        if (onEntry && row[0] !== "jti" && row[0] !== "session") onEntry(String(row[0]), String(row[1]));
         sink(...row);
         return;
       }
@@ -164,8 +160,6 @@ export class RemoteFeed implements RevocationFeed {
       throw new StoreUnavailableError("the revocation feed answered a malformed batch");
     }
     const entries = body.entries as RevocationEntry[];
-    const onEntry = this.#o.onEntry;
-    if (onEntry) for (const e of entries) onEntry(String(e.kind), String(e.subject));
     return { entries, cursor: body.cursor, epoch: body.epoch };
   }
 

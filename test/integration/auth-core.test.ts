@@ -282,19 +282,32 @@ describe("keys", () => {
     const { auth, clock } = await make({ accessTokenTtl: "10m" });
     const before = await auth.login("alice");
     const oldKid = auth.status().keys[0]?.kid;
-    const { kid } = await auth.rotateKeys();
+    // By default a new key is published 10 minutes before it signs.
+    const ahead = await auth.rotateKeys();
+    expect(ahead.activateAt.getTime()).toBe(clock() + 10 * 60_000);
+    expect(auth.status().keys.find((k) => k.signing)?.kid).toBe(oldKid);
+    expect(auth.jwks().keys.map((k) => k.kid)).toContain(ahead.kid);
+    await expect(auth.rotateKeys({ immediate: true, activateAt: new Date() })).rejects.toThrow(TypeError);
+    const { kid } = await auth.rotateKeys({ immediate: true });
     expect(
       auth
         .jwks()
         .keys.map((k) => k.kid)
         .sort(),
-    ).toEqual([oldKid, kid].sort());
+    ).toEqual([oldKid, ahead.kid, kid].sort());
     const after = await auth.login("alice");
     const header = JSON.parse(Buffer.from(after.accessToken.split(".")[0] as string, "base64url").toString());
-    expect(header).toEqual({ alg: "EdDSA", kid, typ: "at+jwt" });
+    expect(header).toEqual({ alg: "RS256", kid, typ: "at+jwt" });
     await expect(auth.verify(before.accessToken)).resolves.toBeTruthy();
     clock.advance(11 * 60_000 + 20_000);
-    expect(auth.jwks().keys.map((k) => k.kid)).toEqual([kid]);
+    // The key published ahead now signs; the first one has gone, every token it signed has expired.
+    expect(
+      auth
+        .jwks()
+        .keys.map((k) => k.kid)
+        .sort(),
+    ).toEqual([ahead.kid, kid].sort());
+    expect(auth.jwks().keys.map((k) => k.kid)).not.toContain(oldKid);
     for (const k of auth.jwks().keys) expect(Object.keys(k)).not.toContain("d");
   });
 
@@ -309,7 +322,7 @@ describe("keys", () => {
     expect(auth.status().keys.find((k) => k.signing)?.kid).toBe(kid);
   });
 
-  it.each(["ES256", "RS256", "HS256"] as const)(
+  it.each(["ES256", "EdDSA", "HS256"] as const)(
     "%s works end to end; HS256 keys are never published",
     async (algorithm) => {
       const { auth } = await make({ algorithm });

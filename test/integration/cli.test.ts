@@ -334,18 +334,29 @@ describe("revokit clients", () => {
 });
 
 describe("revokit keys and status", () => {
-  it("keys rotate: published at once, and the running server signs with the new key within 10 s", async () => {
+  it("keys rotate: published at once, signing after a 10 minute lead, or at once with --now", async () => {
     const before = JSON.parse(await ok(["keys", "list", "--json"])) as { kid: string; state: string }[];
     expect(before.filter((k) => k.state === "signing")).toHaveLength(1);
-    const rotated = JSON.parse(await ok(["keys", "rotate"])) as {
+    const ahead = JSON.parse(await ok(["keys", "rotate"])) as {
       kid: string;
       alg: string;
       activate_at: string;
     };
-    expect(rotated.alg).toBe("EdDSA");
+    expect(ahead.alg).toBe("RS256");
+    const lead = Date.parse(ahead.activate_at) - Date.now();
+    expect(lead).toBeGreaterThan(9 * 60_000);
+    expect(lead).toBeLessThanOrEqual(10 * 60_000);
+    const listed = JSON.parse(await ok(["keys", "list", "--json"])) as { kid: string; state: string }[];
+    expect(listed.find((k) => k.kid === ahead.kid)?.state).toBe("pending");
+    const rotated = JSON.parse(await ok(["keys", "rotate", "--now"])) as {
+      kid: string;
+      alg: string;
+      activate_at: string;
+    };
+    expect(rotated.alg).toBe("RS256");
     const after = JSON.parse(await ok(["keys", "list", "--json"])) as { kid: string; state: string }[];
     expect(after.find((k) => k.kid === rotated.kid)?.state).toBe("signing");
-    expect(after).toHaveLength(before.length + 1);
+    expect(after).toHaveLength(before.length + 2);
 
     let t = await tokens("alice");
     await eventually(
@@ -377,6 +388,44 @@ describe("revokit keys and status", () => {
     const pending = JSON.parse(await ok(["keys", "list", "--json"])) as { kid: string; state: string }[];
     expect(pending.find((k) => k.kid === later.kid)?.state).toBe("pending");
     await fails(["keys", "rotate", "--activate-at", "whenever"], 2, /--activate-at/);
+    await fails(["keys", "rotate", "--now", "--activate-at", "1h"], 2, /--now or --activate-at/);
+    await fails(["keys", "revoke"], 2, /one KID/);
+    await fails(["keys", "revoke", "no-such-kid"], 1, /no such key/);
+
+    // keys revoke: the running server refuses every token the key signed at once, and signs with a new key.
+    expect((await me(t.access_token)).status).toBe(200);
+    const withdrawn = JSON.parse(await ok(["keys", "revoke", rotated.kid])) as {
+      kid: string;
+      replaced_by: { kid: string } | null;
+    };
+    expect(withdrawn.kid).toBe(rotated.kid);
+    const replacement = withdrawn.replaced_by?.kid as string;
+    expect(replacement).toBeTruthy();
+    await eventually(
+      "the server refuses the withdrawn key's tokens",
+      async () => (await me(t.access_token)).status === 401,
+      2_000,
+    );
+    const keysNow = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as {
+      keys: { kid: string }[];
+    };
+    expect(keysNow.keys.map((k) => k.kid)).not.toContain(rotated.kid);
+    let chain = await tokens("alice");
+    await eventually(
+      "the server signs with the replacement key",
+      async () => {
+        const res = await fetch(`${server.url}/auth/refresh`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ refresh_token: chain.refresh_token }),
+        });
+        chain = (await res.json()) as typeof chain;
+        expect(kidOf(chain.access_token)).not.toBe(rotated.kid);
+        return kidOf(chain.access_token) === replacement;
+      },
+      10_000,
+    );
+    expect((await me(chain.access_token)).status).toBe(200);
     await fails(["keys", "spin"], 2, /unknown keys subcommand/);
   });
 

@@ -531,8 +531,9 @@ describe("server API", () => {
       tokens = await login(url, "oauth_user");
     });
 
-    it("metadata at both well-known paths, and the JWKS with public keys only", async () => {
-      for (const path of ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"]) {
+    it("RFC 8414 metadata (no OpenID document), and the JWKS with public keys only", async () => {
+      await expectError(await fetch(`${url}/.well-known/openid-configuration`), 404, "not_found");
+      for (const path of ["/.well-known/oauth-authorization-server"]) {
         const res = await fetch(url + path);
         expect(res.status).toBe(200);
         const m = await res.json();
@@ -543,7 +544,7 @@ describe("server API", () => {
           revocation_endpoint: `${s.server.issuer}/oauth/revoke`,
           introspection_endpoint: `${s.server.issuer}/oauth/introspect`,
           grant_types_supported: ["refresh_token"],
-          response_types_supported: [],
+          response_types_supported: ["none"],
           token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
           introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
         });
@@ -681,7 +682,7 @@ describe("server API", () => {
       const claims = await s.server.auth.verify(tokens.access_token);
       expect(at).toEqual({
         active: true,
-        token_type: "access_token",
+        token_type: "Bearer",
         client_id: "default",
         username: "oauth_user",
         sub: claims.sub,
@@ -695,7 +696,6 @@ describe("server API", () => {
       const rt = await (await form(url, "/oauth/introspect", { token: tokens.refresh_token }, auth)).json();
       expect(rt).toEqual({
         active: true,
-        token_type: "refresh_token",
         client_id: "default",
         username: "oauth_user",
         sub: claims.sub,
@@ -709,7 +709,7 @@ describe("server API", () => {
       }
     });
 
-    it("/oauth/revoke: 200 for anything; another client's token is left alone; own tokens are revoked", async () => {
+    it("/oauth/revoke: 200 for unknown tokens; another client's token is 400 unauthorized_client and left alone; own tokens are revoked", async () => {
       const auth = basic("rs:1", SECRET);
       const active = async (token: string) =>
         ((await (await form(url, "/oauth/introspect", { token }, auth)).json()) as { active: boolean })
@@ -726,18 +726,22 @@ describe("server API", () => {
         "invalid_client",
       );
 
-      // rs:1 did not receive these tokens: 200 and nothing changes.
-      expect((await form(url, "/oauth/revoke", { token: tokens.access_token }, auth)).status).toBe(200);
-      expect(
-        (
-          await form(
-            url,
-            "/oauth/revoke",
-            { token: tokens.refresh_token, token_type_hint: "refresh_token" },
-            auth,
-          )
-        ).status,
-      ).toBe(200);
+      // rs:1 did not receive these tokens: refused (RFC 7009 §2.1) and nothing changes.
+      await expectError(
+        await form(url, "/oauth/revoke", { token: tokens.access_token }, auth),
+        400,
+        "unauthorized_client",
+      );
+      await expectError(
+        await form(
+          url,
+          "/oauth/revoke",
+          { token: tokens.refresh_token, token_type_hint: "refresh_token" },
+          auth,
+        ),
+        400,
+        "unauthorized_client",
+      );
       expect(await active(tokens.access_token)).toBe(true);
       expect(await active(tokens.refresh_token)).toBe(true);
 

@@ -257,7 +257,7 @@ describe("interoperability with oauth4webapi", () => {
     );
     expect(viaBasic).toMatchObject({
       active: true,
-      token_type: "access_token",
+      token_type: "Bearer",
       client_id: "default",
       username: "alice",
     });
@@ -266,12 +266,15 @@ describe("interoperability with oauth4webapi", () => {
       rs,
       await oauth.introspectionRequest(as, rs, oauth.ClientSecretPost(clientSecret), refreshToken, insecure),
     );
-    expect(viaPost).toMatchObject({ active: true, token_type: "refresh_token", sid: t.session_id });
+    expect(viaPost).toMatchObject({ active: true, sid: t.session_id });
+    expect(viaPost.token_type).toBeUndefined();
 
-    // Revocation by a client that did not receive the token: accepted, changes nothing.
-    await oauth.processRevocationResponse(
-      await oauth.revocationRequest(as, rs, oauth.ClientSecretBasic(clientSecret), refreshToken, insecure),
-    );
+    // Revocation by a client that did not receive the token: refused (RFC 7009 §2.1), changes nothing.
+    await expect(
+      oauth.processRevocationResponse(
+        await oauth.revocationRequest(as, rs, oauth.ClientSecretBasic(clientSecret), refreshToken, insecure),
+      ),
+    ).rejects.toMatchObject({ error: "unauthorized_client", status: 400 });
     const still = await oauth.processIntrospectionResponse(
       as,
       rs,

@@ -121,8 +121,8 @@ it("a key withdrawal on the feed refuses the key's tokens at once, though the JW
   expect(await outcome(t)).toBe("valid");
   pending.push({
     seq: "x",
-    kind: "key",
-    subject: KID,
+    kind: "jti",
+    subject: `key:${KID}`,
     expiresAt: Date.now() + 60_000,
     reason: "key_revoked",
     actor: "admin",

@@ -50,6 +50,7 @@ beforeAll(async () => {
     audience: "api",
     store,
     clock,
+    algorithm: "EdDSA",
     algorithms: ["EdDSA", "HS256"],
   });
   const [key] = await store.listKeys();

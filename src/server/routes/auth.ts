@@ -9,6 +9,9 @@ import { checkCsrf, clearRefreshCookie, readRefreshCookie, setRefreshCookie } fr
 import { acceptJson, jsonObject } from "../parsers.js";
 import { passwordProblem, usernameProblem } from "../users.js";
 
+/** What a session id can look like (they are random base64url); anything else is no session. */
+const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
 /** Longest `User-Agent` kept with a session. */
 const USER_AGENT_MAX = 1024;
 
@@ -30,9 +33,10 @@ function cookieFlag(body: Record<string, unknown>): boolean {
   return flag;
 }
 
+/** A string field that may be absent; present, it must be a non-empty string (`null` is not absent). */
 function optionalString(body: Record<string, unknown>, name: string): string | undefined {
   const value = body[name];
-  if (value === undefined || value === null) return undefined;
+  if (value === undefined) return undefined;
   if (typeof value !== "string" || value.length === 0)
     throw invalidRequest(`${name} must be a non-empty string`);
   return value;
@@ -82,7 +86,8 @@ export const authRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
     const cookie = cookieFlag(body);
     try {
       await limiter.attempt(request.ip);
-      await limiter.check(username);
+      // Counted before the (slow) password check: concurrent guesses cannot all slip under the limit.
+      await limiter.reserve(username);
     } catch (error) {
       if (error instanceof ApiError && error.status === 429) metrics.count(metrics.logins, "rate_limited");
       throw error;
@@ -92,7 +97,6 @@ export const authRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
     const authenticatedAt = ctx.now();
     const result = await users.authenticate(username, password);
     if (result.status === "invalid") {
-      await limiter.failed(username);
       metrics.count(metrics.logins, "invalid_credentials");
       throw credentialsWrong();
     }
@@ -152,7 +156,8 @@ export const authRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
     "/auth/logout",
     {
       preHandler: async function logoutAuth(request, reply) {
-        const hasBody = jsonObject(request.body).refresh_token !== undefined;
+        // A refresh_token that is not a non-empty string is a 400 before anything else happens.
+        const hasBody = optionalString(jsonObject(request.body), "refresh_token") !== undefined;
         if (
           request.headers.authorization === undefined &&
           (hasBody || readRefreshCookie(request) !== undefined)
@@ -209,7 +214,8 @@ export const authRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
     async (request, reply) => {
       const claims = claimsOf(request);
       const id = request.params.id;
-      const session = id.length > 0 && id.length <= 128 ? await auth.getSession(id) : null;
+      // Checked here, so that no hostile id (a NUL byte, a control character) reaches the store.
+      const session = SESSION_ID_PATTERN.test(id) ? await auth.getSession(id) : null;
       if (!session || session.userId !== claims.sub) throw notFound("No such session");
       await auth.logout(id, { actor: claims.sub, reason: "logout" });
       if (id === claims.sid) clearRefreshCookie(reply, ctx.cookie);
@@ -225,9 +231,8 @@ export const authRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
     if (problem) throw invalidRequest(problem);
     const user = await users.byId(claims.sub);
     if (!user) throw new ApiError(403, "invalid_credentials", "The account no longer exists");
-    await limiter.check(user.username);
+    await limiter.reserve(user.username);
     if (!(await users.checkPassword(user, body.current_password))) {
-      await limiter.failed(user.username);
       throw new ApiError(403, "invalid_credentials", "The current password is incorrect");
     }
     // New hash first, then the user's cutoff: a login that read the old hash recorded its

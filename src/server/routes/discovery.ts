@@ -20,7 +20,10 @@ export function serverMetadata(ctx: ServerContext): Record<string, unknown> {
     revocation_endpoint: `${base}/oauth/revoke`,
     introspection_endpoint: `${base}/oauth/introspect`,
     grant_types_supported: ["refresh_token"],
-    response_types_supported: [],
+    // Required by RFC 8414 §2 and must not be empty. There is no authorization endpoint (and so no
+    // `authorization_endpoint`): "none" (OAuth 2.0 Multiple Response Types) is the one value that
+    // promises no credentials from it.
+    response_types_supported: ["none"],
     token_endpoint_auth_methods_supported: TOKEN_AUTH_METHODS,
     revocation_endpoint_auth_methods_supported: TOKEN_AUTH_METHODS,
     introspection_endpoint_auth_methods_supported: INTROSPECTION_AUTH_METHODS,
@@ -28,10 +31,15 @@ export function serverMetadata(ctx: ServerContext): Record<string, unknown> {
   };
 }
 
-/** `/.well-known/*`: the JWKS and the metadata, at both the RFC 8414 and the OpenID path. */
+/**
+ * `/.well-known/*`: the JWKS and the RFC 8414 metadata. Nothing is served at
+ * `/.well-known/openid-configuration`: the server is not an OpenID Provider (no ID tokens, no
+ * authorization endpoint), and an invalid OpenID document there would mislead clients that probe it.
+ */
 export const discoveryRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
   app.get("/.well-known/jwks.json", async (_request, reply) => {
-    // Short cache: a rotated key must reach resource servers well before it signs (10 s).
+    // Short cache: a withdrawn key must leave resource servers' caches soon (a rotated one is
+    // published 10 minutes before it signs).
     reply.header("cache-control", "public, max-age=5");
     return ctx.auth.jwks();
   });
@@ -40,7 +48,6 @@ export const discoveryRoutes: FastifyPluginAsync<ServerContext> = async (app, ct
     return serverMetadata(ctx);
   };
   app.get("/.well-known/oauth-authorization-server", metadata);
-  app.get("/.well-known/openid-configuration", metadata);
   // RFC 8414 section 3.1: an issuer with a path has its metadata at the well-known prefix + that path.
   const path = new URL(ctx.auth.issuer).pathname.replace(/\/+$/, "");
   if (path !== "") app.get(`/.well-known/oauth-authorization-server${path}`, metadata);

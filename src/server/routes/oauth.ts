@@ -25,6 +25,7 @@ export const oauthRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =
     ctx.clients.authenticate(
       request.raw.headersDistinct?.authorization ?? request.headers.authorization,
       form,
+      request.ip,
     );
 
   /** The claims of a live access token, `null` when it is not one. Outages propagate (503). */
@@ -53,7 +54,11 @@ export const oauthRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =
     return reply.code(200).send(tokenResponse(tokens, true));
   });
 
-  // RFC 7009: 200 and an empty body whatever the token was; a client revokes only its own tokens.
+  const notYours = () =>
+    new ApiError(400, "unauthorized_client", "The token was not issued to this client; nothing was revoked");
+
+  // RFC 7009: 200 and an empty body for an unknown or invalid token; a token issued to another client
+  // is refused (§2.1) and stays as it was.
   app.post("/oauth/revoke", async (request, reply) => {
     const form = formObject(request.body);
     const caller = await client(request, form);
@@ -64,17 +69,15 @@ export const oauthRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =
       if (!isRefreshTokenShape(token)) return false;
       const info = await auth.inspectRefreshToken(token);
       if (!info) return false;
-      if (info.session.clientId === caller.clientId) {
-        await auth.logout(info.session.sessionId, { actor: caller.clientId, reason: "token_revoked" });
-      }
+      if (info.session.clientId !== caller.clientId) throw notYours();
+      await auth.logout(info.session.sessionId, { actor: caller.clientId, reason: "token_revoked" });
       return true;
     };
     const tryAccess = async () => {
       const claims = await liveAccessToken(token);
       if (!claims) return false;
-      if (claims.client_id === caller.clientId) {
-        await auth.revokeAccessToken(token, { actor: caller.clientId, reason: "token_revoked" });
-      }
+      if (claims.client_id !== caller.clientId) throw notYours();
+      await auth.revokeAccessToken(token, { actor: caller.clientId, reason: "token_revoked" });
       return true;
     };
     if (hint === "access_token") {
@@ -96,9 +99,10 @@ export const oauthRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =
       const info = await auth.inspectRefreshToken(token);
       if (!info?.active) return reply.send({ active: false });
       const user = await ctx.users.byId(info.session.userId);
+      // No token_type: RFC 7662 takes it from RFC 6749 §7.1 (how a token is presented), which a
+      // refresh token never is.
       return reply.send({
         active: true,
-        token_type: "refresh_token",
         client_id: info.session.clientId,
         ...(user ? { username: user.username } : {}),
         sub: info.session.userId,
@@ -111,7 +115,7 @@ export const oauthRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =
     const user = await ctx.users.byId(claims.sub);
     return reply.send({
       active: true,
-      token_type: "access_token",
+      token_type: "Bearer",
       ...(typeof claims.scope === "string" ? { scope: claims.scope } : {}),
       client_id: claims.client_id,
       ...(user ? { username: user.username } : {}),
