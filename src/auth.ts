@@ -88,7 +88,10 @@ export interface AuthOptions {
    * How many verified access tokens to remember, so that a token presented again skips its signature
    * check (keyed by the whole token, never past its `exp`, emptied when a key is removed; revocation
    * is still checked on every call). `false` or 0 turns it off. Default 10000 (about 10 MB with
-   * tokens of 1 KB). With the cache on, `verify` returns frozen claims objects.
+   * tokens of 1 KB). Once full, it admits one new token in eight (at random), so that with many more
+   * users than entries it keeps a stable share of them instead of evicting every token before its
+   * next use; a token it does not hold costs one lookup more than no cache. Claims it holds are
+   * frozen and shared between calls: treat the claims `verify` returns as read-only.
    */
   verifyCache?: number | false;
 }
@@ -617,7 +620,10 @@ export class Auth {
   #checkToken(token: string, now: number): AccessTokenClaims {
     const { payload } = verifyCompactJws(token, this.#jwsRules);
     const claims = checkClaims(payload, this.#claimRules, now / 1000);
-    if (this.#cache) this.#cache.set(token, deepFreeze(claims));
+    const cache = this.#cache;
+    // Only what the cache keeps is shared between calls, so only that is frozen (freezing costs a
+    // few hundred nanoseconds, a tenth of an HS256 check).
+    if (cache?.admits()) cache.set(token, deepFreeze(claims));
     return claims;
   }
 
