@@ -141,6 +141,13 @@ export interface RevokeOptions {
   actor?: string;
 }
 
+/**
+ * The key of {@link Auth}'s synchronous verification entry point, for revokit's own middleware
+ * (not exported from the package).
+ * @internal
+ */
+export const verifyNow: unique symbol = Symbol("revokit.verifyNow");
+
 /** Options of {@link Auth.verify}. */
 export interface VerifyOptions {
   /** Also ask the store, on top of the replica (for the most sensitive routes). */
@@ -579,6 +586,20 @@ export class Auth {
    * is asked; when that fails too: `ERR_REVOCATION_UNAVAILABLE` (or, with `failMode: "open"`, accept).
    */
   async verify(token: string, options?: VerifyOptions): Promise<AccessTokenClaims> {
+    return this.#verifyNow(token, Boolean(options?.strict));
+  }
+
+  /**
+   * For revokit's middleware: {@link verify} without a promise when the answer needs no I/O (the
+   * usual case: a fresh replica, a known key, not strict). Returns the claims, or a promise of them
+   * when the store or the key set must be read; throws what `verify` rejects with.
+   * @internal
+   */
+  [verifyNow](token: string, strict: boolean): AccessTokenClaims | Promise<AccessTokenClaims> {
+    return this.#verifyNow(token, strict);
+  }
+
+  #verifyNow(token: string, strict: boolean): AccessTokenClaims | Promise<AccessTokenClaims> {
     this.#assertOpen();
     const now = this.#now();
     let claims: AccessTokenClaims;
@@ -587,22 +608,41 @@ export class Auth {
       // A cached token skips the signature check; its time claims are checked again, at `now`.
       claims = cached ? checkClaims(cached, this.#claimRules, now / 1000) : this.#checkToken(token, now);
     } catch (error) {
-      if (!(error instanceof TokenInvalidError && error.reason === "kid" && this.#mayReloadKeys(now))) {
-        this.#countFailure(error);
-        throw error;
+      if (error instanceof TokenInvalidError && error.reason === "kid" && this.#mayReloadKeys(now)) {
+        return this.#verifyAfterKeyReload(token, strict, now);
       }
-      await this.#reloadKeys().catch(() => undefined);
-      try {
-        claims = this.#checkToken(token, now);
-      } catch (again) {
-        this.#countFailure(again);
-        throw again;
-      }
+      this.#countFailure(error);
+      throw error;
     }
-    const facts =
-      options?.strict || !this.#replica.isFresh(now)
-        ? await this.#factsFromStore(claims, now)
-        : this.#replica.facts(claims.jti, claims.sid, now);
+    if (strict || !this.#replica.isFresh(now)) return this.#decideWithStore(claims, now);
+    return this.#decide(claims, this.#replicaFacts(claims, now), now);
+  }
+
+  /** An unknown kid may be a key published since the last reload: reload (at most once a second) and retry. */
+  async #verifyAfterKeyReload(token: string, strict: boolean, now: number): Promise<AccessTokenClaims> {
+    await this.#reloadKeys().catch(() => undefined);
+    let claims: AccessTokenClaims;
+    try {
+      claims = this.#checkToken(token, now);
+    } catch (again) {
+      this.#countFailure(again);
+      throw again;
+    }
+    if (strict || !this.#replica.isFresh(now)) return this.#decideWithStore(claims, now);
+    return this.#decide(claims, this.#replicaFacts(claims, now), now);
+  }
+
+  /** What the replica knows about the revocations that could cover a token (no I/O). */
+  #replicaFacts(claims: AccessTokenClaims, now: number): RevocationFacts {
+    return this.#replica.facts(claims.jti, claims.sid, now);
+  }
+
+  async #decideWithStore(claims: AccessTokenClaims, now: number): Promise<AccessTokenClaims> {
+    return this.#decide(claims, await this.#factsFromStore(claims, now), now);
+  }
+
+  /** Applies the revocation rules: returns the claims of a valid token, throws the decision's error otherwise. */
+  #decide(claims: AccessTokenClaims, facts: RevocationFacts, now: number): AccessTokenClaims {
     const decision = evaluate(claims, facts, now, this.#toleranceMs);
     this.metrics.count(this.metrics.verify, decision);
     if (decision !== "valid") throw decisionError(decision);
@@ -629,7 +669,7 @@ export class Auth {
 
   async #factsFromStore(claims: AccessTokenClaims, now: number): Promise<RevocationFacts> {
     this.metrics.storeChecks++;
-    const local = this.#replica.facts(claims.jti, claims.sid, now);
+    const local = this.#replicaFacts(claims, now);
     try {
       const remote = await this.store.check({ jti: claims.jti, sessionId: claims.sid }, now);
       return {
