@@ -238,25 +238,34 @@ try {
     for (const kind of STORES) {
       const target = available[kind] && targetFor(kind, "cold");
       if (!target) {
-        row("cold start", kind, missing(kind), "", "<= 2 s");
+        row("cold start", kind, missing(kind), "", "loaded <= 1 s");
         continue;
       }
       const c = await attempt(() => benchColdStart(kind, target, SIZES.cold));
       if (c instanceof Error) {
-        row("cold start", kind, `failed: ${c.message}`, "", "<= 2 s", "**failed**");
+        row("cold start", kind, `failed: ${c.message}`, "", "loaded <= 1 s", "**failed**");
         continue;
       }
+      const size = `${SIZES.cold.toLocaleString("en-US")} active revocations`;
       row(
         "cold start",
-        `${kind}: new node, ${SIZES.cold.toLocaleString("en-US")} active revocations, createAuth to first verify (replica fully loaded)`,
-        `${ms(c.ms)} (${ms(c.loadedMs)})`,
+        `${kind}: new node, ${size}, createAuth to first verify`,
+        ms(c.ms),
         "",
-        "<= 2 s",
-        status(c.ms / 1000, 2, { higher: false, unit: " s", digits: 2 }),
+        "serves at once",
+        "reported",
+      );
+      row(
+        "cold start",
+        `${kind}: new node, ${size}, createAuth to replica fully loaded`,
+        ms(c.loadedMs),
+        "",
+        "<= 1 s",
+        status(c.loadedMs / 1000, 1, { higher: false, unit: " s", digits: 2 }),
       );
     }
     notes.push(
-      "cold start: a new process runs createAuth on a store already holding the revocations (seeded in bulk: SQL for SQLite and PostgreSQL, the store's own addRevocation for Redis) and verifies one token: the figure is from the start of createAuth to the end of that verify, which the store answers while the replica loads its snapshot in the background; in brackets, the time until the replica is fully loaded (auth.ready()).",
+      "cold start: a new process runs createAuth on a store already holding the revocations (seeded in bulk: SQL for SQLite and PostgreSQL, the store's own addRevocation for Redis) and verifies one token: the figure is from the start of createAuth to the end of that verify, which the store answers while the replica loads its snapshot in the background; then the time until the replica is fully loaded (auth.ready()).",
     );
   }
 
