@@ -182,6 +182,7 @@ export function nodeAuthorization(req: {
   const first = req.headers.authorization;
   if (first === undefined) return undefined;
   const raw = req.rawHeaders;
+  if (!Array.isArray(raw)) return first; // an adapter without raw headers: the first is all there is
   let count = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
