@@ -23,7 +23,7 @@ import {
   resolveAuthOptions,
 } from "./bearer.js";
 
-export type { AuthHttpError, OnRefused, RequireAuthOptions } from "./bearer.js";
+export { AuthHttpError, type OnRefused, type RequireAuthOptions } from "./bearer.js";
 
 declare module "hono" {
   interface ContextVariableMap {
