@@ -1,4 +1,4 @@
-// `npm run bench`: every figure of SPEC section 7, measured side by side in one run on this machine,
+// `npm run bench`: every performance target of revokit, measured side by side in one run on this machine,
 // printed as one Markdown table (stdout) with short notes; progress goes to stderr.
 //
 //   npm run bench                         everything (a few minutes)
