@@ -31,11 +31,12 @@ export function percentile(values, p) {
  * Runs `fn` over `inputs` in a loop for about `ms` milliseconds and returns operations per second.
  * Every 256 calls it yields to the event loop (as a server does between requests), so background work
  * such as the replica's change feed keeps running. Any failure of `fn` aborts the bench: a contender
- * that throws must never look fast.
+ * that throws must never look fast. `cursor.at` (when given) is where it starts in `inputs` and
+ * where it stopped, so that successive runs walk through all of them in turn.
  */
-export async function opsPerSecond(fn, inputs, ms, isAsync) {
+export async function opsPerSecond(fn, inputs, ms, isAsync, cursor = { at: 0 }) {
   let n = 0;
-  let i = 0;
+  let i = cursor.at % inputs.length;
   const start = performance.now();
   const end = start + ms;
   let now = start;
@@ -55,21 +56,25 @@ export async function opsPerSecond(fn, inputs, ms, isAsync) {
     await yieldToLoop();
     now = performance.now();
   }
+  cursor.at = i;
   return (n / (now - start)) * 1000;
 }
 
 /**
  * Measures several contenders side by side: `rounds` rounds, each running every contender for
  * `ms` (in a rotating order, so drift in machine load spreads evenly); returns the median ops/s of each.
+ * Each contender walks through `inputs` in turn across its runs (it resumes where its last run
+ * stopped), so with many inputs every one is used, not only the first few.
  */
 export async function sideBySide(contenders, inputs, { rounds = 5, ms = 200 } = {}) {
   const results = contenders.map(() => []);
-  for (const c of contenders) await opsPerSecond(c.fn, inputs, 50, c.async); // warm-up
+  const cursors = contenders.map(() => ({ at: 0 }));
+  for (const [k, c] of contenders.entries()) await opsPerSecond(c.fn, inputs, 50, c.async, cursors[k]); // warm-up
   for (let r = 0; r < rounds; r++) {
     for (let j = 0; j < contenders.length; j++) {
       const k = (j + r) % contenders.length;
       const c = contenders[k];
-      results[k].push(await opsPerSecond(c.fn, inputs, ms, c.async));
+      results[k].push(await opsPerSecond(c.fn, inputs, ms, c.async, cursors[k]));
     }
   }
   return results.map((r) => median(r));

@@ -1,6 +1,7 @@
 // Section 3: HTTP on loopback with autocannon, for Express, Fastify and Hono: no check at all, JWT
 // verification without revocation check, requireAuth (cache on, the default, and off), and the common
-// recipe (jose + one Redis EXISTS per request). The server runs in its own process; autocannon runs
+// recipe (jose + one Redis EXISTS per request); with one client token, and with 10,000 users whose
+// tokens go round-robin through the requests. The server runs in its own process; autocannon runs
 // here, so each has one of the two cores.
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
@@ -11,25 +12,72 @@ import { AUTH_OPTIONS, log, median, QUIET, startChild } from "./common.mjs";
 const SERVER = fileURLToPath(new URL("./http-server.mjs", import.meta.url));
 export const FRAMEWORKS = ["express", "fastify", "hono"];
 const ROUNDS = 3;
+/** Distinct users of the many-users runs. */
+export const HTTP_USERS = 10_000;
+/** Every run: a route, with one token (`many: false`) or the users' tokens in turn. */
 export const ROUTES = [
-  { path: "/none", name: "no check at all" },
-  { path: "/jwt-only", name: "JWT verified, no revocation check" },
-  { path: "/auth", name: "requireAuth (cache on, default)" },
-  { path: "/auth-nocache", name: "requireAuth (cache off)" },
-  { path: "/recipe", name: "common recipe: jose + Redis EXISTS" },
+  { path: "/none", name: "no check at all", many: false },
+  { path: "/jwt-only", name: "JWT verified, no revocation check", many: false },
+  { path: "/auth", name: "requireAuth (cache on, default)", many: false },
+  { path: "/auth-nocache", name: "requireAuth (cache off)", many: false },
+  { path: "/recipe", name: "common recipe: jose + Redis EXISTS", many: false },
+  { path: "/none", name: "no check at all", many: true },
+  { path: "/auth", name: "requireAuth (cache on, default)", many: true },
+  { path: "/auth-nocache", name: "requireAuth (cache off)", many: true },
+  { path: "/recipe", name: "common recipe: jose + Redis EXISTS", many: true },
 ];
 
-function cannon(url, token, duration) {
-  return new Promise((resolve, reject) => {
-    autocannon(
-      { url, connections: 10, pipelining: 1, duration, headers: { authorization: `Bearer ${token}` } },
-      (error, result) => (error ? reject(error) : resolve(result)),
-    );
-  });
+/**
+ * autocannon on `url` with 10 connections. With one token, every request carries it. With many, each
+ * connection sends them all in turn, one per request, from its own starting point (ten instances of
+ * one connection each, their requests prepared once), so the tokens in flight at a time are distinct.
+ * Returns `{ rps, p99, total, failed }` (p99: the median of the connections' p99).
+ */
+async function cannon(url, tokens, duration) {
+  const run = (options) =>
+    new Promise((resolve, reject) => {
+      autocannon({ url, pipelining: 1, duration, ...options }, (error, result) =>
+        error ? reject(error) : resolve(result),
+      );
+    });
+  const failed = (r) => r.non2xx + r.errors + r.timeouts;
+  if (tokens.length === 1) {
+    const r = await run({ connections: 10, headers: { authorization: `Bearer ${tokens[0]}` } });
+    return { rps: r.requests.average, p99: r.latency.p99, total: r.requests.total, failed: failed(r) };
+  }
+  const path = new URL(url).pathname;
+  const requests = tokens.map((t) => ({ method: "GET", path, headers: { authorization: `Bearer ${t}` } }));
+  const step = Math.floor(tokens.length / 10);
+  const results = await Promise.all(
+    Array.from({ length: 10 }, (_, c) =>
+      run({ connections: 1, requests: [...requests.slice(c * step), ...requests.slice(0, c * step)] }),
+    ),
+  );
+  return {
+    rps: results.reduce((sum, r) => sum + r.requests.average, 0),
+    p99: median(results.map((r) => r.latency.p99)),
+    total: results.reduce((sum, r) => sum + r.requests.total, 0),
+    failed: results.reduce((sum, r) => sum + failed(r), 0),
+  };
 }
 
-/** Returns rows `{ framework, route, path, rps, p99, cpuUs }` (medians of the rounds). */
-export async function benchHttp({ redisUrl, seconds }) {
+/** Logs `n` users in (a few at a time) and returns their access tokens. */
+async function loginMany(auth, n) {
+  const tokens = new Array(n);
+  for (let from = 0; from < n; from += 200) {
+    await Promise.all(
+      Array.from({ length: Math.min(200, n - from) }, (_, k) =>
+        auth.login(`bench-user-${from + k}`).then((t) => {
+          tokens[from + k] = t.accessToken;
+        }),
+      ),
+    );
+  }
+  return tokens;
+}
+
+/** Returns rows `{ framework, route, path, many, rps, p99, cpuUs }` (medians of the rounds) and the user count. */
+export async function benchHttp({ redisUrl, seconds, users = HTTP_USERS }) {
   const prefix = "bench-http:";
   const auth = await createAuth({
     ...AUTH_OPTIONS,
@@ -39,27 +87,30 @@ export async function benchHttp({ redisUrl, seconds }) {
   try {
     // A client reuses its token until it expires; ten clients with ten tokens would cache alike.
     const { accessToken } = await auth.login("bench-user");
+    log(`http: ${users.toLocaleString("en-US")} users log in`);
+    const many = await loginMany(auth, users);
+    const tokensOf = (route) => (route.many ? many : [accessToken]);
     for (const framework of FRAMEWORKS) {
       const server = await startChild(SERVER, { framework, redisUrl, prefix });
       try {
         const port = await server.call("port");
         const url = (route) => `http://127.0.0.1:${port}${route.path}`;
         log(`http: ${framework}`);
-        for (const route of ROUTES) await cannon(url(route), accessToken, 0.5); // warm-up (JIT, connections, caches)
+        for (const route of ROUTES) await cannon(url(route), tokensOf(route), 0.5); // warm-up (JIT, connections, caches)
         // Short interleaved rounds, so that a change in machine load hits every route alike.
         const results = ROUTES.map(() => []);
         for (let round = 0; round < ROUNDS; round++) {
           for (let j = 0; j < ROUTES.length; j++) {
             const k = (j + round) % ROUTES.length;
             const cpu0 = await server.call("cpu");
-            const r = await cannon(url(ROUTES[k]), accessToken, seconds / ROUNDS);
+            const r = await cannon(url(ROUTES[k]), tokensOf(ROUTES[k]), seconds / ROUNDS);
             const cpu = (await server.call("cpu")) - cpu0;
-            if (r.non2xx > 0 || r.errors > 0 || r.timeouts > 0) {
+            if (r.failed > 0) {
               throw new Error(
-                `${framework} ${ROUTES[k].path}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`,
+                `${framework} ${ROUTES[k].path}: ${r.failed} failed requests (non-2xx, errors, timeouts)`,
               );
             }
-            results[k].push({ rps: r.requests.average, p99: r.latency.p99, cpuUs: cpu / r.requests.total });
+            results[k].push({ rps: r.rps, p99: r.p99, cpuUs: cpu / r.total });
           }
         }
         // verify must never have needed the store: the replica stayed fresh throughout.
@@ -70,6 +121,7 @@ export async function benchHttp({ redisUrl, seconds }) {
             framework,
             route: route.name,
             path: route.path,
+            many: route.many,
             rps: median(results[k].map((r) => r.rps)),
             p99: median(results[k].map((r) => r.p99)),
             cpuUs: median(results[k].map((r) => r.cpuUs)),
@@ -82,5 +134,5 @@ export async function benchHttp({ redisUrl, seconds }) {
   } finally {
     await auth.close();
   }
-  return rows;
+  return { rows, users };
 }

@@ -17,11 +17,16 @@ export function decodeBase64urlAlphabetChecked(input: string): Buffer | undefine
   if (rem === 1) return undefined;
   // A non-canonical final group decodes to the same bytes as the canonical one: its unused low bits
   // (4 of the last character after 2, 2 after 3) are not zero.
-  if (rem !== 0 && (VALUE.indexOf(input[input.length - 1]!) & (rem === 2 ? 15 : 3)) !== 0) return undefined;
+  if (rem !== 0 && (VALUE[input.charCodeAt(input.length - 1) & 127]! & (rem === 2 ? 15 : 3)) !== 0)
+    return undefined;
   return Buffer.from(input, "base64url");
 }
 
-const VALUE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/** ASCII code to its base64url value (the caller has checked the alphabet; other codes map to 0). */
+const VALUE = new Uint8Array(128);
+for (let i = 0; i < 64; i++) {
+  VALUE["ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".charCodeAt(i)] = i;
+}
 
 /** base64url without padding. */
 export function encodeBase64url(data: Uint8Array): string {

@@ -4,8 +4,8 @@
  * composing verification, the scope check and the error mapping of `src/core/http-errors.ts` (the
  * only place where an outcome becomes a status and a challenge, so the three adapters cannot drift).
  */
-
 import type { AccessTokenClaims } from "../core/access-token.js";
+import { AuthError } from "../core/errors.js";
 import {
   type HttpError,
   httpErrorFor,
@@ -13,10 +13,13 @@ import {
   invalidRequestError,
   missingTokenError,
 } from "../core/http-errors.js";
-import type { TokenVerifier as Auth } from "../core/token-verifier.js";
+import { type TokenVerifier as Auth, verifyNow } from "../core/token-verifier.js";
 
-/** Options of `requireAuth` in `revokit/express`, `revokit/fastify` and `revokit/hono`. */
-export interface RequireAuthOptions {
+/**
+ * Options of `requireAuth` in `revokit/express`, `revokit/fastify` and `revokit/hono` (`Req`: the
+ * framework's request, given to `onRefused`).
+ */
+export interface RequireAuthOptions<Req = unknown> {
   /** Scopes the token's `scope` claim must all hold (an array, or one space-separated string); else 403 `insufficient_scope`. */
   scope?: string | string[];
   /** Also ask the store, on top of the replica (for the most sensitive routes). Default `false`. */
@@ -25,14 +28,29 @@ export interface RequireAuthOptions {
   cookie?: string;
   /** `realm` of the bare challenge sent when a request carries no token. Default `"api"`. */
   realm?: string;
+  /** Sees every refusal and why, before it is answered (for logs and metrics); see {@link OnRefused}. */
+  onRefused?: OnRefused<Req>;
 }
 
+/**
+ * `onRefused` of `requireAuth`: called with every refusal, just before it is answered, and the
+ * framework's request (Express `req`, Fastify `request`, Hono `c`). `refusal.reason` says why
+ * (`ERR_TOKEN_EXPIRED`, `ERR_TOKEN_REVOKED`, `no_token`, ...), `refusal.cause` is the verification
+ * error, when there was one (`cause.reason` tells an invalid token apart: `signature`, `kid`, ...).
+ * For logs and metrics: it cannot change the answer, and must not throw (what it throws goes to
+ * the framework's error handling). Never log the token; the refusal does not carry it.
+ * @example
+ * requireAuth(auth, { onRefused: (refusal, req) => log.info({ reason: refusal.reason, path: req.path }, "refused") })
+ */
+export type OnRefused<Req> = (refusal: AuthHttpError, request: Req) => void;
+
 /** {@link RequireAuthOptions}, checked and normalized once, when the middleware is created. */
-export interface ResolvedAuthOptions {
+export interface ResolvedAuthOptions<Req = unknown> {
   scopes: readonly string[];
   strict: boolean;
   cookie: string | undefined;
   realm: string;
+  onRefused: OnRefused<Req> | undefined;
 }
 
 /** What {@link readBearer} reads from a request. */
@@ -48,8 +66,23 @@ export interface BearerInput {
 /** The outcome of {@link readBearer}: one token, no credentials at all, or a malformed request. */
 export type BearerResult = { token: string } | { missing: true } | { error: HttpError };
 
-/** The outcome of {@link authenticate}: the verified claims, or the HTTP answer to send. */
-export type AuthenticateResult = { claims: AccessTokenClaims } | { error: HttpError };
+/**
+ * Why a request was refused: the code of the verification error when the token itself was refused
+ * (`ERR_TOKEN_INVALID`, `ERR_TOKEN_EXPIRED`, `ERR_TOKEN_REVOKED`, `ERR_SESSION_REVOKED`,
+ * `ERR_REVOCATION_UNAVAILABLE`, `ERR_STORE_UNAVAILABLE`), else `no_token` (no credentials),
+ * `invalid_request` (a malformed header, two tokens) or `insufficient_scope`.
+ */
+export type RefusalReason = string;
+
+/** A refusal from {@link authenticate}: the HTTP answer, why, and the verification error if any. */
+export interface Refusal {
+  error: HttpError;
+  reason: RefusalReason;
+  cause?: AuthError;
+}
+
+/** The outcome of {@link authenticate}: the verified claims, or the refusal to answer. */
+export type AuthenticateResult = { claims: AccessTokenClaims } | Refusal;
 
 /**
  * An authentication failure as an `Error` carrying its HTTP answer: `status` (also as `statusCode`,
@@ -59,16 +92,23 @@ export type AuthenticateResult = { claims: AccessTokenClaims } | { error: HttpEr
 export class AuthHttpError extends Error {
   /** RFC 6750 / RFC 6749 error code of the body: `invalid_token`, `invalid_request`, ... */
   readonly code: string;
+  /**
+   * Why the request was refused: a verification error's code (`ERR_TOKEN_EXPIRED`,
+   * `ERR_TOKEN_REVOKED`, ...), `no_token`, `invalid_request` or `insufficient_scope`; the code of
+   * the body when unknown. The error itself, if any, is `cause`.
+   */
+  readonly reason: RefusalReason;
   readonly status: number;
   readonly statusCode: number;
   readonly headers: Record<string, string>;
   readonly body: HttpError["body"];
   /** The message is safe to show to the client (it never contains a token). */
   readonly expose = true;
-  constructor(answer: HttpError, options?: ErrorOptions) {
+  constructor(answer: HttpError, options?: ErrorOptions & { reason?: RefusalReason }) {
     super(answer.body.error_description, options);
     this.name = "AuthHttpError";
     this.code = answer.body.error;
+    this.reason = options?.reason ?? (options?.cause instanceof AuthError ? options.cause.code : this.code);
     this.status = answer.status;
     this.statusCode = answer.status;
     this.headers = { ...answer.headers };
@@ -78,6 +118,8 @@ export class AuthHttpError extends Error {
 
 /** RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`. */
 const BEARER_CREDENTIALS = /^bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
+/** The usual spelling, tested without a capture (the token is then the rest after 7 characters). */
+const BEARER_USUAL = /^Bearer [A-Za-z0-9\-._~+/]+=*$/;
 /** Credentials: an auth-scheme (RFC 9110 token), spaces, then something. */
 const CREDENTIALS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ +\S/;
 /** RFC 6265 cookie-name (a token). */
@@ -101,8 +143,10 @@ export function readBearer(input: BearerInput): BearerResult {
   if (header === null) return { error: invalidRequestError(MORE_THAN_ONE) };
   let token: string | undefined;
   if (header !== undefined) {
-    const match = BEARER_CREDENTIALS.exec(header);
-    if (match) {
+    const match = BEARER_USUAL.test(header) ? undefined : BEARER_CREDENTIALS.exec(header);
+    if (match === undefined) {
+      token = header.slice(7);
+    } else if (match) {
       token = match[1]!;
     } else if (
       header.includes(",") &&
@@ -124,6 +168,32 @@ export function readBearer(input: BearerInput): BearerResult {
     }
   }
   return token === undefined ? { missing: true } : { token };
+}
+
+/**
+ * The `Authorization` header of a Node request, as {@link BearerInput} takes it: Node keeps only the
+ * first of several `Authorization` lines in `headers`, so `rawHeaders` is looked through (no
+ * allocation, unlike `headersDistinct`) and every line comes back when there are more than one.
+ */
+export function nodeAuthorization(req: {
+  headers: { authorization?: string | undefined };
+  rawHeaders: string[];
+}): string | string[] | undefined {
+  const first = req.headers.authorization;
+  if (first === undefined) return undefined;
+  const raw = req.rawHeaders;
+  if (!Array.isArray(raw)) return first; // an adapter without raw headers: the first is all there is
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 13 && name.toLowerCase() === "authorization") count++;
+  }
+  if (count <= 1) return first;
+  const all: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 13 && raw[i]!.toLowerCase() === "authorization") all.push(raw[i + 1]!);
+  }
+  return all;
 }
 
 /** The one header value, `undefined` when absent or empty, `null` when the request has several. */
@@ -166,21 +236,22 @@ export function assertAuth(auth: unknown, what: string): asserts auth is Auth {
  * Checks `requireAuth`'s arguments when the middleware is created (a `TypeError` names the bad one)
  * and normalizes the options.
  */
-export function resolveAuthOptions(
+export function resolveAuthOptions<Req>(
   auth: unknown,
-  options: RequireAuthOptions | undefined,
-): ResolvedAuthOptions {
+  options: RequireAuthOptions<Req> | undefined,
+): ResolvedAuthOptions<Req> {
   assertAuth(auth, "requireAuth: auth");
-  if (options === undefined) return { scopes: [], strict: false, cookie: undefined, realm: "api" };
+  if (options === undefined)
+    return { scopes: [], strict: false, cookie: undefined, realm: "api", onRefused: undefined };
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     throw new TypeError("requireAuth: options must be an object");
   }
   for (const key of Object.keys(options)) {
-    if (key !== "scope" && key !== "strict" && key !== "cookie" && key !== "realm") {
+    if (key !== "scope" && key !== "strict" && key !== "cookie" && key !== "realm" && key !== "onRefused") {
       throw new TypeError(`requireAuth: unknown option "${key}"`);
     }
   }
-  const { scope, strict = false, cookie, realm = "api" } = options;
+  const { scope, strict = false, cookie, realm = "api", onRefused } = options;
   let scopes: string[] = [];
   if (scope !== undefined) {
     const list = typeof scope === "string" ? scope.split(" ").filter((s) => s.length > 0) : scope;
@@ -202,7 +273,10 @@ export function resolveAuthOptions(
   if (typeof realm !== "string" || !REALM.test(realm)) {
     throw new TypeError("requireAuth: realm must be a non-empty string of printable ASCII");
   }
-  return { scopes, strict, cookie, realm };
+  if (onRefused !== undefined && typeof onRefused !== "function") {
+    throw new TypeError("requireAuth: onRefused must be a function");
+  }
+  return { scopes, strict, cookie, realm, onRefused };
 }
 
 /**
@@ -213,23 +287,55 @@ export function resolveAuthOptions(
 export async function authenticate(
   auth: Auth,
   input: BearerInput,
-  options: ResolvedAuthOptions,
+  options: ResolvedAuthOptions<unknown>,
 ): Promise<AuthenticateResult> {
+  return authenticateNow(auth, input, options);
+}
+
+/**
+ * {@link authenticate} without a promise when no I/O is needed (the usual case: the replica is
+ * fresh and the key known), so that the middleware adds no asynchronous step to a request.
+ * Returns the outcome or a promise of it; throws (or rejects with) what is not an authentication outcome.
+ */
+export function authenticateNow(
+  auth: Auth,
+  input: BearerInput,
+  options: ResolvedAuthOptions<never>,
+): AuthenticateResult | Promise<AuthenticateResult> {
   const read = readBearer(input);
-  if ("missing" in read) return { error: missingTokenError(options.realm) };
-  if ("error" in read) return read;
-  let claims: AccessTokenClaims;
+  if ("missing" in read) return { error: missingTokenError(options.realm), reason: "no_token" };
+  if ("error" in read) return { error: read.error, reason: "invalid_request" };
+  let claims: AccessTokenClaims | Promise<AccessTokenClaims>;
   try {
-    claims = await auth.verify(read.token, options.strict ? { strict: true } : undefined);
+    const now = auth[verifyNow];
+    claims =
+      now !== undefined
+        ? now.call(auth, read.token, options.strict)
+        : auth.verify(read.token, { strict: options.strict });
   } catch (error) {
-    const answer = httpErrorFor(error);
-    if (answer === undefined) throw error;
-    return { error: answer };
+    return refusalFor(error);
   }
+  if (claims instanceof Promise) return claims.then((c) => checkScopes(c, options), refusalFor);
+  return checkScopes(claims, options);
+}
+
+function refusalFor(error: unknown): Refusal {
+  const answer = httpErrorFor(error);
+  if (answer === undefined) throw error;
+  const cause = error as AuthError; // httpErrorFor maps AuthErrors only
+  return { error: answer, reason: cause.code, cause };
+}
+
+function checkScopes(claims: AccessTokenClaims, options: ResolvedAuthOptions<never>): AuthenticateResult {
   if (options.scopes.length > 0) {
     const held = new Set(typeof claims.scope === "string" ? claims.scope.split(" ") : []);
     if (!options.scopes.every((s) => held.has(s)))
-      return { error: insufficientScopeError(options.scopes.join(" ")) };
+      return { error: insufficientScopeError(options.scopes.join(" ")), reason: "insufficient_scope" };
   }
   return { claims };
+}
+
+/** The {@link AuthHttpError} of a refusal. */
+export function refusalError(refusal: Refusal): AuthHttpError {
+  return new AuthHttpError(refusal.error, { cause: refusal.cause, reason: refusal.reason });
 }

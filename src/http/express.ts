@@ -8,12 +8,21 @@
  * app.get("/admin", requireAuth(auth, { scope: "admin", strict: true }), adminHandler);
  * app.use(authErrorHandler());
  */
-import type { ErrorRequestHandler, Request, RequestHandler } from "express";
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler } from "express";
 import type { AccessTokenClaims } from "../core/access-token.js";
 import type { TokenVerifier as Auth } from "../core/token-verifier.js";
-import { AuthHttpError, authenticate, type RequireAuthOptions, resolveAuthOptions } from "./bearer.js";
+import {
+  type AuthenticateResult,
+  AuthHttpError,
+  authenticateNow,
+  nodeAuthorization,
+  type RequireAuthOptions,
+  type ResolvedAuthOptions,
+  refusalError,
+  resolveAuthOptions,
+} from "./bearer.js";
 
-export { AuthHttpError, type RequireAuthOptions } from "./bearer.js";
+export { AuthHttpError, type OnRefused, type RequireAuthOptions } from "./bearer.js";
 
 declare module "express-serve-static-core" {
   interface Request {
@@ -28,24 +37,48 @@ declare module "express-serve-static-core" {
  * @example
  * app.get("/me", requireAuth(auth), (req, res) => res.json(req.auth));
  */
-export function requireAuth(auth: Auth, options?: RequireAuthOptions): RequestHandler {
+export function requireAuth(auth: Auth, options?: RequireAuthOptions<Request>): RequestHandler {
   const resolved = resolveAuthOptions(auth, options);
   return function requireAuth(req, _res, next) {
-    void authenticate(auth, readInput(req, resolved.cookie), resolved).then(
-      (result) => {
-        if ("error" in result) return next(new AuthHttpError(result.error));
-        req.auth = result.claims;
-        next();
-      },
+    let result: AuthenticateResult | Promise<AuthenticateResult>;
+    try {
+      result = authenticateNow(auth, readInput(req, resolved.cookie), resolved);
+    } catch (error) {
+      return next(error);
+    }
+    // Usually answered at once (no I/O): the request goes on without an asynchronous step.
+    if (!(result instanceof Promise)) return settle(req, next, result, resolved);
+    result.then(
+      (r) => settle(req, next, r, resolved),
       (error: unknown) => next(error),
     );
   };
 }
 
+function settle(
+  req: Request,
+  next: NextFunction,
+  result: AuthenticateResult,
+  options: ResolvedAuthOptions<Request>,
+): void {
+  if ("claims" in result) {
+    req.auth = result.claims;
+    next();
+    return;
+  }
+  const refusal = refusalError(result);
+  try {
+    options.onRefused?.(refusal, req);
+  } catch (error) {
+    next(error);
+    return;
+  }
+  next(refusal);
+}
+
 function readInput(req: Request, cookieName: string | undefined) {
   return {
-    // headersDistinct keeps every Authorization line; `headers` keeps only the first.
-    authorization: req.headersDistinct?.authorization ?? req.headers.authorization,
+    authorization: nodeAuthorization(req),
     cookieHeader: cookieName === undefined ? undefined : req.headers.cookie,
     cookieName,
   };

@@ -13,9 +13,18 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerAsyncH
 import fp from "fastify-plugin";
 import type { AccessTokenClaims } from "../core/access-token.js";
 import type { TokenVerifier as Auth } from "../core/token-verifier.js";
-import { assertAuth, authenticate, type RequireAuthOptions, resolveAuthOptions } from "./bearer.js";
+import {
+  type AuthenticateResult,
+  assertAuth,
+  authenticateNow,
+  nodeAuthorization,
+  type RequireAuthOptions,
+  type ResolvedAuthOptions,
+  refusalError,
+  resolveAuthOptions,
+} from "./bearer.js";
 
-export { AuthHttpError, type RequireAuthOptions } from "./bearer.js";
+export { AuthHttpError, type OnRefused, type RequireAuthOptions } from "./bearer.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -50,23 +59,51 @@ export const revokit = fp(plugin, { fastify: "4.x || 5.x", name: "revokit" });
  * @example
  * app.get("/me", { preHandler: requireAuth(auth) }, async (request) => request.auth);
  */
-export function requireAuth(auth: Auth, options?: RequireAuthOptions): preHandlerAsyncHookHandler {
+export function requireAuth(
+  auth: Auth,
+  options?: RequireAuthOptions<FastifyRequest>,
+): preHandlerAsyncHookHandler {
   const resolved = resolveAuthOptions(auth, options);
-  return async function requireAuth(request: FastifyRequest, reply: FastifyReply) {
-    const result = await authenticate(
-      auth,
-      {
-        // headersDistinct keeps every Authorization line; `headers` keeps only the first.
-        authorization: request.raw.headersDistinct?.authorization ?? request.headers.authorization,
-        cookieHeader: resolved.cookie === undefined ? undefined : request.headers.cookie,
-        cookieName: resolved.cookie,
-      },
-      resolved,
-    );
-    if ("error" in result) {
-      const { status, headers, body } = result.error;
-      return reply.code(status).headers(headers).type("application/json; charset=utf-8").send(body);
+  return function requireAuth(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+    let result: AuthenticateResult | Promise<AuthenticateResult>;
+    try {
+      result = authenticateNow(
+        auth,
+        {
+          authorization: nodeAuthorization(request.raw),
+          cookieHeader: resolved.cookie === undefined ? undefined : request.headers.cookie,
+          cookieName: resolved.cookie,
+        },
+        resolved,
+      );
+    } catch (error) {
+      return Promise.reject(error);
     }
-    request.auth = result.claims;
+    // Usually answered at once (no I/O): an already settled promise, no further asynchronous step.
+    if (result instanceof Promise) return result.then((r) => settle(request, reply, r, resolved));
+    try {
+      const answered = settle(request, reply, result, resolved);
+      return answered === undefined ? PASS : Promise.resolve(answered);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   };
+}
+
+const PASS: Promise<undefined> = Promise.resolve(undefined);
+
+/** Lets the request through (`undefined`), or answers the refusal and returns the reply. */
+function settle(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  result: AuthenticateResult,
+  options: ResolvedAuthOptions<FastifyRequest>,
+): FastifyReply | undefined {
+  if ("claims" in result) {
+    request.auth = result.claims;
+    return undefined;
+  }
+  options.onRefused?.(refusalError(result), request);
+  const { status, headers, body } = result.error;
+  return reply.code(status).headers(headers).type("application/json; charset=utf-8").send(body);
 }

@@ -7,14 +7,23 @@
  * app.get("/me", requireAuth(auth), (c) => c.json(c.get("auth")));
  * app.get("/admin", requireAuth(auth, { scope: "admin", strict: true }), adminHandler);
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler, Next } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AccessTokenClaims } from "../core/access-token.js";
 import type { TokenVerifier as Auth } from "../core/token-verifier.js";
-import { AuthHttpError, authenticate, type RequireAuthOptions, resolveAuthOptions } from "./bearer.js";
+import {
+  type AuthenticateResult,
+  authenticateNow,
+  type BearerInput,
+  nodeAuthorization,
+  type RequireAuthOptions,
+  type ResolvedAuthOptions,
+  refusalError,
+  resolveAuthOptions,
+} from "./bearer.js";
 
-export type { RequireAuthOptions } from "./bearer.js";
+export { AuthHttpError, type OnRefused, type RequireAuthOptions } from "./bearer.js";
 
 declare module "hono" {
   interface ContextVariableMap {
@@ -29,31 +38,71 @@ declare module "hono" {
  * @example
  * app.get("/me", requireAuth(auth), (c) => c.json(c.get("auth")));
  */
-export function requireAuth(auth: Auth, options?: RequireAuthOptions): MiddlewareHandler {
+export function requireAuth(auth: Auth, options?: RequireAuthOptions<Context>): MiddlewareHandler {
   const resolved = resolveAuthOptions(auth, options);
-  return async function requireAuth(c, next) {
-    const result = await authenticate(
-      auth,
-      {
-        authorization: c.req.header("authorization"),
-        cookieHeader: resolved.cookie === undefined ? undefined : c.req.header("cookie"),
-        cookieName: resolved.cookie,
-      },
-      resolved,
-    );
-    if ("error" in result) {
-      const { status, headers, body } = result.error;
-      const res = new Response(JSON.stringify(body), {
-        status,
-        headers: { ...headers, "content-type": "application/json; charset=utf-8" },
-      });
-      throw new HTTPException(status as ContentfulStatusCode, {
-        res,
-        message: body.error_description,
-        cause: new AuthHttpError(result.error),
-      });
+  return function requireAuth(c, next) {
+    try {
+      const result = authenticateNow(auth, readInput(c, resolved.cookie), resolved);
+      if (result instanceof Promise) return result.then((r) => settle(c, next, r, resolved));
+      // Usually answered at once (no I/O): straight on to the next handler.
+      return settle(c, next, result, resolved);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    c.set("auth", result.claims);
-    await next();
   };
+}
+
+function settle(
+  c: Context,
+  next: Next,
+  result: AuthenticateResult,
+  options: ResolvedAuthOptions<Context>,
+): Promise<void> {
+  if ("claims" in result) {
+    c.set("auth", result.claims);
+    return next();
+  }
+  const refusal = refusalError(result);
+  options.onRefused?.(refusal, c);
+  const { status, headers, body } = result.error;
+  const res = new Response(JSON.stringify(body), {
+    status,
+    headers: { ...headers, "content-type": "application/json; charset=utf-8" },
+  });
+  throw new HTTPException(status as ContentfulStatusCode, {
+    res,
+    message: body.error_description,
+    cause: refusal,
+  });
+}
+
+/**
+ * Reads the headers from Node's request when Hono runs on `@hono/node-server` (it passes it as
+ * `c.env.incoming`): no `Headers` object is built for it. Elsewhere, through `c.req`.
+ */
+function readInput(c: Context, cookieName: string | undefined): BearerInput {
+  const incoming = (c.env as { incoming?: unknown } | undefined)?.incoming;
+  if (isNodeRequest(incoming)) {
+    return {
+      authorization: nodeAuthorization(incoming),
+      cookieHeader: cookieName === undefined ? undefined : incoming.headers.cookie,
+      cookieName,
+    };
+  }
+  return {
+    authorization: c.req.header("authorization"),
+    cookieHeader: cookieName === undefined ? undefined : c.req.header("cookie"),
+    cookieName,
+  };
+}
+
+function isNodeRequest(
+  value: unknown,
+): value is { headers: { authorization?: string; cookie?: string }; rawHeaders: string[] } {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    Array.isArray((value as { rawHeaders?: unknown }).rawHeaders) &&
+    typeof (value as { headers?: unknown }).headers === "object"
+  );
 }

@@ -89,15 +89,26 @@ function seededHash(seed: number): SlotHash {
   };
 }
 
+/** A slot's tag: the hash's low 8 bits (the home slot comes from its high bits), never 0. */
+function tagOf(h: number): number {
+  return h & 255 || 1;
+}
+
 /**
  * One open-addressing table with linear probing: slot `i` holds the key's words at `u32[6i..6i+3]`
  * and its expiry (ms) at `f64[3i+2]`, `0` meaning empty. Deletion shifts the rest of the cluster
  * back, so there are no tombstones and probe chains never grow from churn.
+ *
+ * Beside it, one byte per slot, `tags[i]`: 0 for an empty slot, else 8 bits of the key's hash (never
+ * 0). A probe walks these bytes (a table 24 times smaller, that stays in the CPU caches) and reads a
+ * slot's words only when its tag matches, so a key that is absent, the common case (a token that is
+ * not revoked), usually costs no access to the large table at all.
  */
 class Table {
   readonly capacity: number;
   readonly u32: Uint32Array;
   readonly f64: Float64Array;
+  readonly tags: Uint8Array;
   count = 0;
   readonly #hash: SlotHash;
 
@@ -106,6 +117,7 @@ class Table {
     const buffer = new ArrayBuffer(capacity * SLOT_WORDS * 4);
     this.u32 = new Uint32Array(buffer);
     this.f64 = new Float64Array(buffer);
+    this.tags = new Uint8Array(capacity);
     this.#hash = hash;
   }
 
@@ -116,33 +128,42 @@ class Table {
 
   /** The slot holding the key, or -1. */
   find(w0: number, w1: number, w2: number, w3: number): number {
-    const { u32, f64, capacity } = this;
-    let i = this.home(w0, w1, w2, w3);
+    const { u32, tags, capacity } = this;
+    const h = this.#hash(w0, w1, w2, w3);
+    const tag = tagOf(h);
+    let i = Math.floor((h * capacity) / TWO_POW_32);
     for (;;) {
-      if (f64[3 * i + 2] === 0) return -1;
-      const b = SLOT_WORDS * i;
-      if (u32[b] === w0 && u32[b + 1] === w1 && u32[b + 2] === w2 && u32[b + 3] === w3) return i;
+      const t = tags[i];
+      if (t === 0) return -1;
+      if (t === tag) {
+        const b = SLOT_WORDS * i;
+        if (u32[b] === w0 && u32[b + 1] === w1 && u32[b + 2] === w2 && u32[b + 3] === w3) return i;
+      }
       if (++i === capacity) i = 0;
     }
   }
 
   /** Inserts the key or raises its expiry; the caller keeps the load below 1. */
   put(w0: number, w1: number, w2: number, w3: number, expiresAt: number): void {
-    const { u32, f64, capacity } = this;
-    let i = this.home(w0, w1, w2, w3);
+    const { u32, f64, tags, capacity } = this;
+    const h = this.#hash(w0, w1, w2, w3);
+    const tag = tagOf(h);
+    let i = Math.floor((h * capacity) / TWO_POW_32);
     for (;;) {
+      const t = tags[i];
       const e = 3 * i + 2;
       const b = SLOT_WORDS * i;
-      if (f64[e] === 0) {
+      if (t === 0) {
         u32[b] = w0;
         u32[b + 1] = w1;
         u32[b + 2] = w2;
         u32[b + 3] = w3;
         f64[e] = expiresAt;
+        tags[i] = tag;
         this.count++;
         return;
       }
-      if (u32[b] === w0 && u32[b + 1] === w1 && u32[b + 2] === w2 && u32[b + 3] === w3) {
+      if (t === tag && u32[b] === w0 && u32[b + 1] === w1 && u32[b + 2] === w2 && u32[b + 3] === w3) {
         if (f64[e]! < expiresAt) f64[e] = expiresAt;
         return;
       }
@@ -152,28 +173,30 @@ class Table {
 
   /** Empties slot `i` and shifts later members of its cluster back (Knuth's algorithm R). */
   remove(i: number): void {
-    const { u32, f64, capacity } = this;
+    const { u32, f64, tags, capacity } = this;
     let hole = i;
     let j = i;
     for (;;) {
       if (++j === capacity) j = 0;
-      if (f64[3 * j + 2] === 0) break;
+      if (tags[j] === 0) break;
       const b = SLOT_WORDS * j;
       const k = this.home(u32[b]!, u32[b + 1]!, u32[b + 2]!, u32[b + 3]!);
       // The entry at j may fill the hole only if its home is not cyclically within (hole, j].
       const stays = hole <= j ? hole < k && k <= j : hole < k || k <= j;
       if (stays) continue;
       u32.copyWithin(SLOT_WORDS * hole, b, b + SLOT_WORDS);
+      tags[hole] = tags[j]!;
       hole = j;
     }
     f64[3 * hole + 2] = 0;
+    tags[hole] = 0;
     this.count--;
   }
 }
 
 /**
- * A {@link RevocationIndex} in typed arrays, for the replica's jti and session sets: about 24 bytes
- * per slot, at most 80% of slots used, so 30 to 45 bytes per entry (a `Map` of the same strings
+ * A {@link RevocationIndex} in typed arrays, for the replica's jti and session sets: 25 bytes per
+ * slot, at most 80% of slots used, so 31 to 47 bytes per entry (a `Map` of the same strings
  * takes well over 100).
  *
  * Exactness: revokit's ids (`randomId()`, 22 base64url characters, 128 bits) are stored whole,
@@ -312,7 +335,8 @@ export class CompactIndex implements RevocationIndex {
 
   /** Bytes held by the typed arrays (the side `Map` not counted). For diagnostics and the bench. */
   get tableBytes(): number {
-    return this.#table.u32.byteLength + (this.#old?.u32.byteLength ?? 0);
+    const bytes = (t: Table | undefined) => (t === undefined ? 0 : t.u32.byteLength + t.tags.byteLength);
+    return bytes(this.#table) + bytes(this.#old);
   }
 
   clear(): void {

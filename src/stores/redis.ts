@@ -871,23 +871,28 @@ class RedisStore implements Store {
   async snapshotInto(now: number, apply: SnapshotSink): Promise<SnapshotHead> {
     const head = await this.#head();
     const users: string[] = [];
-    let scan = "0";
-    do {
-      const [next, items] = (await this.#do(() =>
-        this.#send("ZSCAN", `${this.#g}active`, scan, "COUNT", SCAN_PAGE),
-      )) as [string, string[]];
-      scan = next;
-      for (let i = 0; i + 1 < items.length; i += 2) {
-        const member = items[i] as string;
-        const expiresAt = Number(items[i + 1]);
-        if (!(expiresAt > now)) continue;
-        const tag = member.charCodeAt(0);
-        if (member.charCodeAt(1) !== 58 /* : */) continue;
-        if (tag === 106 /* j */) apply("jti", member.slice(2), expiresAt);
-        else if (tag === 115 /* s */) apply("session", member.slice(2), expiresAt);
-        else if (tag === 117 /* u */) users.push(member);
+    let pending = this.#scanPage("0");
+    for (;;) {
+      const [next, items] = await pending;
+      // The next page is asked for before this one is applied, so Redis and this process work at once.
+      if (next !== "0") pending = this.#scanPage(next);
+      try {
+        for (let i = 0; i + 1 < items.length; i += 2) {
+          const member = items[i] as string;
+          const expiresAt = Number(items[i + 1]);
+          if (!(expiresAt > now)) continue;
+          const tag = member.charCodeAt(0);
+          if (member.charCodeAt(1) !== 58 /* : */) continue;
+          if (tag === 106 /* j */) apply("jti", member.slice(2), expiresAt);
+          else if (tag === 115 /* s */) apply("session", member.slice(2), expiresAt);
+          else if (tag === 117 /* u */) users.push(member);
+        }
+      } catch (error) {
+        if (next !== "0") pending.catch(() => undefined); // abandoned: its failure is not news
+        throw error;
       }
-    } while (scan !== "0");
+      if (next === "0") break;
+    }
     // User cutoffs (one per user) carry more than an expiry: read their records, a page at a time.
     for (let i = 0; i < users.length; i += SCAN_PAGE) {
       const page = users.slice(i, i + SCAN_PAGE);
@@ -906,6 +911,13 @@ class RedisStore implements Store {
       });
     }
     return head;
+  }
+
+  /** One ZSCAN page of the active index: the next cursor and `[member, score, ...]`. */
+  #scanPage(cursor: string): Promise<[string, string[]]> {
+    return this.#do(() => this.#send("ZSCAN", `${this.#g}active`, cursor, "COUNT", SCAN_PAGE)) as Promise<
+      [string, string[]]
+    >;
   }
 
   /** Epoch, cutoff and feed position, read together in one script. */

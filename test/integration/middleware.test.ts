@@ -616,3 +616,151 @@ describe("the Fastify plugin", () => {
     );
   });
 });
+
+describe.each(["express", "fastify", "hono"] as const)("requireAuth onRefused: %s", (name) => {
+  interface Seen {
+    reason: string;
+    status: number;
+    code: string;
+    causeCode: string | undefined;
+    causeReason: unknown;
+    text: string;
+    isRequest: boolean;
+  }
+
+  /** One app with /me, /admin (scope) and /strict routes, each reporting its refusals into `seen`. */
+  async function start(auth: Auth, seen: Seen[], throwing = false): Promise<Running> {
+    const record = (refusal: expressAuth.AuthHttpError, isRequest: boolean) => {
+      const cause = refusal.cause as { code?: string; reason?: unknown } | undefined;
+      seen.push({
+        reason: refusal.reason,
+        status: refusal.status,
+        code: refusal.code,
+        causeCode: cause?.code,
+        causeReason: cause?.reason,
+        text: `${refusal.message} ${JSON.stringify(refusal)} ${String(cause?.reason)}`,
+        isRequest,
+      });
+      if (throwing) throw new Error("onRefused failed");
+    };
+    const routes = { "/me": {}, "/admin": { scope: "admin" }, "/strict": { strict: true } };
+    if (name === "express") {
+      const app = express();
+      for (const [path, options] of Object.entries(routes)) {
+        const onRefused = (r: expressAuth.AuthHttpError, req: express.Request) =>
+          record(r, req.path === path);
+        app.get(path, expressAuth.requireAuth(auth, { ...options, onRefused }), (req, res) => {
+          res.json(req.auth);
+        });
+      }
+      app.use(expressAuth.authErrorHandler());
+      return listen(http.createServer(app));
+    }
+    if (name === "fastify") {
+      const app = Fastify();
+      await app.register(fastifyAuth.revokit, { auth });
+      for (const [path, options] of Object.entries(routes)) {
+        const onRefused = (r: expressAuth.AuthHttpError, request: { url: string }) =>
+          record(r, request.url === path);
+        app.get(
+          path,
+          { preHandler: fastifyAuth.requireAuth(auth, { ...options, onRefused }) },
+          async (request) => request.auth,
+        );
+      }
+      await app.listen({ port: 0, host: "127.0.0.1" });
+      const { port } = app.server.address() as AddressInfo;
+      return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
+    }
+    const app = new Hono();
+    for (const [path, options] of Object.entries(routes)) {
+      const onRefused = (r: expressAuth.AuthHttpError, c: { req: { path: string } }) =>
+        record(r, c.req.path === path);
+      app.get(path, honoAuth.requireAuth(auth, { ...options, onRefused }), (c) => c.json(c.get("auth")));
+    }
+    return listen(createAdaptorServer({ fetch: app.fetch }) as http.Server);
+  }
+
+  async function world(throwing = false) {
+    const clock = testClock();
+    const { store, control } = controlledStore();
+    const auth = await createAuth({ issuer: "https://auth.test", audience: "api", store, clock });
+    cleanups.push(() => auth.close());
+    const seen: Seen[] = [];
+    const app = await start(auth, seen, throwing);
+    cleanups.push(() => app.close());
+    return {
+      auth,
+      clock,
+      control,
+      seen,
+      get: (path: string, headers?: Headers) => send(app.url + path, headers),
+    };
+  }
+
+  it("sees every refusal with its reason and the request, never the token; nothing on success", async () => {
+    const w = await world();
+    const t = await w.auth.login("u1", { scope: "read" });
+    const token = t.accessToken;
+    const tampered = `${token.slice(0, token.lastIndexOf(".") + 1)}${"A".repeat(86)}`;
+    expect((await w.get("/me", bearer(token))).status).toBe(200);
+    expect(w.seen).toEqual([]);
+
+    const expect401 = async (path: string, headers: Headers, status: number) =>
+      expect((await w.get(path, headers)).status).toBe(status);
+    await expect401("/me", {}, 401);
+    await expect401("/me", { authorization: "Bearer a b" }, 400);
+    await expect401("/me", { authorization: ["Bearer x", "Bearer y"] }, 400);
+    await expect401("/admin", bearer(token), 403);
+    await expect401("/me", bearer(tampered), 401);
+    w.control.down = true;
+    await expect401("/strict", bearer(token), 503);
+    w.control.down = false;
+    await w.auth.logout(t.sessionId);
+    await expect401("/me", bearer(token), 401);
+    w.clock.advance(3_600_000);
+    await expect401("/me", bearer(token), 401);
+
+    expect(w.seen.map((s) => [s.reason, s.status, s.code, s.causeCode])).toEqual([
+      ["no_token", 401, "unauthorized", undefined],
+      ["invalid_request", 400, "invalid_request", undefined],
+      ["invalid_request", 400, "invalid_request", undefined],
+      ["insufficient_scope", 403, "insufficient_scope", undefined],
+      ["ERR_TOKEN_INVALID", 401, "invalid_token", "ERR_TOKEN_INVALID"],
+      [
+        expect.stringMatching(/^ERR_(REVOCATION|STORE)_UNAVAILABLE$/),
+        503,
+        "temporarily_unavailable",
+        expect.any(String),
+      ],
+      ["ERR_SESSION_REVOKED", 401, "invalid_token", "ERR_SESSION_REVOKED"],
+      ["ERR_TOKEN_EXPIRED", 401, "invalid_token", "ERR_TOKEN_EXPIRED"],
+    ]);
+    expect(w.seen[4]!.causeReason).toBe("signature");
+    for (const s of w.seen) {
+      expect(s.isRequest).toBe(true);
+      expect(s.text).not.toContain(token.slice(token.lastIndexOf(".") + 1));
+    }
+  });
+
+  it("an onRefused that throws goes to the framework's error handling (500), the refusal is not sent", async () => {
+    const w = await world(true);
+    const log = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    try {
+      const res = await w.get("/me");
+      expect(res.status).toBe(500);
+      expect(res.header("www-authenticate")).toBeNull();
+      expect(w.seen.map((s) => s.reason)).toEqual(["no_token"]);
+    } finally {
+      log.mockRestore();
+    }
+  });
+
+  it("refuses an onRefused that is not a function", async () => {
+    const w = await world();
+    const factory = { express: expressAuth, fastify: fastifyAuth, hono: honoAuth }[name].requireAuth;
+    expect(() => factory(w.auth, { onRefused: "log" as never })).toThrow(
+      new TypeError("requireAuth: onRefused must be a function"),
+    );
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createAuth } from "../../src/auth.js";
-import { authenticate, readBearer, resolveAuthOptions } from "../../src/http/bearer.js";
+import { authenticate, nodeAuthorization, readBearer, resolveAuthOptions } from "../../src/http/bearer.js";
 import { memoryStore } from "../../src/stores/memory.js";
 
 const TWO = {
@@ -190,5 +190,27 @@ describe("authenticate", () => {
     } finally {
       await auth.close();
     }
+  });
+});
+
+describe("nodeAuthorization", () => {
+  it("gives the one header, every line when there are several, nothing when absent", () => {
+    const req = (rawHeaders: string[]) => {
+      const first = rawHeaders.findIndex((h, i) => i % 2 === 0 && h.toLowerCase() === "authorization");
+      return { headers: { authorization: first < 0 ? undefined : rawHeaders[first + 1] }, rawHeaders };
+    };
+    expect(nodeAuthorization(req(["Host", "x", "Authorization", "Bearer a"]))).toBe("Bearer a");
+    expect(nodeAuthorization(req(["authorization", "Bearer a", "AUTHORIZATION", "Bearer b"]))).toEqual([
+      "Bearer a",
+      "Bearer b",
+    ]);
+    expect(nodeAuthorization(req(["Host", "x"]))).toBeUndefined();
+    // A same-length header name that is not Authorization does not count.
+    expect(nodeAuthorization(req(["Authorization", "Bearer a", "Authorizatio_", "Bearer b"]))).toBe(
+      "Bearer a",
+    );
+    expect(
+      nodeAuthorization({ headers: { authorization: "Bearer a" }, rawHeaders: undefined as never }),
+    ).toBe("Bearer a");
   });
 });

@@ -17,6 +17,8 @@ const FORCED: Record<string, SlotHash> = {
   "both ends (clusters cross the end)": (w0) => (w0 & 1 ? 0xffffffff : (w0 & 2) * 0x1000000),
   "8 clusters": (w0) => (w0 & 7) * 0x20000000,
   "words 1-3 only": (_w0, w1, w2, w3) => (w1 ^ w2 ^ w3) >>> 0,
+  // One cluster whose slots carry different tags (the low 8 bits), some equal: deletion must move tags along.
+  "one cluster, tags vary": (w0) => w0 & 0x0f,
 };
 
 describe("CompactIndex", () => {

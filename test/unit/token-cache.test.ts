@@ -25,14 +25,20 @@ describe("TokenCache", () => {
 
   it("two tokens with the same signature part are different keys (the whole token must match)", () => {
     const cache = new TokenCache<{ exp: number }>(10);
-    cache.set("h1.p1.sig", { exp: 100 });
-    expect(cache.get("h1.p2.sig", 0)).toBeUndefined();
-    expect(cache.get("h1.p1.sig", 0)).toEqual({ exp: 100 });
-    cache.set("h1.p2.sig", { exp: 200 });
-    expect(cache.get("h1.p1.sig", 0)).toBeUndefined();
-    expect(cache.get("h1.p2.sig", 0)).toEqual({ exp: 200 });
+    const sig = "s".repeat(43); // the lookup key is the last 43 characters: these two share it
+    cache.set(`h1.p1.${sig}`, { exp: 100 });
+    expect(cache.get(`h1.p2.${sig}`, 0)).toBeUndefined();
+    expect(cache.get(`h1.p1.${sig}`, 0)).toEqual({ exp: 100 });
+    cache.set(`h1.p2.${sig}`, { exp: 200 });
+    expect(cache.get(`h1.p1.${sig}`, 0)).toBeUndefined();
+    expect(cache.get(`h1.p2.${sig}`, 0)).toEqual({ exp: 200 });
+    expect(cache.size).toBe(1);
     cache.set("no-dots", { exp: 300 });
     expect(cache.get("no-dots", 0)).toEqual({ exp: 300 });
+    cache.set("h1.p1.sig", { exp: 400 }); // short tokens are their own key
+    cache.set("h1.p2.sig", { exp: 500 });
+    expect(cache.get("h1.p1.sig", 0)).toEqual({ exp: 400 });
+    expect(cache.get("h1.p2.sig", 0)).toEqual({ exp: 500 });
   });
 
   it("holds at most maxEntries, evicting the oldest first", () => {
@@ -47,6 +53,43 @@ describe("TokenCache", () => {
     expect(cache.get("d", 0)).toBeDefined();
     cache.clear();
     expect(cache.size).toBe(0);
+  });
+
+  it("admits every miss while there is room, then about one in eight, and stays bounded", () => {
+    const cache = new TokenCache<{ exp: number }>(100);
+    for (let i = 0; i < 100; i++) {
+      expect(cache.admits()).toBe(true);
+      cache.set(`t${i}`, { exp: 100 });
+    }
+    let admitted = 0;
+    let newest = "";
+    for (let i = 100; i < 8100; i++) {
+      if (!cache.admits()) continue;
+      admitted++;
+      newest = `t${i}`;
+      cache.set(newest, { exp: 100 });
+    }
+    expect(admitted).toBeGreaterThan(800);
+    expect(admitted).toBeLessThan(1200);
+    expect(cache.size).toBe(100);
+    // A slot freed by an expired entry is refilled at once.
+    expect(cache.get(newest, 99_999)).toBeDefined();
+    expect(cache.get(newest, 100_000)).toBeUndefined();
+    expect(cache.size).toBe(99);
+    expect(cache.admits()).toBe(true);
+  });
+
+  it("evicts only live entries: one dropped at expiry leaves its ring slot stale", () => {
+    const cache = new TokenCache<{ exp: number }>(2);
+    cache.set("a", { exp: 1 });
+    cache.set("b", { exp: 100 });
+    expect(cache.get("a", 5000)).toBeUndefined(); // expired: dropped
+    cache.set("c", { exp: 100 }); // takes a's ring slot; nothing live is evicted
+    expect(cache.get("b", 0)).toBeDefined();
+    expect(cache.get("c", 0)).toBeDefined();
+    cache.set("d", { exp: 100 }); // now b, the oldest, goes
+    expect(cache.get("b", 0)).toBeUndefined();
+    expect(cache.size).toBe(2);
   });
 
   it("answers nothing for a value that is not a string (verify is called with anything)", () => {
@@ -148,10 +191,12 @@ describe("Auth with the verified-token cache", () => {
 
   it("is bounded: the oldest token is evicted and verified afresh", async () => {
     const { auth } = await make({ verifyCache: 2 });
-    const tokens = await Promise.all(["u1", "u2", "u3"].map((u) => auth.login(u)));
+    const tokens = await Promise.all(Array.from({ length: 80 }, (_, i) => auth.login(`u${i}`)));
     const first = await auth.verify(tokens[0]!.accessToken);
-    await auth.verify(tokens[1]!.accessToken);
-    await auth.verify(tokens[2]!.accessToken);
+    expect(await auth.verify(tokens[0]!.accessToken)).toBe(first); // a hit: the same frozen object
+    expect(Object.isFrozen(first)).toBe(true);
+    // 79 more tokens, one in eight admitted once full: the first is evicted (the draw is seeded).
+    for (const t of tokens.slice(1)) await auth.verify(t.accessToken);
     const again = await auth.verify(tokens[0]!.accessToken);
     expect(again).not.toBe(first);
     expect(again).toEqual(first);
