@@ -6,7 +6,9 @@
  * The tarball is unpacked into the app's node_modules; its dependencies (and the frameworks the
  * examples use) are linked from this repository's node_modules, so the test works offline. A fenced
  * block preceded by `<!-- example: prelude=NAME -->` is a fragment: it runs after the prelude NAME
- * below, which makes the `app`, `auth` and `wipe` the fragment refers to.
+ * below, which makes the `app`, `auth` and `wipe` the fragment refers to. A block preceded by
+ * `<!-- example: compile-only -->` needs a server that is not there (a remote verifier, say): it is
+ * compiled, not run.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import {
@@ -68,22 +70,25 @@ const wipe = (c: Context) => c.body(null, 204);`,
 interface Example {
   name: string;
   source: string;
+  /** Compiled, not run. */
+  compileOnly: boolean;
 }
 
 /** The fenced `ts` blocks of a markdown file, with their prelude when one is named. */
 function examplesOf(file: string, label: string): Example[] {
   const text = readFileSync(join(ROOT, file), "utf8");
   const out: Example[] = [];
-  const fence = /(?:<!--\s*example:\s*prelude=(\w+)\s*-->\n)?```ts\n([\s\S]*?)```/g;
+  const fence = /(?:<!--\s*example:\s*(?:prelude=(\w+)|(compile-only))\s*-->\n)?```ts\n([\s\S]*?)```/g;
   let n = 0;
   for (const m of text.matchAll(fence)) {
     n++;
     const prelude = m[1] === undefined ? undefined : PRELUDES[m[1]];
     if (m[1] !== undefined && !prelude) throw new Error(`${file}: unknown prelude ${m[1]}`);
-    const body = m[2] as string;
+    const body = m[3] as string;
     out.push({
       name: `${label}-${n}`,
       source: prelude ? `${prelude.before}\n// ---- ${file}\n${body}\n${prelude.after}\n` : body,
+      compileOnly: m[2] !== undefined,
     });
   }
   return out;
@@ -200,7 +205,7 @@ console.log(JSON.stringify({ drivers, sqliteLoaded: after.length > 0 }));`;
   });
 
   it("runs every example to its end", () => {
-    for (const e of examples) {
+    for (const e of examples.filter((x) => !x.compileOnly)) {
       const run = spawnSync(process.execPath, [join(app, "out", `${e.name}.js`)], {
         cwd: app,
         encoding: "utf8",
