@@ -280,7 +280,7 @@ export const STORE_FLAGS: Flags = {
     type: "string",
     env: "REVOKIT_ALGORITHM",
     value: "ALG",
-    help: "signing algorithm: EdDSA, ES256, RS256 or HS256 (default: that of the newest stored key, else EdDSA)",
+    help: "signing algorithm: EdDSA, ES256, RS256 or HS256 (default: that of the newest stored key, else RS256)",
   },
   "access-token-ttl": {
     type: "string",

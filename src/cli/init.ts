@@ -17,9 +17,9 @@ const FLAGS: Flags = {
   algorithm: {
     type: "string",
     env: "REVOKIT_ALGORITHM",
-    default: "EdDSA",
+    default: "RS256",
     value: "ALG",
-    help: "algorithm of the first signing key: EdDSA, ES256, RS256 or HS256",
+    help: "algorithm of the first signing key: RS256, ES256, EdDSA or HS256",
   },
 };
 
