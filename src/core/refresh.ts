@@ -82,3 +82,13 @@ export function isSessionLive(
 ): boolean {
   return isSessionStanding(s, globalCutoff, user) && now < s.expiresAt && now < s.idleExpiresAt;
 }
+
+/**
+ * Whether the user cutoff `user` is what ended the session: live at the cutoff time but for that
+ * cutoff (not revoked itself, within its absolute and idle lifetimes: {@link isSessionLive} at
+ * `user.cutoff`), and ended by it ({@link isCutOff}: authenticated at or before the cutoff, not the
+ * session it spares). The sessions a user-wide revocation ended, e.g. for security events.
+ */
+export function isEndedByUserCutoff(s: SessionRecord, user: UserCutoff): boolean {
+  return isSessionLive(s, user.cutoff, 0) && isCutOff(s.createdAt, s.id, user);
+}

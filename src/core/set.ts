@@ -26,12 +26,18 @@ export interface SecurityEvent {
 }
 
 /**
- * The CAEP events a revocation means: `session-revoked` for a session (subject: the session id, as
- * in the `sid` claim of its tokens), `session-revoked` for every session of a user for a user-wide
- * revocation (subject: the user, `iss_sub`), plus `credential-change` after a password change.
- * Single-token and global revocations send no event.
+ * The CAEP events a revocation means: `session-revoked` for every session it ended (subject: the
+ * session id, as in the `sid` claim of its tokens): the session of a `session` entry, or, for a
+ * user-wide revocation (a `user` entry), each of `endedSessionIds`, the sessions the user's cutoff
+ * ended (read from the store by the caller; a password change keeps the caller's session, which gets
+ * none), plus `credential-change` (subject: the user, `iss_sub`) after a password change. Single-token
+ * and global revocations send no event.
  */
-export function eventsFor(entry: RevocationFact, issuer: string): SecurityEvent[] {
+export function eventsFor(
+  entry: RevocationFact,
+  issuer: string,
+  endedSessionIds: readonly string[] = [],
+): SecurityEvent[] {
   const timestamp = Math.floor(entry.at / 1000);
   const common = {
     event_timestamp: timestamp,
@@ -42,12 +48,15 @@ export function eventsFor(entry: RevocationFact, issuer: string): SecurityEvent[
     return [{ type: CAEP_SESSION_REVOKED, subId: { format: "opaque", id: entry.subject }, claims: common }];
   }
   if (entry.kind !== "user") return [];
-  const user = { format: "iss_sub", iss: issuer, sub: entry.subject };
-  const out: SecurityEvent[] = [{ type: CAEP_SESSION_REVOKED, subId: user, claims: common }];
+  const out: SecurityEvent[] = endedSessionIds.map((id) => ({
+    type: CAEP_SESSION_REVOKED,
+    subId: { format: "opaque", id },
+    claims: common,
+  }));
   if (entry.reason === "password_change") {
     out.push({
       type: CAEP_CREDENTIAL_CHANGE,
-      subId: user,
+      subId: { format: "iss_sub", iss: issuer, sub: entry.subject },
       claims: { ...common, credential_type: "password", change_type: "update" },
     });
   }
@@ -62,14 +71,16 @@ function initiatingEntity(entry: RevocationFact): "admin" | "user" | "policy" | 
 }
 
 /**
- * The SET's `jti`: a hash of the revocation, the event type and the receiver, so the same revocation
- * read twice (a retry, another node, a replayed feed) makes the same event, which the outbox adds once.
+ * The SET's `jti`: a hash of the revocation, the event and the receiver, so the same revocation read
+ * twice (a retry, another node, a replayed feed) makes the same event, which the outbox adds once. An
+ * event about another subject than the entry's (a session a user-wide revocation ended) hashes that
+ * subject too, so each ended session gets its own event.
  */
-export function eventId(entry: RevocationFact, type: string, clientId: string): string {
-  return createHash("sha256")
-    .update([clientId, type, entry.kind, entry.subject, entry.at, entry.reason].join("\0"))
-    .digest("base64url")
-    .slice(0, 32);
+export function eventId(entry: RevocationFact, event: SecurityEvent, clientId: string): string {
+  const parts: unknown[] = [clientId, event.type, entry.kind, entry.subject, entry.at, entry.reason];
+  const about = event.subId.format === "opaque" ? event.subId.id : undefined;
+  if (about !== undefined && about !== entry.subject) parts.push(about);
+  return createHash("sha256").update(parts.join("\0")).digest("base64url").slice(0, 32);
 }
 
 /** The claims of a SET (RFC 8417 §2.2, SSF `sub_id`), for one receiver. */

@@ -1,7 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { StoreMissingError } from "../core/errors.js";
 import { checkOptionNames } from "../core/options.js";
-import { applyRevocation, applyRotation, decideRotation, isSessionLive } from "../core/refresh.js";
+import {
+  applyRevocation,
+  applyRotation,
+  decideRotation,
+  isEndedByUserCutoff,
+  isSessionLive,
+} from "../core/refresh.js";
 import { mergeUserCutoff, type UserCutoff } from "../core/user-cutoff.js";
 import type {
   ChangeBatch,
@@ -129,6 +135,15 @@ class MemoryStore implements Store {
         out.push(structuredClone(s));
     }
     return out.sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  async listSessionsCutOff(userId: string, cutoff: UserCutoff): Promise<SessionRecord[]> {
+    const out: SessionRecord[] = [];
+    for (const id of this.#userSessions.get(userId) ?? []) {
+      const s = this.#sessions.get(id);
+      if (s && isEndedByUserCutoff(s, cutoff)) out.push(structuredClone(s));
+    }
+    return out.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1));
   }
 
   async rotateRefreshToken(input: RotateInput): Promise<RotateResult> {

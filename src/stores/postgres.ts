@@ -44,7 +44,13 @@ import pg from "pg";
 import type { Duration } from "../core/duration.js";
 import { ConfigInvalidError, StoreMissingError, StoreUnavailableError } from "../core/errors.js";
 import { checkOptionNames, durationOption } from "../core/options.js";
-import { applyRevocation, applyRotation, decideRotation, isSessionLive } from "../core/refresh.js";
+import {
+  applyRevocation,
+  applyRotation,
+  decideRotation,
+  isEndedByUserCutoff,
+  isSessionLive,
+} from "../core/refresh.js";
 import { mergeUserCutoff, type UserCutoff } from "../core/user-cutoff.js";
 import type {
   ChangeBatch,
@@ -692,6 +698,18 @@ class PostgresStore implements Store {
             toUserCutoff(rows[i]?.user_cutoff, rows[i]?.user_except),
           ),
         );
+    });
+  }
+
+  async listSessionsCutOff(userId: string, cutoff: UserCutoff): Promise<SessionRecord[]> {
+    return this.#run(async () => {
+      const rows = await this.#query(
+        `SELECT ${SESSION_COLUMNS} FROM ${this.#s}.sessions
+         WHERE user_id = $1 AND created_at <= $2 AND revoked_at IS NULL
+         ORDER BY created_at DESC, id`,
+        [userId, ms(cutoff.cutoff)],
+      );
+      return rows.map((r) => toSession(r)).filter((s) => isEndedByUserCutoff(s, cutoff));
     });
   }
 

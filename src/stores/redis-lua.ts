@@ -458,6 +458,19 @@ return out
 `);
 
 /**
+ * The records of a user's sessions authenticated at or before a cutoff (the index is scored by that
+ * time); a read: vanished ones come back empty and stay indexed. KEYS: idx. ARGV[5]: userPrefix,
+ * ARGV[6]: cutoff ms.
+ */
+export const LIST_SESSIONS_UP_TO = script(`
+local out = {}
+for _, e in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[6])) do
+  out[#out + 1] = record(ARGV[5] .. 's:' .. e)
+end
+return out
+`);
+
+/**
  * Raises the recorded longest token lifetimes and returns them: {access, session}. KEYS: lifetimes.
  * ARGV[5..]: access ms, session ms (0 to only read).
  */

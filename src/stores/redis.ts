@@ -3,7 +3,7 @@ import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis"
 import type { Duration } from "../core/duration.js";
 import { AuthError, ConfigInvalidError, StoreMissingError, StoreUnavailableError } from "../core/errors.js";
 import { checkOptionNames, durationOption } from "../core/options.js";
-import { isSessionLive } from "../core/refresh.js";
+import { isEndedByUserCutoff, isSessionLive } from "../core/refresh.js";
 import type { UserCutoff } from "../core/user-cutoff.js";
 import * as lua from "./redis-lua.js";
 import type {
@@ -141,6 +141,7 @@ const S = {
   dropSession: new Script(lua.DROP_SESSION),
   findToken: new Script(lua.FIND_TOKEN),
   listSessions: new Script(lua.LIST_SESSIONS),
+  listSessionsUpTo: new Script(lua.LIST_SESSIONS_UP_TO),
   intentAdd: new Script(lua.INTENT_ADD),
   intentList: new Script(lua.INTENT_LIST),
   addKey: new Script(lua.ADD_KEY),
@@ -613,6 +614,25 @@ class RedisStore implements Store {
       for (const row of rows) {
         const s = toSession(row);
         if (s && isSessionLive(s, now, globalCutoff, user))
+          sessions.push({ s, n: Number(row[SESSION_N] ?? 0) });
+      }
+      sessions.sort((a, b) => b.s.createdAt - a.s.createdAt || a.n - b.n);
+      return sessions.map((x) => x.s);
+    });
+  }
+
+  /**
+   * The sessions the user cutoff ended (`isEndedByUserCutoff`), newest first: one read-only script on
+   * the user's slot (index range up to the cutoff, then the records).
+   */
+  async listSessionsCutOff(userId: string, cutoff: UserCutoff): Promise<SessionRecord[]> {
+    return this.#do(async () => {
+      const U = this.#user(userId);
+      const rows = (await this.#run(S.listSessionsUpTo, [`${U}idx`], [U, cutoff.cutoff])) as Cell[][];
+      const sessions: { s: SessionRecord; n: number }[] = [];
+      for (const row of rows) {
+        const s = toSession(row);
+        if (s && s.userId === userId && isEndedByUserCutoff(s, cutoff))
           sessions.push({ s, n: Number(row[SESSION_N] ?? 0) });
       }
       sessions.sort((a, b) => b.s.createdAt - a.s.createdAt || a.n - b.n);

@@ -24,7 +24,13 @@ import Database from "better-sqlite3";
 import type { Duration } from "../core/duration.js";
 import { ConfigInvalidError, StoreMissingError, StoreUnavailableError } from "../core/errors.js";
 import { checkOptionNames, durationOption } from "../core/options.js";
-import { applyRevocation, applyRotation, decideRotation, isSessionLive } from "../core/refresh.js";
+import {
+  applyRevocation,
+  applyRotation,
+  decideRotation,
+  isEndedByUserCutoff,
+  isSessionLive,
+} from "../core/refresh.js";
 import { mergeUserCutoff, type UserCutoff } from "../core/user-cutoff.js";
 import type {
   ChangeBatch,
@@ -303,6 +309,11 @@ function prepare(db: Database.Database) {
     listUserSessionsAfter: db.prepare<[string, number, string, number], SessionRow>(
       `SELECT ${SESSION_COLUMNS} FROM sessions WHERE user_id = ? AND created_at > ?
        UNION ALL SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = ? AND created_at <= ?
+       ORDER BY created_at DESC, id`,
+    ),
+    /** A user's sessions authenticated at or before a cutoff and not revoked themselves (an index range). */
+    listUserSessionsUpTo: db.prepare<[string, number], SessionRow>(
+      `SELECT ${SESSION_COLUMNS} FROM sessions WHERE user_id = ? AND created_at <= ? AND revoked_at IS NULL
        ORDER BY created_at DESC, id`,
     ),
     rotateSession: db.prepare<[number, number, number, number, string]>(
@@ -647,6 +658,16 @@ class SqliteStore implements Store {
         .map(sessionFromRow)
         .filter((s) => s.userId === userId && isSessionLive(s, now, cutoff, user));
     });
+  }
+
+  /** The sessions the user cutoff ended (`isEndedByUserCutoff`), newest first; a read (an index range). */
+  async listSessionsCutOff(userId: string, cutoff: UserCutoff): Promise<SessionRecord[]> {
+    return this.#read("listSessionsCutOff", ({ q }) =>
+      q.listUserSessionsUpTo
+        .all(userId, cutoff.cutoff)
+        .map(sessionFromRow)
+        .filter((s) => s.userId === userId && isEndedByUserCutoff(s, cutoff)),
+    );
   }
 
   /** Rotates a refresh token; decision and write (or reuse revocation) in one `BEGIN IMMEDIATE` transaction. */

@@ -300,6 +300,16 @@ export interface Store {
     meta: RevocationMeta,
     options?: { exceptSessionId?: string; disable?: boolean },
   ): Promise<UserCutoff>;
+  /**
+   * The sessions the user cutoff `cutoff` ended (the core's `isEndedByUserCutoff`): those of `userId`
+   * not revoked themselves, within their lifetimes at `cutoff.cutoff`, authenticated at or before it,
+   * except `cutoff.exceptSessionId`; newest first. Pass the cutoff as recorded (a `user` feed entry's
+   * `cutoff` and `exceptSessionId`): the answer is then the same whenever it is read, as long as the
+   * sessions are not purged (a session is purged only after it expired). A read: it writes nothing,
+   * and never ends or changes a session. Its size is bounded by the sessions the user could hold at
+   * the cutoff (the per-user session cap, `maxSessionsPerUser`, 100 by default).
+   */
+  listSessionsCutOff(userId: string, cutoff: UserCutoff): Promise<SessionRecord[]>;
   /** Clears the user's disabled flag. Idempotent. */
   enableUser(userId: string): Promise<void>;
   /** Whether the user's disabled flag is set. */

@@ -747,6 +747,47 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         );
       });
 
+      it("lists the sessions a user cutoff ended, as a read", async () => {
+        const userId = uid("user");
+        const a = newSession({ userId, createdAt: T0 + 1 });
+        const b = newSession({ userId, createdAt: T0 + 2 });
+        const keep = newSession({ userId, createdAt: T0 + 3 });
+        const revoked = newSession({ userId, createdAt: T0 + 4 });
+        const expired = newSession({ userId, createdAt: T0 + 5, expiresAt: T0 + 30 * SECOND });
+        const idle = newSession({ userId, createdAt: T0 + 6, idleExpiresAt: T0 + MINUTE });
+        const atCut = newSession({ userId, createdAt: T0 + MINUTE });
+        const stranger = newSession({ createdAt: T0 + 7 });
+        for (const s of [a, b, keep, revoked, expired, idle, atCut, stranger])
+          await store.createSession(s, hash());
+        await store.revokeSession(revoked.id, meta(T0 + 10));
+        const cut = await store.cutOffUser(userId, meta(T0 + MINUTE, "password_change", TTL, userId), {
+          exceptSessionId: keep.id,
+        });
+        expect(cut).toEqual({ cutoff: T0 + MINUTE, exceptSessionId: keep.id });
+        const after = newSession({ userId, createdAt: T0 + MINUTE + 1 });
+        expect(await store.createSession(after, hash())).toBe("created");
+        const cursor = await startCursor(store);
+        const before = await Promise.all([a, b, keep, atCut].map((s) => store.getSession(s.id)));
+        // Ended: not revoked itself, live at the cutoff, authenticated up to it; the spared one is not.
+        const ids = async (c: typeof cut) => (await store.listSessionsCutOff(userId, c)).map((s) => s.id);
+        expect(await ids(cut)).toEqual([atCut.id, b.id, a.id]);
+        expect(await ids(cut)).toEqual([atCut.id, b.id, a.id]);
+        const [first] = await store.listSessionsCutOff(userId, cut);
+        expect(first).toEqual(await store.getSession(atCut.id));
+        // The cutoff passed in decides, not the one recorded (a feed entry read later gives the same answer).
+        expect(await ids({ cutoff: T0 + 2, exceptSessionId: null })).toEqual([b.id, a.id]);
+        expect(await ids({ cutoff: T0 + 3, exceptSessionId: a.id })).toEqual([keep.id, b.id]);
+        expect(await ids({ cutoff: T0, exceptSessionId: null })).toEqual([]);
+        expect(await store.listSessionsCutOff(uid("user"), cut)).toEqual([]);
+        // A read: no feed entry, no session changed, the cutoff still in force.
+        expect((await drain(store, cursor)).entries).toEqual([]);
+        expect(await Promise.all([a, b, keep, atCut].map((s) => store.getSession(s.id)))).toEqual(before);
+        expect((await store.check({ userId }, T0 + 2 * MINUTE)).user).toEqual(cut);
+        expect((await store.listUserSessions(userId, T0 + 2 * MINUTE)).map((s) => s.id).sort()).toEqual(
+          [keep.id, after.id].sort(),
+        );
+      });
+
       it("is one constant-size write whatever the number of sessions", async () => {
         const userId = uid("user");
         for (let i = 0; i < 300; i++)

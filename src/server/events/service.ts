@@ -140,10 +140,23 @@ export class EventService {
       const events: OutboxEvent[] = [];
       const now = this.#now();
       for (const entry of batch.entries) {
-        for (const receiver of receivers) {
-          if (entry.at < receiver.since) continue;
-          for (const event of eventsFor(entry, this.#issuer)) {
-            const jti = eventId(entry, event.type, receiver.clientId);
+        const to = receivers.filter((r) => entry.at >= r.since);
+        if (to.length === 0) continue;
+        // A user-wide revocation is one cutoff: the sessions it ended are read from the store (a read
+        // bounded by the per-user session cap). When the read fails, the whole step fails before the
+        // cursor moves, and the next tick reads this page again: no event is lost, none added twice.
+        const ended =
+          entry.kind === "user"
+            ? (
+                await this.#auth.store.listSessionsCutOff(entry.subject, {
+                  cutoff: entry.cutoff ?? entry.at,
+                  exceptSessionId: entry.exceptSessionId ?? null,
+                })
+              ).map((s) => s.id)
+            : [];
+        for (const receiver of to) {
+          for (const event of eventsFor(entry, this.#issuer, ended)) {
+            const jti = eventId(entry, event, receiver.clientId);
             const set = await this.#sign(
               setClaims(event, { issuer: this.#issuer, audience: receiver.clientId, jti, now }),
             );
