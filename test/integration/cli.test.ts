@@ -170,7 +170,7 @@ describe("revokit sessions and revoke", () => {
     await eventually("jti refused", async () => (await me(three.access_token)).status === 401);
 
     const four = await tokens("alice");
-    await ok(["revoke", "--token", four.refresh_token]);
+    await ok(["revoke", `--token=${four.refresh_token}`]);
     await eventually(
       "refresh token's session refused",
       async () => (await me(four.access_token)).status === 401,

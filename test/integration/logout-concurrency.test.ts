@@ -296,8 +296,8 @@ describe("revocation lifetimes come from the tokens, not from the writer's confi
       ).jti;
       const store = `sqlite:${path}`;
       for (const args of [
-        ["revoke", "--jti", jti, "--store", store],
-        ["revoke", "--session", b.session_id, "--store", store],
+        ["revoke", `--jti=${jti}`, "--store", store],
+        ["revoke", `--session=${b.session_id}`, "--store", store],
       ]) {
         const r = await runCli(args);
         expect(r.code, r.stderr).toBe(0);
