@@ -139,7 +139,12 @@ export class RemoteFeed implements RevocationFeed {
     let pending: Buffer = Buffer.alloc(0);
     const frame = (type: number, body: Buffer) => {
       if (head) throw new Error("the snapshot goes on after its head");
-      if (type === 1 || type === 2) {
+      if (type === 0) {
+        // How many ids follow: room for them at once (only an empty index is resized).
+        if (body.length !== 8) throw new Error("a snapshot frame is malformed");
+        indexes?.jtis.reserve?.(body.readUInt32LE(0));
+        indexes?.sessions.reserve?.(body.readUInt32LE(4));
+      } else if (type === 1 || type === 2) {
         if (body.length % 24 !== 0) throw new Error("a snapshot frame is malformed");
         const index = (type === 1 ? indexes?.jtis : indexes?.sessions) as RevocationIndex;
         const add = (index.addWords as NonNullable<RevocationIndex["addWords"]>).bind(index);

@@ -154,12 +154,16 @@ describe("the binary snapshot", () => {
     ]);
     const rows: unknown[][] = [];
     let head: Record<string, unknown> | undefined;
+    let sizes: number[] | undefined;
     for (let at = 0; at < body.length; ) {
       const type = body[at] as number;
       const size = body.readUInt32LE(at + 4);
       const payload = body.subarray(at + 8, at + 8 + size);
       expect(head, "nothing after the head").toBeUndefined();
-      if (type === 1 || type === 2) {
+      if (type === 0) {
+        expect(at).toBe(0); // the sizes come first
+        sizes = [payload.readUInt32LE(0), payload.readUInt32LE(4)];
+      } else if (type === 1 || type === 2) {
         expect(size % 24).toBe(0);
         for (let e = 0; e < size; e += 24)
           ids
@@ -175,6 +179,7 @@ describe("the binary snapshot", () => {
       at += 8 + size;
     }
     expect(head).toBeDefined();
+    if (sizes) expect(sizes).toEqual([ids.get(1)?.length, ids.get(2)?.length]);
     return { ids, rows, head: head as Record<string, unknown> };
   }
   const words = (id: string) => {

@@ -87,6 +87,7 @@ export const feedRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
  * Media type of the compact snapshot, asked for with `Accept` (without it a snapshot is text lines).
  * A sequence of frames, each a type byte, three zero bytes, the payload length (uint32,
  * little-endian) and the payload:
+ * `0` (optional, first) the numbers of jti and session ids to come (two uint32, little-endian),
  * `1` jti ids, `2` session ids (24 bytes an entry: the id's four 32-bit words as made by
  * `idWords`, then its expiry as a float64, all little-endian), `3` rows of another shape (UTF-8, one
  * JSON array a line, as in the text form: user cutoffs, key withdrawals, ids that are not 128-bit),
@@ -269,6 +270,12 @@ async function recordBinarySnapshot(ctx: ServerContext, out: Recording): Promise
   // synchronous moment, so the feed resumes from that cursor without a gap. Otherwise, the store.
   const replica = ctx.auth.replicaSnapshot();
   if (replica) {
+    // The sizes first, so the reader can size its tables once.
+    const sizes = Buffer.alloc(FRAME_HEADER + 8);
+    sizes.writeUInt32LE(8, 4);
+    sizes.writeUInt32LE(replica.jtis.expiresAt.length, FRAME_HEADER);
+    sizes.writeUInt32LE(replica.sessions.expiresAt.length, FRAME_HEADER + 4);
+    out.push(sizes);
     const parts = [
       ["jti", 0, replica.jtis],
       ["session", 1, replica.sessions],
