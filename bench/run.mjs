@@ -454,7 +454,7 @@ async function benchRemoteSection() {
     "reported",
   );
   notes.push(
-    "remote: the auth server (SQLite) runs in the bench process; each verifier is `revokit/verifier` in its own process following the server's revocation feed over HTTP (long polls; the server reads its store for all of them at once). Propagation: from the start of `logout()` to each verifier's report that the token is refused (each verifies every millisecond; IPC included). SET delivery: from the start of `logout()` to a receiver in the bench process getting the pushed Security Event Token. Cold start: fork of a verifier process to its snapshot loaded, Node's own start included.",
+    "remote: the auth server (SQLite) runs in the bench process; each verifier is `revokit/verifier` in its own process following the server's revocation feed over HTTP (long polls; the server reads its store for all of them at once). Propagation: from the start of `logout()` to each verifier's report that the token is refused (each verifies every millisecond; IPC included). SET delivery: from the start of `logout()` to a receiver in the bench process getting the pushed Security Event Token. Cold start: fork of a verifier process to its snapshot loaded, Node's own start included, against a running server (its replica loaded), which serves the snapshot from its replica in the binary form.",
   );
 }
 

@@ -45,7 +45,7 @@ import { verifyNow } from "./core/token-verifier.js";
 import { laterUserCutoff, type UserCutoff } from "./core/user-cutoff.js";
 import { AuthMetrics } from "./metrics.js";
 import type { RevocationIndex } from "./replica/index.js";
-import { Replica, type ReplicaStatus } from "./replica/replica.js";
+import { Replica, type ReplicaSnapshot, type ReplicaStatus } from "./replica/replica.js";
 import type {
   RevocationEntry,
   RevocationMeta,
@@ -1192,6 +1192,17 @@ export class Auth {
   /** Whether the replica is current enough to answer without the store. */
   isFresh(): boolean {
     return this.#replica.isFresh(this.#now());
+  }
+
+  /**
+   * The active revocations as this node's replica holds them, taken at one synchronous moment with
+   * the cursor they lead to (ids as raw words; see {@link Replica.exportSnapshot}), or `undefined`
+   * when the replica is not loaded or not fresh (then read the store). For the revocation feed.
+   */
+  replicaSnapshot(): ReplicaSnapshot | undefined {
+    const now = this.#now();
+    if (!this.#replica.loaded || !this.#replica.isFresh(now)) return undefined;
+    return this.#replica.exportSnapshot(now);
   }
 
   /** Diagnostics: replica size and lag, keys, fail mode. */

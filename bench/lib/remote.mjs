@@ -116,6 +116,8 @@ export async function benchRemoteColdStart(dir, count) {
   db.close();
   const server = await startAuthServer(path);
   try {
+    // The verifier's cold start, not the server's: a running server (its replica loaded and fresh).
+    while (!server.auth.status().replica.loaded || !server.auth.isFresh()) await sleep(20);
     log(`remote cold start: a verifier process, ${count} revocations`);
     const t0 = performance.now();
     const verifier = await startChild(VERIFIER, verifierConfig(server));

@@ -62,6 +62,21 @@ function encodeKey(key: string): boolean {
   return true;
 }
 
+/**
+ * The four 32-bit words of a 128-bit id (a canonical 22-character base64url string, what
+ * `randomId()` makes), written to `out[at..at+3]`; returns `false` (writing nothing) for any other
+ * string. These are the words {@link CompactIndex} stores, {@link CompactIndex.exportWords} returns
+ * and {@link CompactIndex.addWords} takes.
+ */
+export function idWords(key: string, out: Uint32Array, at = 0): boolean {
+  if (!encodeKey(key)) return false;
+  out[at] = K[0]!;
+  out[at + 1] = K[1]!;
+  out[at + 2] = K[2]!;
+  out[at + 3] = K[3]!;
+  return true;
+}
+
 /** Five base64url characters as 30 bits, or a negative number when one is outside the alphabet. */
 function chars5(key: string, at: number): number {
   const a = B64[key.charCodeAt(at)]!;
@@ -249,6 +264,49 @@ export class CompactIndex implements RevocationIndex {
     if (this.#old) this.#migrate(MIGRATE_PER_ADD);
     if (this.#table.count + 1 > this.#table.capacity * MAX_LOAD) this.#grow();
     this.#table.put(w0, w1, w2, w3, expiresAt);
+  }
+
+  /**
+   * Adds an entry given as an id's four words (see {@link idWords}): what `add(key, expiresAt)` does
+   * for the id those words encode, without building the string (to load a binary snapshot).
+   */
+  addWords(w0: number, w1: number, w2: number, w3: number, expiresAt: number): void {
+    if (!(expiresAt > 0)) return;
+    if (this.#old) this.#migrate(MIGRATE_PER_ADD);
+    if (this.#table.count + 1 > this.#table.capacity * MAX_LOAD) this.#grow();
+    this.#table.put(w0 >>> 0, w1 >>> 0, w2 >>> 0, w3 >>> 0, expiresAt);
+  }
+
+  /**
+   * The entries active at `now`, as raw words, copied at one synchronous moment: `words` holds four
+   * 32-bit words per 128-bit id (see {@link idWords}), `expiresAt` the matching expiries (ms), and
+   * `others` the keys that are not 128-bit ids. {@link addWords} (or `add` for `others`) loads them
+   * into another index.
+   */
+  exportWords(now: number): { words: Uint32Array; expiresAt: Float64Array; others: [string, number][] } {
+    const max = this.#table.count + this.#oldLeft;
+    const words = new Uint32Array(4 * max);
+    const expiresAt = new Float64Array(max);
+    let n = 0;
+    const copy = (t: Table, from: number) => {
+      const { u32, f64, capacity } = t;
+      for (let i = from; i < capacity; i++) {
+        const exp = f64[3 * i + 2]!;
+        if (!(exp > now)) continue;
+        const b = SLOT_WORDS * i;
+        words[4 * n] = u32[b]!;
+        words[4 * n + 1] = u32[b + 1]!;
+        words[4 * n + 2] = u32[b + 2]!;
+        words[4 * n + 3] = u32[b + 3]!;
+        expiresAt[n++] = exp;
+      }
+    };
+    copy(this.#table, 0);
+    // During a resize, the slots of the old table not yet moved (a moved key is in the new table).
+    if (this.#old) copy(this.#old, this.#migrated);
+    const others: [string, number][] = [];
+    for (const [key, exp] of this.#other) if (exp > now) others.push([key, exp]);
+    return { words: words.subarray(0, 4 * n), expiresAt: expiresAt.subarray(0, n), others };
   }
 
   has(key: string, now: number): boolean {

@@ -1,4 +1,5 @@
-import type { Store } from "../stores/types.js";
+import type { SnapshotHead, SnapshotSink, Store } from "../stores/types.js";
+import type { RevocationIndex } from "./index.js";
 
 /**
  * Where a {@link Replica} reads revocations from: the few calls it makes. Every `Store` is one; the
@@ -6,5 +7,14 @@ import type { Store } from "../stores/types.js";
  * The guarantees are those of the same methods of `Store`: a snapshot and its cursor, then every
  * entry after that cursor, never skipping one, with the store's epoch so a data loss is seen.
  */
-export type RevocationFeed = Pick<Store, "check" | "snapshot" | "changes" | "addRevocation"> &
-  Partial<Pick<Store, "snapshotInto">>;
+export type RevocationFeed = Pick<Store, "check" | "snapshot" | "changes" | "addRevocation"> & {
+  /**
+   * As `Store.snapshotInto`; a feed that receives ids as raw words (the remote verifier's binary
+   * snapshot) may add `jti` and `session` entries straight into `indexes` instead of calling `apply`.
+   */
+  snapshotInto?(
+    now: number,
+    apply: SnapshotSink,
+    indexes?: { jtis: RevocationIndex; sessions: RevocationIndex },
+  ): Promise<SnapshotHead>;
+};

@@ -15,6 +15,11 @@ export interface RevocationIndex {
   clear(): void;
   /** Optional: prepares room for `entries` more entries (called before a snapshot is loaded). */
   reserve?(entries: number): void;
+  /**
+   * Adds an entry given as the four 32-bit words of a 128-bit id (see {@link idWords}), for indexes
+   * that store ids that way (a snapshot in the compact binary form); same rules as `add`.
+   */
+  addWords?(w0: number, w1: number, w2: number, w3: number, expiresAt: number): void;
 }
 
 /** A {@link RevocationIndex} on a JS `Map`: simple, and fine up to some hundred thousand entries. */

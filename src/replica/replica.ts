@@ -1,6 +1,6 @@
 import { StoreUnavailableError } from "../core/errors.js";
 import type { RevocationFacts } from "../core/evaluate.js";
-import { withdrawnKid } from "../core/keys.js";
+import { keyWithdrawalSubject, withdrawnKid } from "../core/keys.js";
 import { laterUserCutoff, type UserCutoff } from "../core/user-cutoff.js";
 import type { RevocationEntry } from "../stores/types.js";
 import { CompactIndex } from "./compact-index.js";
@@ -58,6 +58,18 @@ export interface ReplicaStatus {
    * loads in the background; the replica is then not fresh and `verify` asks the store.
    */
   loaded: boolean;
+}
+
+/** What {@link Replica.exportSnapshot} returns: a replica's content and position at one moment. */
+export interface ReplicaSnapshot {
+  /** Active `jti` and `session` entries: ids as raw words, as {@link CompactIndex.exportWords} gives them. */
+  jtis: ReturnType<CompactIndex["exportWords"]>;
+  sessions: ReturnType<CompactIndex["exportWords"]>;
+  /** Other rows, as a store's snapshot sink gets them: user cutoffs and key withdrawals. */
+  rows: unknown[][];
+  globalCutoff: number;
+  cursor: string;
+  epoch: string;
 }
 
 const SWEEP_INTERVAL_MS = 1000;
@@ -175,12 +187,16 @@ export class Replica {
     this.#users.clear();
     let head: { globalCutoff: number; cursor: string; epoch: string };
     if (this.#store.snapshotInto) {
-      head = await this.#store.snapshotInto(started, (kind, subject, expiresAt, user) => {
-        if (kind === "user") {
-          if (user) this.#applyUser(subject, user, expiresAt);
-        } else if (kind === "jti" && this.#keyWithdrawal(subject, expiresAt)) return;
-        else (kind === "jti" ? this.jtis : this.sessions).add(subject, expiresAt);
-      });
+      head = await this.#store.snapshotInto(
+        started,
+        (kind, subject, expiresAt, user) => {
+          if (kind === "user") {
+            if (user) this.#applyUser(subject, user, expiresAt);
+          } else if (kind === "jti" && this.#keyWithdrawal(subject, expiresAt)) return;
+          else (kind === "jti" ? this.jtis : this.sessions).add(subject, expiresAt);
+        },
+        { jtis: this.jtis, sessions: this.sessions },
+      );
     } else {
       const snap = await this.#store.snapshot(started);
       let jtis = 0;
@@ -377,6 +393,31 @@ export class Replica {
     this.jtis.sweep(now, SWEEP_BUDGET);
     this.sessions.sweep(now, SWEEP_BUDGET);
     for (const [userId, u] of this.#users) if (u.expiresAt <= now) this.#users.delete(userId);
+  }
+
+  /**
+   * The active entries and the position they lead to, copied synchronously (no feed answer can be
+   * applied in between), so that following the feed from `cursor` misses nothing. `undefined` when
+   * the snapshot is not loaded or an index is not a {@link CompactIndex}. Entries this node applied
+   * itself ahead of the feed may be included; they arrive again after `cursor` and apply idempotently.
+   */
+  exportSnapshot(now = this.#opts.now()): ReplicaSnapshot | undefined {
+    if (!this.#loaded || !(this.jtis instanceof CompactIndex) || !(this.sessions instanceof CompactIndex))
+      return undefined;
+    const rows: unknown[][] = [];
+    for (const [userId, u] of this.#users)
+      if (u.expiresAt > now)
+        rows.push(["user", userId, u.expiresAt, { cutoff: u.cutoff, exceptSessionId: u.exceptSessionId }]);
+    for (const [kid, until] of this.withdrawnKeys)
+      if (until > now) rows.push(["jti", keyWithdrawalSubject(kid), until]);
+    return {
+      jtis: this.jtis.exportWords(now),
+      sessions: this.sessions.exportWords(now),
+      rows,
+      globalCutoff: this.#globalCutoff,
+      cursor: this.#cursor,
+      epoch: this.#epoch,
+    };
   }
 
   /** Diagnostics for `/healthz`, `/metrics` and `status`. */

@@ -62,15 +62,16 @@ export class HttpClient {
   }
 
   /**
-   * GETs `url` and hands a 200 answer's body to `onText` as it arrives (other answers are collected
-   * into `body`). Rejects on network errors, after `timeoutMs`, or when `onText` throws.
+   * GETs `url` and hands a 200 answer's body to `onData` as it arrives, with the answer's content
+   * type (other answers are collected into `body`). Rejects on network errors, after `timeoutMs`,
+   * or when `onData` throws.
    */
   stream(
     url: URL,
     headers: Record<string, string>,
     timeoutMs: number,
     hold: boolean,
-    onText: (text: string) => void,
+    onData: (chunk: Buffer, contentType: string) => void,
   ): Promise<HttpAnswer> {
     const https = url.protocol === "https:";
     return new Promise<HttpAnswer>((resolve, reject) => {
@@ -80,14 +81,14 @@ export class HttpClient {
         (res) => {
           const ok = res.statusCode === 200;
           let body = "";
-          res.setEncoding("utf8");
-          res.on("data", (text: string) => {
+          const type = res.headers["content-type"] ?? "";
+          res.on("data", (chunk: Buffer) => {
             if (!ok) {
-              if (body.length < 4096) body += text;
+              if (body.length < 4096) body += chunk.toString("utf8");
               return;
             }
             try {
-              onText(text);
+              onData(chunk, type);
             } catch (error) {
               req.destroy(error as Error);
             }

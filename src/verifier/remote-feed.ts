@@ -1,5 +1,7 @@
+import { StringDecoder } from "node:string_decoder";
 import { StoreUnavailableError } from "../core/errors.js";
 import type { RevocationFeed } from "../replica/feed.js";
+import type { RevocationIndex } from "../replica/index.js";
 import type {
   ChangeBatch,
   RevocationCheck,
@@ -9,6 +11,9 @@ import type {
   SnapshotSink,
 } from "../stores/types.js";
 import type { HttpClient } from "./http.js";
+
+/** Media type of the server's compact snapshot (frames of raw 128-bit ids; see the feed route). */
+const BINARY_SNAPSHOT_TYPE = "application/vnd.revokit.snapshot";
 
 /** How a {@link RemoteFeed} reaches the server. */
 export interface RemoteFeedOptions {
@@ -74,29 +79,34 @@ export class RemoteFeed implements RevocationFeed {
   }
 
   /**
-   * Streams the server's snapshot into `apply` as it arrives: one line per revocation
-   * (`kind<TAB>subject<TAB>expiresAt`, or a JSON array for a row of another shape), the head last.
+   * Streams the server's snapshot into `apply` as it arrives, the head last. Given `indexes` that
+   * take raw words, it asks for the binary form (`jti` and `session` ids as 128-bit words, added
+   * straight into `indexes`: no string per entry); a server that only knows the text form answers
+   * lines, `kind<TAB>subject<TAB>expiresAt` (or a JSON array for a row of another shape).
    */
-  async snapshotInto(_now: number, apply: SnapshotSink): Promise<SnapshotHead> {
+  async snapshotInto(
+    _now: number,
+    apply: SnapshotSink,
+    indexes?: { jtis: RevocationIndex; sessions: RevocationIndex },
+  ): Promise<SnapshotHead> {
     if (!this.endpoint) throw new StoreUnavailableError("the revocation feed endpoint is not known yet");
     const url = new URL(this.endpoint);
     url.searchParams.set("snapshot", "true");
     const sink = apply as (...args: unknown[]) => void;
+    const binary = indexes?.jtis.addWords !== undefined && indexes.sessions.addWords !== undefined;
     let head: SnapshotHead | undefined;
-    let rest = "";
+    const setHead = (text: string) => {
+      const h = JSON.parse(text) as { global_cutoff?: unknown; cursor?: unknown; epoch?: unknown };
+      if (typeof h.global_cutoff !== "number" || typeof h.cursor !== "string" || typeof h.epoch !== "string")
+        throw new Error("the snapshot head is malformed");
+      head = { globalCutoff: h.global_cutoff, cursor: h.cursor, epoch: h.epoch };
+    };
     const line = (text: string) => {
       if (text === "") return;
       if (head) throw new Error("the snapshot goes on after its head");
       const first = text.charCodeAt(0);
       if (first === 0x7b /* { */) {
-        const h = JSON.parse(text) as { global_cutoff?: unknown; cursor?: unknown; epoch?: unknown };
-        if (
-          typeof h.global_cutoff !== "number" ||
-          typeof h.cursor !== "string" ||
-          typeof h.epoch !== "string"
-        )
-          throw new Error("the snapshot head is malformed");
-        head = { globalCutoff: h.global_cutoff, cursor: h.cursor, epoch: h.epoch };
+        setHead(text);
         return;
       }
       if (first === 0x5b /* [ */) {
@@ -114,21 +124,71 @@ export class RemoteFeed implements RevocationFeed {
         Number(text.slice(b + 1)),
       );
     };
+    let rest = "";
+    const decoder = new StringDecoder("utf8");
+    const onText = (text: string) => {
+      const all = rest + text;
+      let from = 0;
+      for (let nl = all.indexOf("\n"); nl >= 0; nl = all.indexOf("\n", from)) {
+        line(all.slice(from, nl));
+        from = nl + 1;
+      }
+      rest = all.slice(from);
+    };
+    // Binary frames: type byte, three zero bytes, uint32 LE length, payload (see the server's route).
+    let pending: Buffer = Buffer.alloc(0);
+    const frame = (type: number, body: Buffer) => {
+      if (head) throw new Error("the snapshot goes on after its head");
+      if (type === 0) {
+        // How many ids follow: room for them at once (only an empty index is resized).
+        if (body.length !== 8) throw new Error("a snapshot frame is malformed");
+        indexes?.jtis.reserve?.(body.readUInt32LE(0));
+        indexes?.sessions.reserve?.(body.readUInt32LE(4));
+      } else if (type === 1 || type === 2) {
+        if (body.length % 24 !== 0) throw new Error("a snapshot frame is malformed");
+        const index = (type === 1 ? indexes?.jtis : indexes?.sessions) as RevocationIndex;
+        const add = (index.addWords as NonNullable<RevocationIndex["addWords"]>).bind(index);
+        const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+        for (let at = 0; at < body.length; at += 24) {
+          add(
+            view.getUint32(at, true),
+            view.getUint32(at + 4, true),
+            view.getUint32(at + 8, true),
+            view.getUint32(at + 12, true),
+            view.getFloat64(at + 16, true),
+          );
+        }
+      } else if (type === 3) {
+        for (const text of body.toString("utf8").split("\n")) if (text !== "") line(text);
+      } else if (type === 4) {
+        setHead(body.toString("utf8"));
+      } else throw new Error("a snapshot frame is of an unknown type");
+    };
+    let format: "text" | "binary" | undefined;
     let answer: Awaited<ReturnType<HttpClient["stream"]>>;
     try {
       answer = await this.#o.http.stream(
         url,
-        { authorization: this.#o.authorization, accept: "text/plain" },
+        {
+          authorization: this.#o.authorization,
+          accept: binary ? `${BINARY_SNAPSHOT_TYPE}; version=1, text/plain;q=0.5` : "text/plain",
+        },
         this.#o.snapshotTimeoutMs,
         true,
-        (text) => {
-          const all = rest + text;
-          let from = 0;
-          for (let nl = all.indexOf("\n"); nl >= 0; nl = all.indexOf("\n", from)) {
-            line(all.slice(from, nl));
-            from = nl + 1;
+        (chunk, contentType) => {
+          format ??= binary && contentType.startsWith(BINARY_SNAPSHOT_TYPE) ? "binary" : "text";
+          if (format === "text") {
+            onText(decoder.write(chunk));
+            return;
           }
-          rest = all.slice(from);
+          let all = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+          while (all.length >= 8) {
+            const size = all.readUInt32LE(4);
+            if (all.length < 8 + size) break;
+            frame(all[0] as number, all.subarray(8, 8 + size));
+            all = all.subarray(8 + size);
+          }
+          pending = all;
         },
       );
     } catch (cause) {
@@ -136,7 +196,11 @@ export class RemoteFeed implements RevocationFeed {
     }
     if (answer.status !== 200)
       throw new StoreUnavailableError(`the revocation feed answered ${answer.status}`);
-    if (rest !== "") line(rest);
+    if (format === "text") {
+      rest += decoder.end();
+      if (rest !== "") line(rest);
+    } else if (pending.length !== 0)
+      throw new StoreUnavailableError("the revocation feed snapshot ended early");
     if (!head) throw new StoreUnavailableError("the revocation feed snapshot ended early");
     return head;
   }

@@ -20,6 +20,7 @@ import * as expressAuth from "../../src/http/express.js";
 import * as fastifyAuth from "../../src/http/fastify.js";
 import * as honoAuth from "../../src/http/hono.js";
 import { memoryStore } from "../../src/index.js";
+import { idWords } from "../../src/replica/compact-index.js";
 import { createServer, type RevokitServer } from "../../src/server/index.js";
 import { hashSecret } from "../../src/server/passwords.js";
 import { createVerifier, type Verifier } from "../../src/verifier/index.js";
@@ -137,6 +138,157 @@ describe("the revocation feed endpoint", () => {
     expect(Object.keys(next.entries[0] ?? {}).sort()).toEqual(
       expect.arrayContaining(["seq", "kind", "subject", "expiresAt", "reason", "actor", "at"]),
     );
+  });
+});
+
+describe("the binary snapshot", () => {
+  /** The frames of a binary snapshot: type byte, three zero bytes, uint32 LE length, payload. */
+  function frames(body: Buffer): {
+    ids: Map<number, string[]>;
+    rows: unknown[][];
+    head: Record<string, unknown>;
+  } {
+    const ids = new Map<number, string[]>([
+      [1, []],
+      [2, []],
+    ]);
+    const rows: unknown[][] = [];
+    let head: Record<string, unknown> | undefined;
+    let sizes: number[] | undefined;
+    for (let at = 0; at < body.length; ) {
+      const type = body[at] as number;
+      const size = body.readUInt32LE(at + 4);
+      const payload = body.subarray(at + 8, at + 8 + size);
+      expect(head, "nothing after the head").toBeUndefined();
+      if (type === 0) {
+        expect(at).toBe(0); // the sizes come first
+        sizes = [payload.readUInt32LE(0), payload.readUInt32LE(4)];
+      } else if (type === 1 || type === 2) {
+        expect(size % 24).toBe(0);
+        for (let e = 0; e < size; e += 24)
+          ids
+            .get(type)
+            ?.push(
+              `${[0, 4, 8, 12].map((o) => payload.readUInt32LE(e + o)).join(".")}@${payload.readDoubleLE(e + 16)}`,
+            );
+      } else if (type === 3) {
+        for (const line of payload.toString("utf8").split("\n"))
+          if (line) rows.push(JSON.parse(line) as unknown[]);
+      } else if (type === 4) head = JSON.parse(payload.toString("utf8")) as Record<string, unknown>;
+      else throw new Error(`unknown frame type ${type}`);
+      at += 8 + size;
+    }
+    expect(head).toBeDefined();
+    if (sizes) expect(sizes).toEqual([ids.get(1)?.length, ids.get(2)?.length]);
+    return { ids, rows, head: head as Record<string, unknown> };
+  }
+  const words = (id: string) => {
+    const w = new Uint32Array(4);
+    expect(idWords(id, w)).toBe(true);
+    return [...w].join(".");
+  };
+  const jtiOf = (token: string) =>
+    (JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString()) as { jti: string }).jti;
+
+  it("comes from the node's replica with every kind of entry, and the feed resumes from its head", async () => {
+    // A server of its own: the snapshot cache of the shared one holds a snapshot taken before this test.
+    const own = await createServer({
+      store: memoryStore(),
+      port: 0,
+      logger: "silent",
+      scrypt: { N: 2 ** 12, r: 8, p: 1 },
+    });
+    const ownUrl = await own.listen();
+    try {
+      const secretHash = await hashSecret(SECRET, { N: 2 ** 12, r: 8, p: 1 });
+      await own.auth.store.addClient({ clientId: "rs", secretHash, createdAt: Date.now() });
+      const a = await own.auth.login("bin-a");
+      await own.auth.revokeAccessToken(a.accessToken);
+      const b = await own.auth.login("bin-b");
+      await own.auth.logout(b.sessionId);
+      const c = await own.auth.login("bin-c");
+      await own.auth.logoutAll("bin-c");
+      await own.auth.revokeAccessToken("a-hand-typed-jti");
+      const now = Date.now();
+      await own.auth.store.addRevocation({
+        kind: "jti",
+        subject: "key:retired-kid",
+        expiresAt: now + 600_000,
+        reason: "key_withdrawn",
+        actor: "system",
+        at: now,
+      });
+      await eventually(
+        "the node's replica holds every entry",
+        async () => own.auth.replicaSnapshot()?.rows.some((r) => r[1] === "key:retired-kid") ?? false,
+      );
+      const authorization = basic("rs", SECRET);
+      const res = await fetch(`${ownUrl}/oauth/revocation-feed?snapshot=true`, {
+        headers: { authorization, accept: "application/vnd.revokit.snapshot; version=1" },
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type")).toMatch(/^application\/vnd\.revokit\.snapshot; version=1/);
+      const snap = frames(Buffer.from(await res.arrayBuffer()));
+      const jtis = snap.ids.get(1) ?? [];
+      const sessions = snap.ids.get(2) ?? [];
+      expect(jtis.map((e) => e.split("@")[0])).toContain(words(jtiOf(a.accessToken)));
+      expect(sessions.map((e) => e.split("@")[0])).toContain(words(b.sessionId));
+      for (const e of [...jtis, ...sessions]) expect(Number(e.split("@")[1])).toBeGreaterThan(now - 1000);
+      // A user cutoff, a key withdrawal and an id that is not 128-bit travel as rows.
+      expect(snap.rows).toContainEqual([
+        "user",
+        "bin-c",
+        expect.any(Number),
+        expect.objectContaining({ cutoff: expect.any(Number) }),
+      ]);
+      expect(snap.rows).toContainEqual(["jti", "key:retired-kid", now + 600_000]);
+      expect(snap.rows).toContainEqual(["jti", "a-hand-typed-jti", expect.any(Number)]);
+      expect(snap.head).toEqual({
+        global_cutoff: expect.any(Number),
+        cursor: expect.any(String),
+        epoch: expect.any(String),
+      });
+      // Its head is the position after exactly these entries: what follows arrives from it.
+      const d = await own.auth.login("bin-d");
+      await own.auth.logout(d.sessionId);
+      const next = (await (
+        await fetch(
+          `${ownUrl}/oauth/revocation-feed?cursor=${encodeURIComponent(String(snap.head.cursor))}&wait=2000`,
+          {
+            headers: { authorization },
+          },
+        )
+      ).json()) as { entries: { kind: string; subject: string }[] };
+      expect(next.entries).toContainEqual(expect.objectContaining({ kind: "session", subject: d.sessionId }));
+      // A verifier loads it (binary), and refuses every grain; the text form is still served to others.
+      const v = await createVerifier({
+        issuer: own.issuer,
+        audience: "api",
+        clientId: "rs",
+        clientSecret: SECRET,
+        logger: quiet,
+      });
+      try {
+        await v.ready();
+        expect(await outcome(v, a.accessToken)).toBe("ERR_TOKEN_REVOKED");
+        expect(await outcome(v, b.accessToken)).toBe("ERR_SESSION_REVOKED");
+        expect(await outcome(v, c.accessToken)).not.toBe("valid");
+        expect(await outcome(v, d.accessToken)).toBe("ERR_SESSION_REVOKED");
+        expect(await outcome(v, (await own.auth.login("bin-e")).accessToken)).toBe("valid");
+      } finally {
+        await v.close();
+      }
+      const text = await fetch(`${ownUrl}/oauth/revocation-feed?snapshot=true`, {
+        headers: { authorization, accept: "text/plain" },
+      });
+      expect(text.headers.get("content-type")).toMatch(/^text\/plain/);
+      const lines = (await text.text()).trim().split("\n");
+      expect(lines).toContain(
+        `jti\t${jtiOf(a.accessToken)}\t${jtis.find((e) => e.startsWith(words(jtiOf(a.accessToken))))?.split("@")[1]}`,
+      );
+    } finally {
+      await own.close();
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CompactIndex, type SlotHash } from "../../src/replica/compact-index.js";
+import { CompactIndex, idWords, type SlotHash } from "../../src/replica/compact-index.js";
 import { MapIndex } from "../../src/replica/index.js";
 import { Replica } from "../../src/replica/replica.js";
 import { memoryStore } from "../../src/stores/memory.js";
@@ -270,5 +270,74 @@ describe("CompactIndex", () => {
     const replica = new Replica(memoryStore(), { now: () => 0, maxStalenessMs: 1000 });
     expect(replica.jtis).toBeInstanceOf(CompactIndex);
     expect(replica.sessions).toBeInstanceOf(CompactIndex);
+  });
+
+  it("idWords encodes exactly the ids the table stores, and nothing else", () => {
+    const out = new Uint32Array(8).fill(7);
+    const k = id();
+    expect(idWords(k, out, 4)).toBe(true);
+    expect([...out.subarray(0, 4)]).toEqual([7, 7, 7, 7]);
+    const other = new Uint32Array(4);
+    expect(idWords(id(), other)).toBe(true);
+    expect([...other]).not.toEqual([...out.subarray(4)]);
+    for (const bad of ["short", `${k.slice(0, 21)}B`, `${k.slice(0, 21)}=`, "key:kid-1", `${k}x`]) {
+      const none = new Uint32Array(4).fill(9);
+      expect(idWords(bad, none)).toBe(false);
+      expect([...none]).toEqual([9, 9, 9, 9]); // nothing written
+    }
+  });
+
+  it("exportWords then addWords rebuilds the same index: active entries only, side-map keys apart", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.integer({ min: 1, max: 100 })),
+          {
+            maxLength: 300,
+          },
+        ),
+        fc.array(fc.tuple(fc.string({ maxLength: 30 }), fc.integer({ min: 1, max: 100 })), { maxLength: 20 }),
+        fc.integer({ min: 0, max: 100 }),
+        (ids, others, now) => {
+          // A small start, so the export also runs while a resize is half done.
+          const source = new CompactIndex({ initialCapacity: 16 });
+          for (const [bytes, exp] of ids) source.add(fromBytes(bytes), exp);
+          for (const [key, exp] of others) source.add(key, exp);
+          const exported = source.exportWords(now);
+          expect(exported.words.length).toBe(4 * exported.expiresAt.length);
+          const copy = new CompactIndex();
+          for (let i = 0; i < exported.expiresAt.length; i++) {
+            const w = exported.words;
+            copy.addWords(w[4 * i]!, w[4 * i + 1]!, w[4 * i + 2]!, w[4 * i + 3]!, exported.expiresAt[i]!);
+            expect(exported.expiresAt[i]!).toBeGreaterThan(now);
+          }
+          for (const [key, exp] of exported.others) copy.add(key, exp);
+          for (const [key] of [...ids.map(([b, e]) => [fromBytes(b), e] as const), ...others]) {
+            for (const at of [now, now + 1, now + 50, 101])
+              expect(copy.has(key, at), `${key} at ${at}`).toBe(source.has(key, at));
+          }
+          expect(copy.has(id(), now)).toBe(false);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("addWords stores under the same key as add (words from idWords)", () => {
+    const index = new CompactIndex({ initialCapacity: 16 });
+    const keys = Array.from({ length: 5000 }, id);
+    const w = new Uint32Array(4);
+    for (const [i, k] of keys.entries()) {
+      expect(idWords(k, w)).toBe(true);
+      index.addWords(w[0]!, w[1]!, w[2]!, w[3]!, 1000 + i);
+    }
+    index.add(keys[0]!, 5); // earlier expiry: the later one stays
+    expect(index.size).toBe(5000);
+    for (const [i, k] of keys.entries()) {
+      expect(index.has(k, 999 + i)).toBe(true);
+      expect(index.has(k, 1000 + i)).toBe(false);
+    }
+    index.addWords(1, 2, 3, 4, 0); // no expiry: ignored, as add does
+    expect(index.size).toBe(5000);
   });
 });
