@@ -34,7 +34,7 @@ await Promise.all([auth.ready(), authNoCache.ready(), authJwtOnly.ready()]);
 // The recipe, as commonly written: a JWKS key set, jwtVerify, and a denylist key per jti in Redis.
 const jwks = jose.createLocalJWKSet(auth.jwks());
 const redis = new Redis(config.redisUrl);
-const joseOptions = { issuer: ISSUER, audience: AUDIENCE, algorithms: ["EdDSA"], typ: "at+jwt" };
+const joseOptions = { issuer: ISSUER, audience: AUDIENCE, algorithms: [auth.algorithm], typ: "at+jwt" };
 async function recipe(authorization) {
   if (typeof authorization !== "string" || !authorization.startsWith("Bearer ")) return undefined;
   try {

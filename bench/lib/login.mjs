@@ -35,7 +35,9 @@ export async function benchLogin({ seconds, rounds }) {
     const auth = await createAuth({ ...AUTH_OPTIONS, store: memoryStore(), algorithm: alg });
     try {
       const chains = await Promise.all(Array.from({ length: PARALLEL }, (_, i) => auth.login(`u-${i}`)));
-      const login = (i) => auth.login(`u-${i}`);
+      // A new user each time: the per-user session cap (100) would otherwise end the chains' sessions.
+      let n = 0;
+      const login = (i) => auth.login(`l-${i}-${n++}`);
       const refresh = async (i) => {
         const next = await auth.refresh(chains[i].refreshToken);
         chains[i] = next;

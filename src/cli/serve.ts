@@ -71,6 +71,13 @@ export const SERVE_FLAGS: Flags = {
     value: "DURATION",
     help: "how long a just-rotated refresh token may be replayed (concurrent tabs)",
   },
+  "max-sessions-per-user": {
+    type: "string",
+    env: "REVOKIT_MAX_SESSIONS_PER_USER",
+    default: "100",
+    value: "N",
+    help: "live sessions (devices) a user may hold; past it, a login ends the oldest",
+  },
   algorithm: {
     type: "string",
     env: "REVOKIT_ALGORITHM",
@@ -211,6 +218,7 @@ export function serveOptions(parsed: Parsed, env: NodeJS.ProcessEnv = process.en
     refreshTokenTtl: ms("refresh-token-ttl"),
     refreshIdleTtl: ms("refresh-idle-ttl"),
     refreshGrace: ms("refresh-grace"),
+    maxSessionsPerUser: integerFlag(parsed, "max-sessions-per-user", 1, 1_000_000),
     algorithm: algorithmFlag(parsed),
     maxStaleness: ms("max-staleness"),
     failMode,

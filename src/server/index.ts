@@ -165,6 +165,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Revokit
         refreshTokenTtl: options.refreshTokenTtl,
         refreshIdleTtl: options.refreshIdleTtl,
         refreshGrace: options.refreshGrace,
+        maxSessionsPerUser: options.maxSessionsPerUser,
         algorithm: options.algorithm,
         maxStaleness: options.maxStaleness,
         failMode: options.failMode,

@@ -35,6 +35,8 @@ export interface ServerOptions {
   refreshIdleTtl?: Duration;
   /** Refresh grace window. Default `"10s"`. */
   refreshGrace?: Duration;
+  /** Live sessions a user may hold; past it, a login ends the oldest. Default 100. */
+  maxSessionsPerUser?: number;
   /** Signing algorithm. Default `"RS256"`. */
   algorithm?: Algorithm;
   /** How stale the replica may be before verification asks the store. Default `"1s"`. */

@@ -106,3 +106,41 @@ describe("login takes the moment the credentials were checked", () => {
     await expect(auth.login("erin", { authenticatedAt: new Date(Number.NaN) })).rejects.toThrow(TypeError);
   });
 });
+
+describe("the server's session cap", () => {
+  it("revokit serve --max-sessions-per-user 2: a third login ends the oldest device", async () => {
+    const { startServe } = await import("../fixtures/server-harness.js");
+    const server = await startServe(["--store", "memory:", "--max-sessions-per-user", "2"]);
+    try {
+      const post = (path: string, body: unknown) =>
+        fetch(`${server.url}${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+      const creds = { username: "capped", password: "a long password" };
+      expect((await post("/auth/register", creds)).status).toBe(201);
+      const logins: { access_token: string; session_id: string }[] = [];
+      for (let i = 0; i < 3; i++) logins.push(await (await post("/auth/login", creds)).json());
+      const me = (t: string) => fetch(`${server.url}/auth/me`, { headers: { authorization: `Bearer ${t}` } });
+      const newest = logins[2]?.access_token as string;
+      const listed = (await (
+        await fetch(`${server.url}/auth/sessions`, { headers: { authorization: `Bearer ${newest}` } })
+      ).json()) as { sessions: { session_id: string }[] };
+      expect(listed.sessions.map((s) => s.session_id).sort()).toEqual(
+        [logins[1]?.session_id, logins[2]?.session_id].sort(),
+      );
+      expect((await me(logins[0]?.access_token as string)).status).toBe(401);
+      expect((await me(newest)).status).toBe(200);
+    } finally {
+      await server.stop();
+    }
+  }, 30_000);
+
+  it("refuses a cap that is not a positive integer, with one line", async () => {
+    const { runCli } = await import("../fixtures/server-harness.js");
+    const r = await runCli(["serve", "--store", "memory:", "--max-sessions-per-user", "0"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--max-sessions-per-user must be an integer from 1 to 1000000/);
+  });
+});
