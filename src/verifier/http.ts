@@ -21,44 +21,10 @@ export class HttpClient {
    * GETs `url` with `headers`; rejects on network errors and after `timeoutMs`. With `hold`, the
    * call keeps the process alive until it ends (someone awaits it); background calls do not.
    */
-  get(url: URL, headers: Record<string, string>, timeoutMs: number, hold = false): Promise<HttpAnswer> {
-    const https = url.protocol === "https:";
-    return new Promise<HttpAnswer>((resolve, reject) => {
-      const req = (https ? httpsRequest : httpRequest)(
-        url,
-        { method: "GET", headers, agent: https ? this.#https : this.#http },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => {
-            finish();
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              body: Buffer.concat(chunks).toString("utf8"),
-            });
-          });
-          res.on("error", (e) => {
-            finish();
-            reject(e);
-          });
-        },
-      );
-      const abort = () => req.destroy(new Error("request aborted"));
-      const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      if (!hold) timer.unref();
-      const finish = () => {
-        clearTimeout(timer);
-        this.#pending.delete(abort);
-      };
-      this.#pending.add(abort);
-      req.on("socket", (socket) => (hold ? socket.ref() : socket.unref()));
-      req.on("error", (e) => {
-        finish();
-        reject(e);
-      });
-      req.end();
-    });
+  async get(url: URL, headers: Record<string, string>, timeoutMs: number, hold = false): Promise<HttpAnswer> {
+    const chunks: Buffer[] = [];
+    const answer = await this.stream(url, headers, timeoutMs, hold, (chunk) => chunks.push(chunk));
+    return answer.status === 200 ? { ...answer, body: Buffer.concat(chunks).toString("utf8") } : answer;
   }
 
   /**
