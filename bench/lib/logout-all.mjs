@@ -6,6 +6,7 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { createAuth } from "../../dist/index.js";
+import { sessionRecord } from "../../test/helpers/records.mjs";
 import { AUTH_OPTIONS, log, percentile } from "./common.mjs";
 import { openStore } from "./stores.mjs";
 
@@ -13,23 +14,14 @@ const DAY = 86_400_000;
 const hash = () => createHash("sha256").update(randomBytes(32)).digest("base64url");
 
 function session(userId, at, i) {
-  return {
+  return sessionRecord({
     id: `lo-${randomUUID()}`,
     userId,
-    clientId: "default",
     createdAt: at + (i % 1000),
     lastUsedAt: at,
     expiresAt: at + 30 * DAY,
     idleExpiresAt: at + 7 * DAY,
-    userAgent: null,
-    ip: null,
-    claims: null,
-    scope: null,
-    generation: 0,
-    rotatedAt: null,
-    revokedAt: null,
-    revokeReason: null,
-  };
+  });
 }
 
 /** SQLite: the sessions and their first refresh tokens in one transaction, as the store writes them. */

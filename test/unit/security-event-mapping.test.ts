@@ -9,27 +9,20 @@ import {
   type RevocationFact,
 } from "../../src/core/set.js";
 import type { SessionRecord } from "../../src/stores/types.js";
+import { sessionRecord } from "../helpers/records.mjs";
 
 const T = 1_800_000_000_000;
 const ISS = "https://issuer.example";
-const session = (over: Partial<SessionRecord>): SessionRecord => ({
-  id: "s",
-  userId: "u",
-  clientId: "default",
-  createdAt: T - 60_000,
-  lastUsedAt: T - 5_000,
-  expiresAt: T + 86_400_000,
-  idleExpiresAt: T + 3_600_000,
-  userAgent: null,
-  ip: null,
-  claims: null,
-  scope: null,
-  generation: 0,
-  rotatedAt: null,
-  revokedAt: null,
-  revokeReason: null,
-  ...over,
-});
+const session = (over: Partial<SessionRecord>): SessionRecord =>
+  sessionRecord({
+    id: "s",
+    userId: "u",
+    createdAt: T - 60_000,
+    lastUsedAt: T - 5_000,
+    expiresAt: T + 86_400_000,
+    idleExpiresAt: T + 3_600_000,
+    ...over,
+  });
 
 describe("isEndedByUserCutoff", () => {
   const cut = { cutoff: T, exceptSessionId: "kept" };
