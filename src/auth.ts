@@ -19,7 +19,13 @@ import {
   TokenRevokedError,
   UserDisabledError,
 } from "./core/errors.js";
-import { cutoffSecond, type Decision, evaluate, type RevocationFacts } from "./core/evaluate.js";
+import {
+  cutoffSecond,
+  type Decision,
+  evaluate,
+  type RevocationFacts,
+  type TokenRef,
+} from "./core/evaluate.js";
 import {
   hashRefreshToken,
   isRefreshTokenShape,
@@ -131,15 +137,7 @@ export interface AuthOptions {
    * Token Status List reference, `{ status_list: { idx, uri } }`), or `undefined` for none. The
    * standalone server sets it.
    */
-  tokenStatus?: (token: {
-    jti: string;
-    sid: string;
-    sub: string;
-    iat: number;
-    exp: number;
-    /** Seconds, milliseconds as a fraction. */
-    auth_time: number;
-  }) => Promise<unknown>;
+  tokenStatus?: (token: TokenRef) => Promise<unknown>;
 }
 
 /** Options of {@link Auth.login}. */
@@ -1177,14 +1175,7 @@ export class Auth {
    * The revocation decision for a token whose signature and claims were checked, from the in-memory
    * replica only (no I/O): the rule `verify` applies. Used to render status lists.
    */
-  decide(token: {
-    jti: string;
-    sid: string;
-    sub: string;
-    iat: number;
-    exp: number;
-    auth_time: number;
-  }): Decision {
+  decide(token: TokenRef): Decision {
     const now = this.#now();
     return evaluate(token, this.#replica.facts(token.jti, token.sid, now, token.sub), now, this.#toleranceMs);
   }

@@ -20,7 +20,7 @@ export {
 export { type AccessTokenClaims, RESERVED_CLAIMS } from "./core/access-token.js";
 export { type Duration, parseDuration } from "./core/duration.js";
 export * from "./core/errors.js";
-export { type Decision, evaluate, type RevocationFacts } from "./core/evaluate.js";
+export { type Decision, evaluate, type RevocationFacts, type TokenRef } from "./core/evaluate.js";
 export {
   type HttpError,
   httpErrorFor,

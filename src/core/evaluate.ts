@@ -16,6 +16,18 @@ export interface RevocationFacts {
   user?: UserCutoff | null;
 }
 
+/** What identifies a signed access token for a revocation decision without its signature (status lists). */
+export interface TokenRef {
+  jti: string;
+  sid: string;
+  sub: string;
+  /** Seconds. */
+  iat: number;
+  exp: number;
+  /** When the session's credentials were checked: seconds, milliseconds as a fraction. */
+  auth_time: number;
+}
+
 /** The outcome of {@link evaluate}. */
 export type Decision =
   | "valid"

@@ -13,6 +13,7 @@ import { type Auth, createAuth } from "../auth.js";
 import { parseDuration } from "../core/duration.js";
 import { ConfigInvalidError } from "../core/errors.js";
 import { requireAuth } from "../http/fastify.js";
+import { DEFAULT_STORE_URL, redactStoreUrl, storeFromUrl } from "../stores/url.js";
 import { buildApp } from "./app.js";
 import { ClientAuthenticator } from "./clients.js";
 import type { ServerContext } from "./context.js";
@@ -22,20 +23,19 @@ import type { ServerOptions } from "./options.js";
 import { passwordPolicy } from "./passwords.js";
 import { DEFAULT_RATE_LIMITS, LoginLimiter, type RateLimitOptions } from "./rate-limit.js";
 import { StatusLists } from "./status-lists.js";
-import { DEFAULT_STORE_URL, redactStoreUrl, storeFromUrl } from "./store-url.js";
 import { Users } from "./users.js";
 
-export type { LogLevel } from "./logger.js";
-export type { ServerOptions } from "./options.js";
-export type { Argon2Params, PasswordPolicy, ScryptParams } from "./passwords.js";
-export type { RateLimitOptions } from "./rate-limit.js";
 export {
   DEFAULT_STORE_URL,
   parseStoreUrl,
   redactStoreUrl,
   type StoreSpec,
   storeFromUrl,
-} from "./store-url.js";
+} from "../stores/url.js";
+export type { LogLevel } from "./logger.js";
+export type { ServerOptions } from "./options.js";
+export type { Argon2Params, PasswordPolicy, ScryptParams } from "./passwords.js";
+export type { RateLimitOptions } from "./rate-limit.js";
 
 /** A created (not yet listening) server. */
 export interface RevokitServer {

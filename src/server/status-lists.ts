@@ -1,5 +1,6 @@
 import * as jose from "jose";
 import type { Auth } from "../auth.js";
+import type { TokenRef } from "../core/evaluate.js";
 import { KeyRing, loadKey } from "../core/keys.js";
 import {
   encodeStatusList,
@@ -75,14 +76,7 @@ export class StatusLists {
   }
 
   /** The `status` claim for a token about to be signed (allocates its index). */
-  async tokenStatus(token: {
-    jti: string;
-    sid: string;
-    sub: string;
-    iat: number;
-    exp: number;
-    auth_time: number;
-  }): Promise<unknown> {
+  async tokenStatus(token: TokenRef): Promise<unknown> {
     const registry = await this.#reg();
     const now = this.#now();
     const list = statusListFor(now, WINDOW_MS);
