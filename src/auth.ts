@@ -44,22 +44,23 @@ import {
   loadKey,
   withdrawnKid,
 } from "./core/keys.js";
-import { resolveAuthOptions } from "./core/options.js";
-import { isSessionLive } from "./core/refresh.js";
-import { deepFreeze, TokenCache } from "./core/token-cache.js";
-import { verifyNow } from "./core/token-verifier.js";
-import { laterUserCutoff, type UserCutoff } from "./core/user-cutoff.js";
-import { AuthMetrics } from "./metrics.js";
-import type { RevocationIndex } from "./replica/index.js";
-import { Replica, type ReplicaSnapshot, type ReplicaStatus } from "./replica/replica.js";
 import type {
   RevocationEntry,
   RevocationMeta,
   SessionRecord,
-  Store,
   StoredKey,
   TokenLifetimes,
-} from "./stores/types.js";
+  UserCutoff,
+} from "./core/model.js";
+import { resolveAuthOptions } from "./core/options.js";
+import { isSessionLive } from "./core/refresh.js";
+import { deepFreeze, TokenCache } from "./core/token-cache.js";
+import { verifyNow } from "./core/token-verifier.js";
+import { laterUserCutoff } from "./core/user-cutoff.js";
+import { AuthMetrics } from "./metrics.js";
+import type { RevocationIndex } from "./replica/index.js";
+import { Replica, type ReplicaSnapshot, type ReplicaStatus } from "./replica/replica.js";
+import type { Store } from "./stores/contract.js";
 
 /** A pino-compatible logger; only `warn` and `error` are required. */
 export interface Logger {

@@ -29,8 +29,8 @@ export {
   missingTokenError,
 } from "./core/http-errors.js";
 export { ALGORITHMS, type Algorithm, type KeyInput } from "./core/keys.js";
+export type * from "./core/model.js";
 export { decideRotation, type RotationDecision } from "./core/refresh.js";
-export type { UserCutoff } from "./core/user-cutoff.js";
 export {
   AuthMetrics,
   type CollectMetricsOptions,
@@ -38,8 +38,8 @@ export {
   PROPAGATION_BUCKETS,
 } from "./metrics.js";
 export type { ReplicaStatus } from "./replica/replica.js";
+export type * from "./stores/contract.js";
 export { memoryStore } from "./stores/memory.js";
-export type * from "./stores/types.js";
 export {
   DEFAULT_STORE_URL,
   parseStoreUrl,

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Auth } from "./auth.js";
-import type { RevocationEntry } from "./stores/types.js";
+import type { RevocationEntry } from "./core/model.js";
 
 /** Upper bounds (seconds) of the propagation-lag histogram. */
 export const PROPAGATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;

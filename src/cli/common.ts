@@ -3,7 +3,7 @@ import { type Auth, createAuth, type Logger } from "../auth.js";
 import { parseDuration } from "../core/duration.js";
 import { AuthError, StoreMissingError } from "../core/errors.js";
 import { type Algorithm, isAlgorithm } from "../core/keys.js";
-import type { UserRecord } from "../stores/types.js";
+import type { UserRecord } from "../core/model.js";
 import { DEFAULT_STORE_URL, parseStoreUrl, redactStoreUrl, storeFromUrl } from "../stores/url.js";
 
 /** A failure to report as one line on stderr; `exitCode` 2 for usage errors, 1 otherwise. */

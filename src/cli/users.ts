@@ -1,7 +1,7 @@
 import { randomId } from "../core/ids.js";
+import type { UserRecord } from "../core/model.js";
 import { hashSecret } from "../server/passwords.js";
 import { passwordProblem, usernameProblem } from "../server/users.js";
-import type { UserRecord } from "../stores/types.js";
 import {
   badSubcommand,
   CliError,

@@ -2,7 +2,9 @@
  * The revocation rules: a pure decision over a token's claims and what is known about revocations.
  * No I/O, no clock: `now` is passed in.
  */
-import { isCutOff, tokenAuthTime, type UserCutoff } from "./user-cutoff.js";
+
+import type { UserCutoff } from "./model.js";
+import { isCutOff, tokenAuthTime } from "./user-cutoff.js";
 
 /** What is known about the revocations that could cover one token. */
 export interface RevocationFacts {

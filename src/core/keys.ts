@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, createSecretKey, type KeyObject, randomBytes } from "node:crypto";
 import * as jose from "jose";
-import type { StoredKey } from "../stores/types.js";
 import { ConfigInvalidError } from "./errors.js";
+import type { StoredKey } from "./model.js";
 
 /** A signing algorithm revokit supports. Each key is bound to exactly one. */
 export type Algorithm = StoredKey["alg"];

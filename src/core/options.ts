@@ -1,6 +1,6 @@
 import type { AuthOptions, Logger } from "../auth.js";
 import type { RevocationIndex } from "../replica/index.js";
-import type { Store } from "../stores/types.js";
+import type { Store } from "../stores/contract.js";
 import { type Duration, parseDuration } from "./duration.js";
 import { ConfigInvalidError } from "./errors.js";
 import { type Algorithm, isAlgorithm, type KeyInput } from "./keys.js";

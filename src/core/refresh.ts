@@ -1,5 +1,12 @@
-import type { SessionRecord } from "../stores/types.js";
-import { isCutOff, type UserCutoff } from "./user-cutoff.js";
+import type {
+  NewRevocation,
+  RevocationMeta,
+  RotateInput,
+  RotateResult,
+  SessionRecord,
+  UserCutoff,
+} from "./model.js";
+import { isCutOff } from "./user-cutoff.js";
 
 /** What a store does with a presented refresh token; see {@link decideRotation}. */
 export type RotationDecision = "rotate" | "grace" | "reuse" | "revoked" | "expired" | "idle_expired";
@@ -91,4 +98,79 @@ export function isSessionLive(
  */
 export function isEndedByUserCutoff(s: SessionRecord, user: UserCutoff): boolean {
   return isSessionLive(s, user.cutoff, 0) && isCutOff(s.createdAt, s.id, user);
+}
+
+/**
+ * What a store writes for a revocation of `session` with `meta`: the session marked revoked and the
+ * `session` feed entry, expiring `meta.ttl` after `meta.at`. The one shape of a session revocation.
+ */
+export function planSessionRevocation(
+  session: SessionRecord,
+  meta: RevocationMeta,
+): { revoked: SessionRecord; entry: NewRevocation } {
+  return {
+    revoked: applyRevocation(session, meta.at, meta.reason),
+    entry: {
+      kind: "session",
+      subject: session.id,
+      expiresAt: meta.at + meta.ttl,
+      reason: meta.reason,
+      actor: meta.actor,
+      at: meta.at,
+    },
+  };
+}
+
+/**
+ * The writes of one refresh-token redemption, decided by {@link decideRotation} on the stored state.
+ * A store executes it atomically and returns `result`; it decides nothing itself.
+ * - `advance`: replace the session with `session` and add the new token at `generation`;
+ * - `add_token`: add the new token at `generation` (a grace redemption), nothing else;
+ * - `revoke`: replace the session with `session` (revoked) and append `entry` to the feed (reuse);
+ * - `none`: write nothing.
+ */
+export type RotationPlan =
+  | { write: "advance"; session: SessionRecord; generation: number; result: RotateResult }
+  | { write: "add_token"; generation: number; result: RotateResult }
+  | { write: "revoke"; session: SessionRecord; entry: NewRevocation; result: RotateResult }
+  | { write: "none"; result: RotateResult };
+
+/**
+ * Plans the redemption of a refresh token of generation `tokenGeneration` of `session`, with the
+ * store's global cutoff and the user's cutoff as they are stored at that moment (pure).
+ * @example
+ * const plan = planRotation(session, token.generation, input, globalCutoff, userCutoff);
+ * if (plan.write === "advance") { updateSession(plan.session); insertToken(input.newHash, plan.generation); }
+ */
+export function planRotation(
+  session: SessionRecord,
+  tokenGeneration: number,
+  input: Pick<RotateInput, "now" | "graceMs" | "idleTtlMs" | "reuseMeta">,
+  globalCutoff: number,
+  user: UserCutoff | null,
+): RotationPlan {
+  const decision = decideRotation(session, tokenGeneration, input.now, input.graceMs, globalCutoff, user);
+  switch (decision) {
+    case "rotate": {
+      const next = applyRotation(session, input.now, input.idleTtlMs);
+      return {
+        write: "advance",
+        session: next,
+        generation: next.generation,
+        result: { status: "rotated", session: next, grace: false },
+      };
+    }
+    case "grace":
+      return {
+        write: "add_token",
+        generation: session.generation,
+        result: { status: "rotated", session, grace: true },
+      };
+    case "reuse": {
+      const { revoked, entry } = planSessionRevocation(session, input.reuseMeta);
+      return { write: "revoke", session: revoked, entry, result: { status: "reused", session: revoked } };
+    }
+    default:
+      return { write: "none", result: { status: decision, session } };
+  }
 }

@@ -5,13 +5,7 @@
  * session a password change keeps. Pure: no I/O, no clock.
  */
 
-/** The cutoff of one user, as recorded in the store and held by every replica. */
-export interface UserCutoff {
-  /** Sessions authenticated before this time (ms) are over, with their tokens. */
-  cutoff: number;
-  /** The one session the cutoff spares (the caller's, on a password change); `null` for none. */
-  exceptSessionId: string | null;
-}
+import type { NewRevocation, RevocationMeta, UserCutoff } from "./model.js";
 
 /**
  * Whether a session authenticated at `authenticatedAt` (ms) is ended by the user's cutoff: when it was
@@ -63,4 +57,54 @@ export function tokenAuthTime(claims: { iat: number; auth_time?: unknown }): num
 /** What a replica keeps when it applies two recorded cutoffs of one user: the later one. */
 export function laterUserCutoff(prev: UserCutoff | null | undefined, next: UserCutoff): UserCutoff {
   return prev && prev.cutoff > next.cutoff ? prev : next;
+}
+
+/** What a store writes to record a user cutoff; see {@link planUserCutoff}. */
+export interface UserCutoffPlan {
+  /** The user's cutoff to store (it replaces the previous one). */
+  cutoff: UserCutoff;
+  /** Until when the stored cutoff must be kept (it never shortens). */
+  expiresAt: number;
+  /** The `user` feed entry to append. */
+  entry: NewRevocation;
+}
+
+/**
+ * Plans `cutOffUser` on the stored state (pure): `prev` is the user's recorded cutoff and until when
+ * it is kept, `newestCreatedAt` the newest authentication time among the user's sessions (so every
+ * session written before the cutoff is covered even when a node with a clock ahead stamped it),
+ * `kept` the session to spare as stored (ignored unless it belongs to the user). The cutoff only moves
+ * forward, and the spared session must have been spared by the previous cutoff ({@link mergeUserCutoff}).
+ * @example
+ * const plan = planUserCutoff(userId, meta, stored, newest, keptSession, { exceptSessionId });
+ * putUserCutoff(userId, plan.cutoff, plan.expiresAt); appendFeed(plan.entry);
+ */
+export function planUserCutoff(
+  userId: string,
+  meta: RevocationMeta,
+  prev: (UserCutoff & { expiresAt: number }) | null,
+  newestCreatedAt: number | null,
+  kept: { userId: string; createdAt: number } | null,
+  exceptSessionId: string | null,
+): UserCutoffPlan {
+  const cutoff = mergeUserCutoff(
+    prev && { cutoff: prev.cutoff, exceptSessionId: prev.exceptSessionId },
+    { cutoff: Math.max(meta.at, newestCreatedAt ?? 0), exceptSessionId },
+    kept && kept.userId === userId ? kept.createdAt : null,
+  );
+  const expiresAt = Math.max(meta.at + meta.ttl, prev?.expiresAt ?? 0);
+  return {
+    cutoff,
+    expiresAt,
+    entry: {
+      kind: "user",
+      subject: userId,
+      cutoff: cutoff.cutoff,
+      ...(cutoff.exceptSessionId === null ? {} : { exceptSessionId: cutoff.exceptSessionId }),
+      expiresAt,
+      reason: meta.reason,
+      actor: meta.actor,
+      at: meta.at,
+    },
+  };
 }

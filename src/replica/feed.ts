@@ -1,4 +1,5 @@
-import type { SnapshotHead, SnapshotSink, Store } from "../stores/types.js";
+import type { SnapshotHead, SnapshotSink } from "../core/model.js";
+import type { Store } from "../stores/contract.js";
 import type { RevocationIndex } from "./index.js";
 
 /**

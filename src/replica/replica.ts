@@ -1,8 +1,8 @@
 import { StoreUnavailableError } from "../core/errors.js";
 import type { RevocationFacts } from "../core/evaluate.js";
 import { keyWithdrawalSubject, withdrawnKid } from "../core/keys.js";
-import { laterUserCutoff, type UserCutoff } from "../core/user-cutoff.js";
-import type { RevocationEntry } from "../stores/types.js";
+import type { RevocationEntry, UserCutoff } from "../core/model.js";
+import { laterUserCutoff } from "../core/user-cutoff.js";
 import { CompactIndex } from "./compact-index.js";
 import type { RevocationFeed } from "./feed.js";
 import type { RevocationIndex } from "./index.js";

@@ -1,4 +1,5 @@
-import type { ChangeBatch, RevocationEntry, Store } from "../stores/types.js";
+import type { ChangeBatch, RevocationEntry } from "../core/model.js";
+import type { Store } from "../stores/contract.js";
 
 /**
  * Pause between two reads of the store, ms. The hub polls (reads that never block) so it never queues

@@ -2,7 +2,7 @@ import type { Logger as PinoLogger } from "pino";
 import type { Auth, AuthOptions } from "../auth.js";
 import type { Duration } from "../core/duration.js";
 import type { Algorithm } from "../core/keys.js";
-import type { Store } from "../stores/types.js";
+import type { Store } from "../stores/contract.js";
 import type { LogLevel, LogRequests } from "./logger.js";
 import type { PasswordPolicy, ScryptParams } from "./passwords.js";
 import type { RateLimitOptions } from "./rate-limit.js";

@@ -10,8 +10,8 @@ import {
   statusListClaims,
   statusListFor,
 } from "../core/status-list.js";
+import type { Store } from "../stores/contract.js";
 import { type StatusRegistry, statusRegistryFor } from "../stores/status/index.js";
-import type { Store } from "../stores/types.js";
 
 /** Lists are cut every 15 minutes of issuance: a list stops growing after its window. */
 const WINDOW_MS = 15 * 60_000;

@@ -1,6 +1,6 @@
 import type { Auth } from "../auth.js";
 import { randomId } from "../core/ids.js";
-import type { UserRecord } from "../stores/types.js";
+import type { UserRecord } from "../core/model.js";
 import {
   DEFAULT_PASSWORD_POLICY,
   DummyHash,

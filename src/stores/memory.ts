@@ -1,14 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { StoreMissingError } from "../core/errors.js";
-import { checkOptionNames } from "../core/options.js";
-import {
-  applyRevocation,
-  applyRotation,
-  decideRotation,
-  isEndedByUserCutoff,
-  isSessionLive,
-} from "../core/refresh.js";
-import { mergeUserCutoff, type UserCutoff } from "../core/user-cutoff.js";
 import type {
   ChangeBatch,
   ClientRecord,
@@ -22,12 +13,21 @@ import type {
   SessionRecord,
   SnapshotHead,
   SnapshotSink,
-  Store,
   StoredKey,
-  StoreOpenOptions,
   TokenLifetimes,
+  UserCutoff,
   UserRecord,
-} from "./types.js";
+} from "../core/model.js";
+import { checkOptionNames } from "../core/options.js";
+import {
+  applyRevocation,
+  applyRotation,
+  decideRotation,
+  isEndedByUserCutoff,
+  isSessionLive,
+} from "../core/refresh.js";
+import { mergeUserCutoff } from "../core/user-cutoff.js";
+import type { Store, StoreOpenOptions } from "./contract.js";
 
 /**
  * An in-process {@link Store} for tests and development. **Not durable**: everything is lost when the

@@ -43,15 +43,6 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import type { Duration } from "../core/duration.js";
 import { ConfigInvalidError, StoreMissingError, StoreUnavailableError } from "../core/errors.js";
-import { checkOptionNames, durationOption } from "../core/options.js";
-import {
-  applyRevocation,
-  applyRotation,
-  decideRotation,
-  isEndedByUserCutoff,
-  isSessionLive,
-} from "../core/refresh.js";
-import { mergeUserCutoff, type UserCutoff } from "../core/user-cutoff.js";
 import type {
   ChangeBatch,
   ClientRecord,
@@ -65,12 +56,21 @@ import type {
   SessionRecord,
   SnapshotHead,
   SnapshotSink,
-  Store,
   StoredKey,
-  StoreOpenOptions,
   TokenLifetimes,
+  UserCutoff,
   UserRecord,
-} from "./types.js";
+} from "../core/model.js";
+import { checkOptionNames, durationOption } from "../core/options.js";
+import {
+  applyRevocation,
+  applyRotation,
+  decideRotation,
+  isEndedByUserCutoff,
+  isSessionLive,
+} from "../core/refresh.js";
+import { mergeUserCutoff } from "../core/user-cutoff.js";
+import type { Store, StoreOpenOptions } from "./contract.js";
 
 /** Where the store connects: a connection string (the store owns its pool) or an existing `pg` pool. */
 export type PostgresConnection =

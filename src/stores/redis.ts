@@ -2,10 +2,6 @@ import { createHash, randomBytes } from "node:crypto";
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
 import type { Duration } from "../core/duration.js";
 import { AuthError, ConfigInvalidError, StoreMissingError, StoreUnavailableError } from "../core/errors.js";
-import { checkOptionNames, durationOption } from "../core/options.js";
-import { isEndedByUserCutoff, isSessionLive } from "../core/refresh.js";
-import type { UserCutoff } from "../core/user-cutoff.js";
-import * as lua from "./redis-lua.js";
 import type {
   ChangeBatch,
   ClientRecord,
@@ -19,12 +15,15 @@ import type {
   SessionRecord,
   SnapshotHead,
   SnapshotSink,
-  Store,
   StoredKey,
-  StoreOpenOptions,
   TokenLifetimes,
+  UserCutoff,
   UserRecord,
-} from "./types.js";
+} from "../core/model.js";
+import { checkOptionNames, durationOption } from "../core/options.js";
+import { isEndedByUserCutoff, isSessionLive } from "../core/refresh.js";
+import type { Store, StoreOpenOptions } from "./contract.js";
+import * as lua from "./redis-lua.js";
 
 /**
  * Where a {@link redisStore} connects:

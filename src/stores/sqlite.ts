@@ -23,15 +23,6 @@ import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import type { Duration } from "../core/duration.js";
 import { ConfigInvalidError, StoreMissingError, StoreUnavailableError } from "../core/errors.js";
-import { checkOptionNames, durationOption } from "../core/options.js";
-import {
-  applyRevocation,
-  applyRotation,
-  decideRotation,
-  isEndedByUserCutoff,
-  isSessionLive,
-} from "../core/refresh.js";
-import { mergeUserCutoff, type UserCutoff } from "../core/user-cutoff.js";
 import type {
   ChangeBatch,
   ClientRecord,
@@ -45,12 +36,21 @@ import type {
   SessionRecord,
   SnapshotHead,
   SnapshotSink,
-  Store,
   StoredKey,
-  StoreOpenOptions,
   TokenLifetimes,
+  UserCutoff,
   UserRecord,
-} from "./types.js";
+} from "../core/model.js";
+import { checkOptionNames, durationOption } from "../core/options.js";
+import {
+  applyRevocation,
+  applyRotation,
+  decideRotation,
+  isEndedByUserCutoff,
+  isSessionLive,
+} from "../core/refresh.js";
+import { mergeUserCutoff } from "../core/user-cutoff.js";
+import type { Store, StoreOpenOptions } from "./contract.js";
 
 /** Options of {@link sqliteStore}. Durations are a number of seconds or a string such as `"20ms"`, `"5s"`. */
 export interface SqliteStoreOptions {

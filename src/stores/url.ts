@@ -1,7 +1,7 @@
 import { ConfigInvalidError } from "../core/errors.js";
 import { checkOptionNames } from "../core/options.js";
+import type { Store } from "./contract.js";
 import { memoryStore } from "./memory.js";
-import type { Store } from "./types.js";
 
 /**
  * One way to name a store, shared by the library, the server and the CLI: the same URL always means

@@ -1,7 +1,5 @@
 import { StringDecoder } from "node:string_decoder";
 import { StoreUnavailableError } from "../core/errors.js";
-import type { RevocationFeed } from "../replica/feed.js";
-import type { RevocationIndex } from "../replica/index.js";
 import type {
   ChangeBatch,
   RevocationCheck,
@@ -9,7 +7,9 @@ import type {
   RevocationSnapshot,
   SnapshotHead,
   SnapshotSink,
-} from "../stores/types.js";
+} from "../core/model.js";
+import type { RevocationFeed } from "../replica/feed.js";
+import type { RevocationIndex } from "../replica/index.js";
 import type { HttpClient } from "./http.js";
 
 /** Media type of the server's compact snapshot (frames of raw 128-bit ids; see the feed route). */

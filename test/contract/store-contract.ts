@@ -1,6 +1,6 @@
 /**
  * The store contract suite: the same cases for every {@link Store} (memory, SQLite, Redis,
- * PostgreSQL), one case per promise made by the doc comments of `src/stores/types.ts`.
+ * PostgreSQL), one case per promise made by the doc comments of `src/stores/contract.ts`.
  *
  * Every time is passed in explicitly (the store never decides with its own clock), so nothing sleeps
  * except the long-poll cases of the change feed.
@@ -25,10 +25,10 @@ import type {
   RotateInput,
   RotateResult,
   SessionRecord,
-  Store,
   StoredKey,
   UserRecord,
-} from "../../src/stores/types.js";
+} from "../../src/core/model.js";
+import type { Store } from "../../src/stores/contract.js";
 import { sessionRecord } from "../helpers/records.mjs";
 
 /** What a factory hands to the suite for one test case. */

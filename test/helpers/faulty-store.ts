@@ -1,4 +1,4 @@
-import type { Store } from "../../src/stores/types.js";
+import type { Store } from "../../src/stores/contract.js";
 
 /** A store wrapper whose calls can be made to fail (an outage) and whose change feed can be paused. */
 export interface FaultyStore extends Store {

@@ -2,7 +2,7 @@
 // Store records for tests. JavaScript, so that child-process fixtures under plain node use it too.
 import { randomUUID } from "node:crypto";
 
-/** @typedef {import("../../src/stores/types.js").SessionRecord} SessionRecord */
+/** @typedef {import("../../src/core/model.js").SessionRecord} SessionRecord */
 
 /** The default time of {@link sessionRecord}: 2025-01-01T00:00:00Z. */
 export const RECORD_T0 = Date.UTC(2025, 0, 1);

@@ -15,8 +15,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type RevokitServer } from "../../src/server/index.js";
+import type { Store } from "../../src/stores/contract.js";
 import { sqliteStore } from "../../src/stores/sqlite.js";
-import type { Store } from "../../src/stores/types.js";
 import { runCli } from "../fixtures/server-harness.js";
 import { type MissingTarget, type StoreTarget, storeTargets } from "../security/store-targets.js";
 

@@ -13,11 +13,12 @@ import { Hono } from "hono";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type Auth, createAuth } from "../../src/auth.js";
 import { StoreUnavailableError } from "../../src/core/errors.js";
+import type { ChangeBatch } from "../../src/core/model.js";
 import * as expressAuth from "../../src/http/express.js";
 import * as fastifyAuth from "../../src/http/fastify.js";
 import * as honoAuth from "../../src/http/hono.js";
+import type { Store } from "../../src/stores/contract.js";
 import { memoryStore } from "../../src/stores/memory.js";
-import type { ChangeBatch, Store } from "../../src/stores/types.js";
 import { type TestClock, testClock } from "../helpers/clock.js";
 
 // ---- a store that can go down, and whose change feed can be paused -----------------------------

@@ -6,9 +6,9 @@
 import { Cluster } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { type Auth, createAuth } from "../../src/auth.js";
+import type { SessionRecord } from "../../src/core/model.js";
 import { encodeKeyPart, redisStore } from "../../src/stores/redis.js";
 import { CUT_USER, INTENT_ADD, REVOKE } from "../../src/stores/redis-lua.js";
-import type { SessionRecord } from "../../src/stores/types.js";
 import { sessionRecord } from "../helpers/records.mjs";
 import { type RedisCluster, redisUnavailableReason, startRedisCluster } from "../helpers/redis-server.js";
 

@@ -8,10 +8,9 @@ import { randomUUID } from "node:crypto";
 import fc from "fast-check";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
+import type { SessionRecord, UserCutoff } from "../../src/core/model.js";
 import { applyRevocation, applyRotation, decideRotation } from "../../src/core/refresh.js";
-import type { UserCutoff } from "../../src/core/user-cutoff.js";
 import { encodeKeyPart, redisStore } from "../../src/stores/redis.js";
-import type { SessionRecord } from "../../src/stores/types.js";
 import { type RedisServer, redisUnavailableReason, startRedis } from "../helpers/redis-server.js";
 
 const server: RedisServer | undefined = await startRedis();

@@ -7,8 +7,8 @@ import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { createAuth } from "../../src/auth.js";
+import type { Store } from "../../src/stores/contract.js";
 import { redisStore } from "../../src/stores/redis.js";
-import type { Store } from "../../src/stores/types.js";
 import { freePort, type RedisServer, redisUnavailableReason, startRedis } from "../helpers/redis-server.js";
 
 const server: RedisServer | undefined = await startRedis();

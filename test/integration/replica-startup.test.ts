@@ -4,8 +4,8 @@
  * failed snapshot is retried in the background.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import type { SnapshotHead, SnapshotSink } from "../../src/core/model.js";
 import { type Auth, createAuth, memoryStore, type Store } from "../../src/index.js";
-import type { SnapshotHead, SnapshotSink } from "../../src/stores/types.js";
 import { testClock } from "../helpers/clock.js";
 import { faultyStore } from "../helpers/faulty-store.js";
 

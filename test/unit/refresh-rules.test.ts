@@ -1,12 +1,11 @@
 import { describe, expect, it } from "vitest";
+import type { SessionRecord, UserCutoff } from "../../src/core/model.js";
 import {
   applyRotation,
   decideRotation,
   isSessionLive,
   type RotationDecision,
 } from "../../src/core/refresh.js";
-import type { UserCutoff } from "../../src/core/user-cutoff.js";
-import type { SessionRecord } from "../../src/stores/types.js";
 
 const T = 1_800_000_000_000;
 const base: SessionRecord = {

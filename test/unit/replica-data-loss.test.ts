@@ -3,9 +3,9 @@
  * to reload it: one global cutoff (users are logged out once, not at every retry).
  */
 import { describe, expect, it } from "vitest";
+import type { NewRevocation } from "../../src/core/model.js";
 import { memoryStore, type Store } from "../../src/index.js";
 import { Replica } from "../../src/replica/replica.js";
-import type { NewRevocation } from "../../src/stores/types.js";
 
 describe("replica: one global cutoff per data loss", () => {
   it("records the same cutoff at every failed reload, and reports the loss once", async () => {

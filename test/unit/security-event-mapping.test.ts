@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import type { SessionRecord } from "../../src/core/model.js";
 import { isEndedByUserCutoff } from "../../src/core/refresh.js";
 import {
   CAEP_CREDENTIAL_CHANGE,
@@ -8,7 +9,6 @@ import {
   eventsFor,
   type RevocationFact,
 } from "../../src/core/set.js";
-import type { SessionRecord } from "../../src/stores/types.js";
 import { sessionRecord } from "../helpers/records.mjs";
 
 const T = 1_800_000_000_000;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { isCutOff, laterUserCutoff, mergeUserCutoff, type UserCutoff } from "../../src/core/user-cutoff.js";
+import type { UserCutoff } from "../../src/core/model.js";
+import { isCutOff, laterUserCutoff, mergeUserCutoff } from "../../src/core/user-cutoff.js";
 
 const T = 1_800_000_000_000;
 const cut = (cutoff: number, exceptSessionId: string | null = null): UserCutoff => ({

@@ -1,8 +1,8 @@
 import { Readable } from "node:stream";
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import { StoreUnavailableError } from "../../core/errors.js";
+import type { RevocationEntry } from "../../core/model.js";
 import { idWords } from "../../replica/compact-index.js";
-import type { RevocationEntry } from "../../stores/types.js";
 import { ApiError, invalidRequest } from "../api-error.js";
 import type { ServerContext } from "../context.js";
 import { FeedHub } from "../feed-hub.js";

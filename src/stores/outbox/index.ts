@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import type { Store } from "../types.js";
+import type { Store } from "../contract.js";
 import { MemoryOutbox } from "./memory.js";
 import { PostgresOutbox, type PostgresOutboxAccess } from "./postgres.js";
 import { RedisOutbox, type RedisOutboxAccess } from "./redis.js";

@@ -1,5 +1,5 @@
+import type { Store } from "../contract.js";
 import type { OutboxAccess } from "../outbox/index.js";
-import type { Store } from "../types.js";
 import { MemoryStatusRegistry } from "./memory.js";
 import { PostgresStatusRegistry } from "./postgres.js";
 import { RedisStatusRegistry } from "./redis.js";

@@ -1,223 +1,45 @@
 /**
- * The store contract. Every store (memory, SQLite, Redis, PostgreSQL) implements {@link Store};
- * one contract suite (`test/contract/`) runs the same checks against each.
+ * The store contracts. A {@link RevocationStore} is what `Auth` needs: keys, sessions and their
+ * refresh-token chains, the revocation feed. An {@link AccountStore} is what the standalone server
+ * needs besides: users, OAuth clients, rate limits. Every built-in backend (memory, SQLite, Redis,
+ * PostgreSQL) implements both ({@link Store}); one contract suite (`test/contract/`) runs the same
+ * checks against each. The rules are the core's (`src/core/refresh.ts`, `src/core/user-cutoff.ts`):
+ * a store executes the plans they return, atomically, and decides nothing itself.
  *
  * Units: every time is milliseconds since the Unix epoch (`number`), every duration milliseconds.
  * Times are always passed in by the caller (the core owns the clock); a store never reads its own
  * clock for a decision, except to expire rows, which it may do with the `now` it was last given or
  * its own clock, whichever is earlier.
  *
- * The user grain is one fact: a per-user cutoff ({@link Store.cutOffUser}). Every place that decides
+ * The user grain is one fact: a per-user cutoff ({@link RevocationStore.cutOffUser}). Every place that decides
  * whether a session still stands (rotation, listing, `check`) applies it with the core's rules
- * (`isSessionLive`, `decideRotation`), and session creation is atomic against it.
+ * (`isSessionLive`, `planRotation`), and session creation is atomic against it.
  *
  * Errors: a store throws `StoreUnavailableError` (code `ERR_STORE_UNAVAILABLE`) when it cannot
  * complete a call; a call that threw may or may not have happened, and every write is idempotent so
  * that the caller can retry it.
  */
 
-import type { UserCutoff } from "../core/user-cutoff.js";
+import type {
+  ChangeBatch,
+  ClientRecord,
+  NewRevocation,
+  RevocationCheck,
+  RevocationEntry,
+  RevocationMeta,
+  RevocationSnapshot,
+  RotateInput,
+  RotateResult,
+  SessionRecord,
+  SnapshotHead,
+  SnapshotSink,
+  StoredKey,
+  TokenLifetimes,
+  UserCutoff,
+  UserRecord,
+} from "../core/model.js";
 
-/** A signing key as kept in the store. The private part never leaves the store and this process. */
-export interface StoredKey {
-  /** Key id, unique in the store. */
-  kid: string;
-  /** The one algorithm this key may be used with. */
-  alg: "EdDSA" | "ES256" | "RS256" | "HS256";
-  /** Private (or, for HS256, secret) key as a JWK. */
-  privateJwk: Record<string, unknown>;
-  /** Public key as a JWK; `null` for HS256. */
-  publicJwk: Record<string, unknown> | null;
-  /** When the key was created. */
-  createdAt: number;
-  /** From when nodes sign with it (it is published before then). */
-  activateAt: number;
-}
-
-/** A login session (one device). Its refresh tokens form one chain of generations. */
-export interface SessionRecord {
-  /** Session id (`sid` claim), >= 128 random bits. */
-  id: string;
-  userId: string;
-  /** OAuth client the session belongs to (`client_id` claim); `default` for first-party logins. */
-  clientId: string;
-  /**
-   * When the session's credentials were checked (the login's `authenticatedAt`, at most the time the
-   * session was written). A user cutoff ends the session when this is before it.
-   */
-  createdAt: number;
-  /** Last login or refresh. */
-  lastUsedAt: number;
-  /** Absolute end of the session. */
-  expiresAt: number;
-  /** End of the session if it stays unused (min of lastUsedAt + idle TTL and expiresAt). */
-  idleExpiresAt: number;
-  /** As received at login, `null` when absent. */
-  userAgent: string | null;
-  ip: string | null;
-  /** Custom claims copied into every access token of the session. */
-  claims: Record<string, unknown> | null;
-  /** Space-separated scope, or `null`. */
-  scope: string | null;
-  /** Generation of the current refresh token (the first one is 0). */
-  generation: number;
-  /** When the current refresh token superseded its predecessor; `null` before the first rotation. */
-  rotatedAt: number | null;
-  /** When the session was revoked, `null` while live. */
-  revokedAt: number | null;
-  /** Why it was revoked (`logout`, `logout_all`, `password_change`, `refresh_token_reuse`, ...). */
-  revokeReason: string | null;
-}
-
-/** Who revoked what, why, and for how long the denylist entry must live. */
-export interface RevocationMeta {
-  /** Machine-readable reason: `logout`, `logout_all`, `password_change`, `user_disabled`, ... */
-  reason: string;
-  /** Who did it: a user id, `admin`, `system`, a client id. */
-  actor: string;
-  /** When. */
-  at: number;
-  /**
-   * How long after `at` the entry must live. For a session: as long as an access token of the session
-   * can still be valid (the longest access-token life plus clock tolerance). For a user cutoff: as long
-   * as a session authenticated before it could still be refreshed, plus that access-token life. The
-   * feed entry expires at `at + ttl`.
-   */
-  ttl: number;
-}
-
-/** One revocation as recorded and delivered by the change feed. */
-export interface RevocationEntry {
-  /** Position in the feed, assigned by the store; increasing in feed order. */
-  seq: string;
-  /**
-   * `jti`: one access token. `session`: every token of a session. `user`: the user's cutoff: every
-   * session (and its tokens) authenticated before `cutoff`, except `exceptSessionId`; it replaces the
-   * user's earlier cutoff. `global`: every token issued before `cutoff`.
-   */
-  kind: "jti" | "session" | "user" | "global";
-  /** The jti, session id or user id; `""` for global. */
-  subject: string;
-  /**
-   * For `global`: the cutoff (ms); tokens with `iat * 1000 < cutoff` rounded up to the second are
-   * revoked. For `user`: sessions authenticated before it (ms) are over.
-   */
-  cutoff?: number;
-  /** For `user`: the one session the cutoff spares (a password change keeps the caller's session). */
-  exceptSessionId?: string;
-  /** After this time the entry covers no valid token and may be forgotten. */
-  expiresAt: number;
-  reason: string;
-  actor: string;
-  at: number;
-}
-
-/** A revocation to record (the store assigns `seq`). */
-export type NewRevocation = Omit<RevocationEntry, "seq">;
-
-/** What `rotateRefreshToken` needs; every decision input is passed in. */
-export interface RotateInput {
-  /** SHA-256 (base64url) of the refresh token presented. */
-  presentedHash: string;
-  /**
-   * Hash of the new refresh token to store: at the next generation when the presented token is current,
-   * at the current generation when it is a concurrent redemption within the grace window.
-   */
-  newHash: string;
-  now: number;
-  /** For this long after a rotation (exclusive), the immediate predecessor may still be used; 0 turns the window off. */
-  graceMs: number;
-  /** Idle lifetime: the session ends this long after its last use (capped by `expiresAt`). */
-  idleTtlMs: number;
-  /** The revocation to record if this is a reuse (theft): the store revokes the session with it. */
-  reuseMeta: RevocationMeta;
-}
-
-/** Outcome of a rotation attempt. */
-export type RotateResult =
-  /**
-   * The presented token was current (the session moved to the next generation), or, with `grace`, the
-   * immediate predecessor within the grace window (the new token joins the current generation and
-   * nothing else changes); `session` is the session after the call.
-   */
-  | { status: "rotated"; session: SessionRecord; grace: boolean }
-  /** No refresh token has that hash. */
-  | { status: "unknown" }
-  /** The session is revoked, or ended by its absolute or idle lifetime. Nothing changed. */
-  | { status: "revoked" | "expired" | "idle_expired"; session: SessionRecord }
-  /** Reuse of a superseded token: the store revoked the session in the same atomic step. */
-  | { status: "reused"; session: SessionRecord };
-
-/** A point answer from the store, used when the replica is stale and by strict routes. */
-export interface RevocationCheck {
-  jtiRevoked: boolean;
-  sessionRevoked: boolean;
-  /** The global cutoff in ms (0 when none). */
-  globalCutoff: number;
-  /** The cutoff of the user asked about, `null` when none (or no user was asked about). */
-  user: UserCutoff | null;
-}
-
-/** A user account of the standalone server. Library users may keep their users elsewhere. */
-export interface UserRecord {
-  id: string;
-  /** Unique, compared case-insensitively (stored lower-cased). */
-  username: string;
-  /** An encoded password hash (`scrypt$...`); never the password. */
-  passwordHash: string;
-  createdAt: number;
-  /** `null` while enabled. */
-  disabledAt: number | null;
-}
-
-/** An OAuth client. Public clients have no secret. */
-export interface ClientRecord {
-  clientId: string;
-  /** An encoded hash of the client secret, `null` for public clients. */
-  secretHash: string | null;
-  createdAt: number;
-}
-
-/** Snapshot of the active revocations, and the feed position it corresponds to. */
-export interface RevocationSnapshot {
-  /** Active (unexpired) `jti`, `session` and `user` entries (one `user` entry per user: its latest cutoff). */
-  entries: RevocationEntry[];
-  /** Current global cutoff (0 when none). */
-  globalCutoff: number;
-  /** Feed position: `changes(cursor)` returns everything recorded after the snapshot. */
-  cursor: string;
-  /** Identity of the store's data (the first-start marker); changes when the store lost its data. */
-  epoch: string;
-}
-
-/** The feed position, cutoff and epoch of a streamed snapshot ({@link Store.snapshotInto}). */
-export type SnapshotHead = Omit<RevocationSnapshot, "entries">;
-
-/** Receives one active entry of a streamed snapshot: only what a replica needs. */
-export type SnapshotSink = (
-  kind: "jti" | "session" | "user",
-  subject: string,
-  expiresAt: number,
-  /** For `user`: the cutoff. */
-  user?: UserCutoff,
-) => void;
-
-/** The longest token lifetimes ever used with a store (ms); revocations are kept this long. */
-export interface TokenLifetimes {
-  /** The longest access-token life any node issuing tokens on this store was configured with. */
-  accessTokenTtlMs: number;
-  /** The longest absolute session (refresh-token chain) life. */
-  sessionTtlMs: number;
-}
-
-/** A batch of feed entries. */
-export interface ChangeBatch {
-  entries: RevocationEntry[];
-  cursor: string;
-  epoch: string;
-}
-
-/** Options of {@link Store.open}. */
+/** Options of {@link StoreLifecycle.open}. */
 export interface StoreOpenOptions {
   /**
    * `true` (default): create and initialise the store when it does not exist. `false`: open only an
@@ -226,8 +48,8 @@ export interface StoreOpenOptions {
   create?: boolean;
 }
 
-/** The contract between the core and a storage backend. */
-export interface Store {
+/** Opening and closing, shared by both contracts (one backend object usually serves both). */
+export interface StoreLifecycle {
   /** Short name for logs and metrics: `memory`, `sqlite`, `redis`, `postgres`. */
   readonly kind: string;
   /** Whether data survives a restart of this process. */
@@ -241,7 +63,10 @@ export interface Store {
   open(options?: StoreOpenOptions): Promise<void>;
   /** Releases connections and timers. Idempotent. Pending `changes` calls resolve or reject promptly. */
   close(): Promise<void>;
+}
 
+/** What `Auth` needs from storage: keys, sessions, rotation, the revocation feed. */
+export interface RevocationStore extends StoreLifecycle {
   // ---- keys -------------------------------------------------------------------------------------
   /** Every stored key, oldest first. */
   listKeys(): Promise<StoredKey[]>;
@@ -347,8 +172,10 @@ export interface Store {
   tokenLifetimes(record?: TokenLifetimes): Promise<TokenLifetimes>;
   /** Deletes expired entries, sessions and refresh tokens. Returns how many rows went. */
   purge(now: number): Promise<number>;
+}
 
-  // ---- users, clients and rate limits (the standalone server) -----------------------------------
+/** What the standalone server needs besides: user accounts, OAuth clients, rate-limit counters. */
+export interface AccountStore extends StoreLifecycle {
   /** Creates a user; returns `"taken"` when the username (case-insensitive) exists. */
   createUser(user: UserRecord): Promise<"created" | "taken">;
   /** A user by id or `null`. */
@@ -379,3 +206,6 @@ export interface Store {
   /** Clears a counter. Idempotent. */
   resetRateLimit(key: string): Promise<void>;
 }
+
+/** A backend serving both contracts, as every built-in store does. */
+export interface Store extends RevocationStore, AccountStore {}
