@@ -44,6 +44,7 @@ import {
   loadKey,
   withdrawnKid,
 } from "./core/keys.js";
+import type { Logger } from "./core/logger.js";
 import type {
   RevocationEntry,
   RevocationMeta,
@@ -57,17 +58,11 @@ import { isSessionLive } from "./core/refresh.js";
 import { deepFreeze, TokenCache } from "./core/token-cache.js";
 import { verifyNow } from "./core/token-verifier.js";
 import { laterUserCutoff } from "./core/user-cutoff.js";
+import { STDERR_LOGGER } from "./loggers.js";
 import { AuthMetrics } from "./metrics.js";
 import type { RevocationIndex } from "./replica/index.js";
 import { Replica, type ReplicaSnapshot, type ReplicaStatus } from "./replica/replica.js";
 import type { Store } from "./stores/contract.js";
-
-/** A pino-compatible logger; only `warn` and `error` are required. */
-export interface Logger {
-  info?(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
 
 /** Options of {@link createAuth}. Durations are seconds or strings like `"15m"`. */
 export interface AuthOptions {
@@ -219,11 +214,6 @@ export interface AuthStatus {
   keys: { kid: string; alg: Algorithm; activateAt: number; signing: boolean }[];
   failMode: "closed" | "open";
 }
-
-const STDERR_LOGGER: Logger = {
-  warn: (obj, msg) => process.stderr.write(`${JSON.stringify({ level: "warn", ...obj, msg })}\n`),
-  error: (obj, msg) => process.stderr.write(`${JSON.stringify({ level: "error", ...obj, msg })}\n`),
-};
 
 const USER_ID_MAX = 256;
 

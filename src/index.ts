@@ -9,7 +9,6 @@ export {
   type AuthOptions,
   type AuthStatus,
   createAuth,
-  type Logger,
   type LoginOptions,
   type RefreshTokenInfo,
   type RevokeOptions,
@@ -29,6 +28,7 @@ export {
   missingTokenError,
 } from "./core/http-errors.js";
 export { ALGORITHMS, type Algorithm, type KeyInput } from "./core/keys.js";
+export type { Logger } from "./core/logger.js";
 export type * from "./core/model.js";
 export { decideRotation, type RotationDecision } from "./core/refresh.js";
 export {
@@ -45,7 +45,6 @@ export {
   parseStoreUrl,
   redactStoreUrl,
   type StoreFromUrlOptions,
-  type StoreLogger,
   type StoreSpec,
   storeFromUrl,
 } from "./stores/url.js";

@@ -1,9 +1,11 @@
 import { parseArgs } from "node:util";
-import { type Auth, createAuth, type Logger } from "../auth.js";
+import { type Auth, createAuth } from "../auth.js";
 import { parseDuration } from "../core/duration.js";
 import { AuthError, StoreMissingError } from "../core/errors.js";
 import { type Algorithm, isAlgorithm } from "../core/keys.js";
+import type { Logger } from "../core/logger.js";
 import type { UserRecord } from "../core/model.js";
+import { SILENT_LOGGER } from "../loggers.js";
 import { DEFAULT_STORE_URL, parseStoreUrl, redactStoreUrl, storeFromUrl } from "../stores/url.js";
 
 /** A failure to report as one line on stderr; `exitCode` 2 for usage errors, 1 otherwise. */
@@ -313,7 +315,7 @@ export async function openAdmin(parsed: Parsed): Promise<Auth> {
   const flagAlg = algorithmFlag(parsed);
   // Start-up advice about the store (Redis persistence off, ...) is for the servers' logs, where
   // `serve` prints it; an admin command prints its result or one error line.
-  const store = await storeFromUrl(url, { logger: { warn: () => undefined } });
+  const store = await storeFromUrl(url, { logger: SILENT_LOGGER });
   try {
     try {
       await store.open({ create: false });

@@ -1,5 +1,7 @@
 import { createAuth } from "../auth.js";
 import { StoreMissingError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
+import { SILENT_LOGGER } from "../loggers.js";
 import { parseStoreUrl, redactStoreUrl, storeFromUrl } from "../stores/url.js";
 import {
   algorithmFlag,
@@ -35,7 +37,10 @@ on an existing store changes nothing. "serve" also creates its store; no other c
   FLAGS,
 );
 
-const quiet = { warn: (_obj: object, msg?: string) => process.stderr.write(`revokit: warning: ${msg}\n`) };
+const quiet: Logger = {
+  warn: (_obj, msg) => process.stderr.write(`revokit: warning: ${msg}\n`),
+  error: (_obj, msg) => process.stderr.write(`revokit: error: ${msg}\n`),
+};
 
 /** `revokit init`. */
 export async function init(args: string[]): Promise<number> {
@@ -49,7 +54,7 @@ export async function init(args: string[]): Promise<number> {
   }
   const algorithm = algorithmFlag(parsed);
   const shown = redactStoreUrl(url);
-  const probe = await storeFromUrl(url, { logger: { warn: () => undefined } });
+  const probe = await storeFromUrl(url, { logger: SILENT_LOGGER });
   try {
     await probe.open({ create: false });
     out(`the store at ${shown} already exists: nothing changed`);
@@ -65,7 +70,7 @@ export async function init(args: string[]): Promise<number> {
     store: await storeFromUrl(url, { logger: quiet }),
     ...(algorithm ? { algorithm } : {}),
     purgeInterval: 0,
-    logger: { warn: quiet.warn, error: quiet.warn },
+    logger: quiet,
   });
   await auth.close();
   out(`created the store at ${shown}`);

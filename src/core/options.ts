@@ -1,9 +1,10 @@
-import type { AuthOptions, Logger } from "../auth.js";
+import type { AuthOptions } from "../auth.js";
 import type { RevocationIndex } from "../replica/index.js";
 import type { Store } from "../stores/contract.js";
 import { type Duration, parseDuration } from "./duration.js";
 import { ConfigInvalidError } from "./errors.js";
 import { type Algorithm, isAlgorithm, type KeyInput } from "./keys.js";
+import type { Logger } from "./logger.js";
 
 /**
  * Throws a `TypeError` when `options` has a property not in `known`: a misspelled option must not be

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
 import type { Duration } from "../core/duration.js";
 import { AuthError, ConfigInvalidError, StoreMissingError, StoreUnavailableError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
 import type {
   ChangeBatch,
   ClientRecord,
@@ -22,6 +23,7 @@ import type {
 } from "../core/model.js";
 import { checkOptionNames, durationOption } from "../core/options.js";
 import { isEndedByUserCutoff, isSessionLive } from "../core/refresh.js";
+import { STDERR_LOGGER } from "../loggers.js";
 import type { Store, StoreOpenOptions } from "./contract.js";
 import * as lua from "./redis-lua.js";
 
@@ -37,17 +39,12 @@ export type RedisTarget =
   | { nodes: (string | { host: string; port: number })[] }
   | { client: Redis | Cluster };
 
-/** A pino-compatible logger; only `warn` is used. */
-export interface RedisStoreLogger {
-  warn(obj: object, msg?: string): void;
-}
-
 /** Options of {@link redisStore}. Durations are a number of seconds or a string such as `"2s"`, `"15m"`. */
 export interface RedisStoreOptions {
   /** Prefix of every key, so several deployments can share one Redis. No braces. Default `"revokit:"`. */
   prefix?: string;
   /** Where start-up warnings go (persistence off, configuration not readable). Default: JSON lines on stderr. */
-  logger?: RedisStoreLogger;
+  logger?: Logger;
   /** A call that gets no answer within this long fails with `ERR_STORE_UNAVAILABLE`. Default `"2s"`. */
   commandTimeout?: Duration;
   /**
@@ -105,10 +102,6 @@ const SCAN_PAGE = 10_000;
 const PURGE_BATCH = 1_000;
 /** Life of a refresh-token lookup written ahead of a rotation on Cluster, until the rotation confirms it. */
 const PREWRITE_TTL_MS = 60_000;
-
-const STDERR_LOGGER: RedisStoreLogger = {
-  warn: (obj, msg) => process.stderr.write(`${JSON.stringify({ level: "warn", ...obj, msg })}\n`),
-};
 
 type Client = Redis | Cluster;
 type Arg = string | number;
@@ -188,7 +181,7 @@ class RedisStore implements Store {
   readonly #g: string;
   readonly #timeoutMs: number;
   readonly #retentionMs: number;
-  readonly #log: RedisStoreLogger;
+  readonly #log: Logger;
   /** Where Redis is, for error messages: host:port (never a password). */
   readonly #where: string;
   /** The last connection error a client reported (ioredis itself then only says "Connection is closed."). */

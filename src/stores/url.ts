@@ -1,4 +1,5 @@
 import { ConfigInvalidError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
 import { checkOptionNames } from "../core/options.js";
 import type { Store } from "./contract.js";
 import { memoryStore } from "./memory.js";
@@ -104,15 +105,10 @@ function missingDriver(kind: string, pkg: string, error: unknown): ConfigInvalid
   return e;
 }
 
-/** Where a store created by {@link storeFromUrl} reports start-up warnings (pino-compatible). */
-export interface StoreLogger {
-  warn(obj: object, msg?: string): void;
-}
-
 /** Options of {@link storeFromUrl}. */
 export interface StoreFromUrlOptions {
   /** Where start-up warnings go (Redis persistence off, ...). Default: JSON lines on stderr. */
-  logger?: StoreLogger;
+  logger?: Logger;
 }
 
 /**

@@ -14,7 +14,7 @@
  * app.get("/orders", requireAuth(verifier), handler);
  */
 
-import { decisionError, type Logger } from "../auth.js";
+import { decisionError } from "../auth.js";
 import { type AccessTokenClaims, checkClaims } from "../core/access-token.js";
 import { type Duration, parseDuration } from "../core/duration.js";
 import {
@@ -27,6 +27,7 @@ import {
 import { evaluate } from "../core/evaluate.js";
 import { type JwsVerifyOptions, verifyCompactJws } from "../core/jws.js";
 import { type Algorithm, isAlgorithm, type KeyEntry, KeyRing } from "../core/keys.js";
+import type { Logger } from "../core/logger.js";
 import { deepFreeze, TokenCache } from "../core/token-cache.js";
 import type { TokenVerifier } from "../core/token-verifier.js";
 import { AuthMetrics } from "../metrics.js";

@@ -9,7 +9,7 @@ import { runStoreContract } from "./store-contract.js";
 const cluster: RedisCluster | undefined = await startRedisCluster();
 afterAll(() => cluster?.stop());
 
-const quiet = { warn: () => undefined };
+const quiet = { warn: () => undefined, error: () => undefined };
 
 if (cluster) {
   runStoreContract("redis cluster", async () => {

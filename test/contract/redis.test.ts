@@ -8,7 +8,7 @@ import { runStoreContract } from "./store-contract.js";
 const server: RedisServer | undefined = await startRedis();
 afterAll(() => server?.stop());
 
-const quiet = { warn: () => undefined };
+const quiet = { warn: () => undefined, error: () => undefined };
 
 if (server) {
   runStoreContract("redis", async () => {

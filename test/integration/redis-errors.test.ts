@@ -9,7 +9,7 @@ import { redisStore } from "../../src/stores/redis.js";
 import { freePort } from "../helpers/free-port.mjs";
 import { type RedisServer, redisUnavailableReason, startRedis } from "../helpers/redis-server.js";
 
-const quiet = { warn: () => undefined };
+const quiet = { warn: () => undefined, error: () => undefined };
 const PASSWORD = "s3cret-never-printed";
 
 const server: RedisServer | undefined = await startRedis();

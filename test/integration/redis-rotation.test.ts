@@ -71,7 +71,10 @@ describe.skipIf(!server)(`redis rotation script ${server ? "" : `(${redisUnavail
   it("decides exactly like decideRotation, and leaves the session exactly as the core would", async () => {
     if (!server) return;
     const prefix = "rot:";
-    const store = redisStore({ url: server.url }, { prefix, logger: { warn: () => undefined } });
+    const store = redisStore(
+      { url: server.url },
+      { prefix, logger: { warn: () => undefined, error: () => undefined } },
+    );
     const raw = new Redis(server.url);
     await store.open();
     let base = Date.UTC(2025, 0, 1);

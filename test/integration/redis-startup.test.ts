@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { createAuth } from "../../src/auth.js";
+import type { Logger } from "../../src/core/logger.js";
 import type { Store } from "../../src/stores/contract.js";
 import { redisStore } from "../../src/stores/redis.js";
 import { freePort, type RedisServer, redisUnavailableReason, startRedis } from "../helpers/redis-server.js";
@@ -19,9 +20,13 @@ interface Warning {
   msg?: string;
 }
 
-function recorder(): { warn(obj: object, msg?: string): void; warnings: Warning[] } {
+function recorder(): Logger & { warnings: Warning[] } {
   const warnings: Warning[] = [];
-  return { warn: (obj, msg) => warnings.push({ obj, msg }), warnings };
+  return {
+    warn: (obj, msg) => warnings.push({ obj, msg }),
+    error: (obj, msg) => warnings.push({ obj, msg }),
+    warnings,
+  };
 }
 
 function prefix(): string {

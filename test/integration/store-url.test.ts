@@ -32,7 +32,7 @@ async function refused(args: string[], message: RegExp): Promise<void> {
 }
 
 async function keysOf(url: string): Promise<string[]> {
-  const store = await storeFromUrl(url, { logger: { warn: () => undefined } });
+  const store = await storeFromUrl(url, { logger: { warn: () => undefined, error: () => undefined } });
   try {
     await store.open({ create: false });
     return (await store.listKeys()).map((k) => k.kid);

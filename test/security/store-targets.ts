@@ -71,7 +71,7 @@ function postgresTarget(server: PostgresServer): StoreTarget {
 }
 
 function redisTarget(server: RedisServer): StoreTarget {
-  const quiet = { warn: () => {} }; // "persistence is off" is expected on this throwaway server
+  const quiet = { warn: () => {}, error: () => {} }; // "persistence is off" is expected on this throwaway server
   return {
     name: "redis",
     async open(n) {
