@@ -211,3 +211,15 @@ export interface ChangeBatch {
   cursor: string;
   epoch: string;
 }
+
+/**
+ * A compact snapshot of the active revocations at one feed position, written to the store by a
+ * node's replica now and then, so that a new node loads them in one read and then follows the feed
+ * from the position it names. `data` is the binary snapshot form (about 24 bytes a revocation; its
+ * last frame names the cursor and epoch).
+ */
+export interface RevocationCheckpoint {
+  /** When it was taken (ms): a store keeps the newest. */
+  takenAt: number;
+  data: Uint8Array;
+}

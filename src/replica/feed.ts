@@ -1,5 +1,5 @@
 import type { SnapshotHead, SnapshotSink } from "../core/model.js";
-import type { Store } from "../stores/contract.js";
+import type { RevocationStore } from "../stores/contract.js";
 import type { RevocationIndex } from "./index.js";
 
 /**
@@ -8,7 +8,16 @@ import type { RevocationIndex } from "./index.js";
  * The guarantees are those of the same methods of `Store`: a snapshot and its cursor, then every
  * entry after that cursor, never skipping one, with the store's epoch so a data loss is seen.
  */
-export type RevocationFeed = Pick<Store, "check" | "snapshot" | "changes" | "addRevocation"> & {
+export type RevocationFeed = Pick<
+  RevocationStore,
+  | "check"
+  | "snapshot"
+  | "changes"
+  | "addRevocation"
+  | "readCheckpoint"
+  | "checkpointTakenAt"
+  | "writeCheckpoint"
+> & {
   /**
    * As `Store.snapshotInto`; a feed that receives ids as raw words (the remote verifier's binary
    * snapshot) may add `jti` and `session` entries straight into `indexes` instead of calling `apply`.

@@ -6,6 +6,7 @@ import { laterUserCutoff } from "../core/user-cutoff.js";
 import { CompactIndex } from "./compact-index.js";
 import type { RevocationFeed } from "./feed.js";
 import type { RevocationIndex } from "./index.js";
+import { encodeSnapshot, SnapshotDecoder } from "./snapshot-codec.js";
 
 /** Options of {@link Replica}. */
 export interface ReplicaOptions {
@@ -34,6 +35,11 @@ export interface ReplicaOptions {
   onFeedEntry?: (entry: RevocationEntry, remote: boolean, arrivedAt: number) => void;
   /** Called when a signing key is withdrawn (from the feed, a snapshot, or locally), once per kid. */
   onKeyWithdrawn?: (kid: string) => void;
+  /**
+   * How often this replica writes a checkpoint to the store when the newest there is older (stores
+   * that keep checkpoints), ms; 0 or absent: never (a new node then reads every revocation).
+   */
+  checkpointIntervalMs?: number;
 }
 
 /** Diagnostic state of a replica. */
@@ -109,6 +115,7 @@ export class Replica {
   });
   #loop: Promise<void> | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
+  #checkpointTimer: NodeJS.Timeout | undefined;
   #wake: (() => void) | undefined;
   readonly #store: RevocationFeed;
   readonly #opts: ReplicaOptions;
@@ -143,6 +150,15 @@ export class Replica {
     this.#loop = this.#run();
     this.#sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.#sweepTimer.unref();
+    const every = this.#opts.checkpointIntervalMs ?? 0;
+    if (every > 0 && this.#store.writeCheckpoint) {
+      // Jittered, so that nodes started together do not all write at once.
+      this.#checkpointTimer = setInterval(
+        () => void this.#maybeCheckpoint(every),
+        Math.round(every * (0.8 + 0.2 * Math.random())),
+      );
+      this.#checkpointTimer.unref();
+    }
   }
 
   /** Resolves once the first snapshot is applied; rejects if the replica is closed before that. */
@@ -185,6 +201,7 @@ export class Replica {
     this.jtis.clear();
     this.sessions.clear();
     this.#users.clear();
+    if (await this.#fromCheckpoint()) return;
     let head: { globalCutoff: number; cursor: string; epoch: string };
     if (this.#store.snapshotInto) {
       head = await this.#store.snapshotInto(
@@ -212,6 +229,94 @@ export class Replica {
     this.#epoch = head.epoch;
     this.#confirmedAt = started;
     this.#loaded = true;
+  }
+
+  /**
+   * Loads the store's newest checkpoint and the feed after it, when the store keeps checkpoints and
+   * the indexes take raw words. `false` (everything cleared again) when there is none, it is of
+   * another epoch than the feed, or it cannot be read: the caller then reads the full snapshot.
+   */
+  async #fromCheckpoint(): Promise<boolean> {
+    const read = this.#store.readCheckpoint;
+    if (!read || !this.jtis.addWords || !this.sessions.addWords) return false;
+    try {
+      const checkpoint = await read.call(this.#store);
+      if (!checkpoint || this.#closed) return false;
+      const decoder = new SnapshotDecoder({
+        jtis: this.jtis,
+        sessions: this.sessions,
+        row: (r) => this.#snapshotRow(r[0], r[1], r[2], r[3]),
+      });
+      decoder.push(
+        Buffer.from(checkpoint.data.buffer, checkpoint.data.byteOffset, checkpoint.data.byteLength),
+      );
+      const head = decoder.end();
+      let cursor = head.cursor;
+      let confirmedAt: number;
+      for (;;) {
+        const started = this.#opts.now();
+        const batch = await this.#store.changes(cursor, { waitMs: 0, limit: BATCH });
+        if (this.#closed) return false;
+        if (batch.epoch !== head.epoch) throw new Error("the checkpoint is of another epoch than the feed");
+        for (const e of batch.entries) this.#put(e);
+        cursor = batch.cursor;
+        if (batch.entries.length < BATCH) {
+          confirmedAt = started;
+          break;
+        }
+      }
+      this.#globalCutoff = Math.max(this.#globalCutoff, head.globalCutoff);
+      this.#cursor = cursor;
+      this.#epoch = head.epoch;
+      this.#confirmedAt = confirmedAt;
+      this.#loaded = true;
+      return true;
+    } catch (error) {
+      this.#opts.onError?.(error);
+      this.jtis.clear();
+      this.sessions.clear();
+      this.#users.clear();
+      return false;
+    }
+  }
+
+  /** One row of a snapshot, as a store's snapshot sink gets it. */
+  #snapshotRow(kind: unknown, subject: unknown, expiresAt: unknown, user?: unknown): void {
+    if (typeof subject !== "string" || typeof expiresAt !== "number")
+      throw new Error("a snapshot row is malformed");
+    if (kind === "user") {
+      const u = user as Partial<UserCutoff> | undefined;
+      if (typeof u?.cutoff !== "number") throw new Error("a snapshot row is malformed");
+      this.#applyUser(subject, { cutoff: u.cutoff, exceptSessionId: u.exceptSessionId ?? null }, expiresAt);
+    } else if (kind === "jti") {
+      if (!this.#keyWithdrawal(subject, expiresAt)) this.jtis.add(subject, expiresAt);
+    } else if (kind === "session") this.sessions.add(subject, expiresAt);
+    else throw new Error("a snapshot row is malformed");
+  }
+
+  /**
+   * Writes a checkpoint of this replica to the store (see `RevocationStore.writeCheckpoint`): its
+   * content and cursor at this moment, so that new nodes load in one read. `false` when the store
+   * keeps no checkpoints, the replica is not loaded, or a newer checkpoint is there already.
+   */
+  async checkpoint(): Promise<boolean> {
+    if (!this.#store.writeCheckpoint) return false;
+    const now = this.#opts.now();
+    const snap = this.exportSnapshot(now);
+    if (!snap) return false;
+    return this.#store.writeCheckpoint({ takenAt: now, data: encodeSnapshot(snap) });
+  }
+
+  /** Writes a checkpoint when the newest one in the store is older than the interval (another node may have). */
+  async #maybeCheckpoint(intervalMs: number): Promise<void> {
+    if (!this.#loaded || this.#closed || !this.#store.checkpointTakenAt) return;
+    try {
+      const takenAt = await this.#store.checkpointTakenAt();
+      if (this.#opts.now() - takenAt < intervalMs * 0.9) return;
+      await this.checkpoint();
+    } catch (error) {
+      this.#opts.onError?.(error);
+    }
   }
 
   #failed(error: unknown): void {
@@ -245,7 +350,8 @@ export class Replica {
         }
         for (const e of batch.entries) this.#fromFeed(e);
         this.#cursor = batch.cursor;
-        this.#confirmedAt = started;
+        // A full batch may have left entries behind: only a short one proves the replica current.
+        if (batch.entries.length < BATCH) this.#confirmedAt = started;
         this.#lastError = null;
         backoff = 10;
       } catch (error) {
@@ -442,6 +548,7 @@ export class Replica {
     this.#signalClosing?.();
     this.#settleReady?.(new StoreUnavailableError("the replica was closed before its snapshot loaded"));
     if (this.#sweepTimer) clearInterval(this.#sweepTimer);
+    if (this.#checkpointTimer) clearInterval(this.#checkpointTimer);
     this.#wake?.();
     await this.#loop?.catch(() => undefined);
   }

@@ -25,6 +25,7 @@ import type {
   ClientRecord,
   NewRevocation,
   RevocationCheck,
+  RevocationCheckpoint,
   RevocationEntry,
   RevocationMeta,
   RevocationSnapshot,
@@ -172,6 +173,20 @@ export interface RevocationStore extends StoreLifecycle {
   tokenLifetimes(record?: TokenLifetimes): Promise<TokenLifetimes>;
   /** Deletes expired entries, sessions and refresh tokens. Returns how many rows went. */
   purge(now: number): Promise<number>;
+
+  // ---- checkpoints (optional) -------------------------------------------------------------------
+  /**
+   * Optional: the newest checkpoint, or `null`. A replica that finds one loads it and follows the feed
+   * from its cursor (checking the epoch) instead of reading every active revocation.
+   */
+  readCheckpoint?(): Promise<RevocationCheckpoint | null>;
+  /** Optional (with {@link readCheckpoint}): when the newest checkpoint was taken, 0 when none. A cheap read. */
+  checkpointTakenAt?(): Promise<number>;
+  /**
+   * Optional (with {@link readCheckpoint}): stores `checkpoint`, replacing the stored one, unless that
+   * one was taken at the same time or later (atomic). Returns whether it was stored.
+   */
+  writeCheckpoint?(checkpoint: RevocationCheckpoint): Promise<boolean>;
 }
 
 /** What the standalone server needs besides: user accounts, OAuth clients, rate-limit counters. */
