@@ -21,8 +21,8 @@ function filled(): { jtis: CompactIndex; sessions: CompactIndex; snap: Encodable
   const sessions = new CompactIndex();
   const jtiKeys = Array.from({ length: 3000 }, id);
   const sessionKeys = Array.from({ length: 500 }, id);
-  jtiKeys.forEach((k, i) => jtis.add(k, NOW + 1000 + i));
-  sessionKeys.forEach((k, i) => sessions.add(k, NOW + 2000 + i));
+  for (const [i, k] of jtiKeys.entries()) jtis.add(k, NOW + 1000 + i);
+  for (const [i, k] of sessionKeys.entries()) sessions.add(k, NOW + 2000 + i);
   jtis.add("not-a-128-bit-id", NOW + 5000); // a key kept as a string
   jtis.add(id(), NOW - 1); // expired: not exported
   const snap: EncodableSnapshot = {
