@@ -10,9 +10,10 @@ import type {
 } from "../core/model.js";
 import type { RevocationFeed } from "../replica/feed.js";
 import type { RevocationIndex } from "../replica/index.js";
+import { parseHead, SnapshotDecoder } from "../replica/snapshot-codec.js";
 import type { HttpClient } from "./http.js";
 
-/** Media type of the server's compact snapshot (frames of raw 128-bit ids; see the feed route). */
+/** Media type of the server's compact snapshot (see src/replica/snapshot-codec.ts). */
 const BINARY_SNAPSHOT_TYPE = "application/vnd.revokit.snapshot";
 
 /** How a {@link RemoteFeed} reaches the server. */
@@ -95,18 +96,12 @@ export class RemoteFeed implements RevocationFeed {
     const sink = apply as (...args: unknown[]) => void;
     const binary = indexes?.jtis.addWords !== undefined && indexes.sessions.addWords !== undefined;
     let head: SnapshotHead | undefined;
-    const setHead = (text: string) => {
-      const h = JSON.parse(text) as { global_cutoff?: unknown; cursor?: unknown; epoch?: unknown };
-      if (typeof h.global_cutoff !== "number" || typeof h.cursor !== "string" || typeof h.epoch !== "string")
-        throw new Error("the snapshot head is malformed");
-      head = { globalCutoff: h.global_cutoff, cursor: h.cursor, epoch: h.epoch };
-    };
     const line = (text: string) => {
       if (text === "") return;
       if (head) throw new Error("the snapshot goes on after its head");
       const first = text.charCodeAt(0);
       if (first === 0x7b /* { */) {
-        setHead(text);
+        head = parseHead(text);
         return;
       }
       if (first === 0x5b /* [ */) {
@@ -135,35 +130,8 @@ export class RemoteFeed implements RevocationFeed {
       }
       rest = all.slice(from);
     };
-    // Binary frames: type byte, three zero bytes, uint32 LE length, payload (see the server's route).
-    let pending: Buffer = Buffer.alloc(0);
-    const frame = (type: number, body: Buffer) => {
-      if (head) throw new Error("the snapshot goes on after its head");
-      if (type === 0) {
-        // How many ids follow: room for them at once (only an empty index is resized).
-        if (body.length !== 8) throw new Error("a snapshot frame is malformed");
-        indexes?.jtis.reserve?.(body.readUInt32LE(0));
-        indexes?.sessions.reserve?.(body.readUInt32LE(4));
-      } else if (type === 1 || type === 2) {
-        if (body.length % 24 !== 0) throw new Error("a snapshot frame is malformed");
-        const index = (type === 1 ? indexes?.jtis : indexes?.sessions) as RevocationIndex;
-        const add = (index.addWords as NonNullable<RevocationIndex["addWords"]>).bind(index);
-        const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-        for (let at = 0; at < body.length; at += 24) {
-          add(
-            view.getUint32(at, true),
-            view.getUint32(at + 4, true),
-            view.getUint32(at + 8, true),
-            view.getUint32(at + 12, true),
-            view.getFloat64(at + 16, true),
-          );
-        }
-      } else if (type === 3) {
-        for (const text of body.toString("utf8").split("\n")) if (text !== "") line(text);
-      } else if (type === 4) {
-        setHead(body.toString("utf8"));
-      } else throw new Error("a snapshot frame is of an unknown type");
-    };
+    const frames =
+      binary && indexes ? new SnapshotDecoder({ ...indexes, row: (r) => sink(...r) }) : undefined;
     let format: "text" | "binary" | undefined;
     let answer: Awaited<ReturnType<HttpClient["stream"]>>;
     try {
@@ -176,19 +144,9 @@ export class RemoteFeed implements RevocationFeed {
         this.#o.snapshotTimeoutMs,
         true,
         (chunk, contentType) => {
-          format ??= binary && contentType.startsWith(BINARY_SNAPSHOT_TYPE) ? "binary" : "text";
-          if (format === "text") {
-            onText(decoder.write(chunk));
-            return;
-          }
-          let all = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-          while (all.length >= 8) {
-            const size = all.readUInt32LE(4);
-            if (all.length < 8 + size) break;
-            frame(all[0] as number, all.subarray(8, 8 + size));
-            all = all.subarray(8 + size);
-          }
-          pending = all;
+          format ??= frames && contentType.startsWith(BINARY_SNAPSHOT_TYPE) ? "binary" : "text";
+          if (format === "text") onText(decoder.write(chunk));
+          else frames?.push(chunk);
         },
       );
     } catch (cause) {
@@ -196,11 +154,15 @@ export class RemoteFeed implements RevocationFeed {
     }
     if (answer.status !== 200)
       throw new StoreUnavailableError(`the revocation feed answered ${answer.status}`);
-    if (format === "text") {
-      rest += decoder.end();
-      if (rest !== "") line(rest);
-    } else if (pending.length !== 0)
-      throw new StoreUnavailableError("the revocation feed snapshot ended early");
+    if (format === "binary" && frames) {
+      try {
+        return frames.end();
+      } catch (cause) {
+        throw new StoreUnavailableError("the revocation feed snapshot ended early", { cause });
+      }
+    }
+    rest += decoder.end();
+    if (rest !== "") line(rest);
     if (!head) throw new StoreUnavailableError("the revocation feed snapshot ended early");
     return head;
   }
