@@ -64,6 +64,8 @@ export interface ReplicaStatus {
    * loads in the background; the replica is then not fresh and `verify` asks the store.
    */
   loaded: boolean;
+  /** Where the loaded content came from: the store's newest checkpoint and the feed after it, or a full read. `null` until loaded. */
+  loadedFrom: "checkpoint" | "snapshot" | null;
 }
 
 /** What {@link Replica.exportSnapshot} returns: a replica's content and position at one moment. */
@@ -104,6 +106,7 @@ export class Replica {
   #confirmedAt = Number.NEGATIVE_INFINITY;
   #lastError: string | null = null;
   #loaded = false;
+  #loadedFrom: "checkpoint" | "snapshot" | null = null;
   #closed = false;
   /** The cutoff of a data loss being handled, until the snapshot after it loads: one per loss. */
   #lossCutoff: number | undefined;
@@ -228,6 +231,7 @@ export class Replica {
     this.#cursor = head.cursor;
     this.#epoch = head.epoch;
     this.#confirmedAt = started;
+    this.#loadedFrom = "snapshot";
     this.#loaded = true;
   }
 
@@ -269,6 +273,7 @@ export class Replica {
       this.#cursor = cursor;
       this.#epoch = head.epoch;
       this.#confirmedAt = confirmedAt;
+      this.#loadedFrom = "checkpoint";
       this.#loaded = true;
       return true;
     } catch (error) {
@@ -539,6 +544,7 @@ export class Replica {
       epoch: this.#epoch,
       lastError: this.#lastError,
       loaded: this.#loaded,
+      loadedFrom: this.#loaded ? this.#loadedFrom : null,
     };
   }
 

@@ -1263,6 +1263,54 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       });
     });
 
+    describe("checkpoints", () => {
+      /** Checkpoints are optional in the contract; every built-in store keeps them. */
+      function checkpoints(s: Store) {
+        const { readCheckpoint, checkpointTakenAt, writeCheckpoint } = s;
+        if (!readCheckpoint || !checkpointTakenAt || !writeCheckpoint)
+          throw new Error(`${name} keeps no checkpoints`);
+        return {
+          read: () => readCheckpoint.call(s),
+          takenAt: () => checkpointTakenAt.call(s),
+          write: (takenAt: number, data: Uint8Array) => writeCheckpoint.call(s, { takenAt, data }),
+        };
+      }
+
+      it("has none at first, keeps the bytes exactly, and keeps only the newest", async () => {
+        const c = checkpoints(store);
+        expect(await c.read()).toBeNull();
+        expect(await c.takenAt()).toBe(0);
+        const first = randomBytes(3 * 1024 * 1024 + 5); // a few MB, every byte value
+        expect(await c.write(T0 + 1000, first)).toBe(true);
+        const got = await c.read();
+        expect(got?.takenAt).toBe(T0 + 1000);
+        expect(Buffer.from(got?.data ?? []).equals(first)).toBe(true);
+        expect(await c.takenAt()).toBe(T0 + 1000);
+        // An older one, or one taken at the same moment, replaces nothing.
+        expect(await c.write(T0 + 999, randomBytes(10))).toBe(false);
+        expect(await c.write(T0 + 1000, randomBytes(10))).toBe(false);
+        expect(Buffer.from((await c.read())?.data ?? []).equals(first)).toBe(true);
+        const second = randomBytes(100);
+        expect(await c.write(T0 + 2000, second)).toBe(true);
+        expect(Buffer.from((await c.read())?.data ?? []).equals(second)).toBe(true);
+        // Purging expired rows leaves it alone.
+        await store.purge(T0 + 400 * DAY);
+        expect(await c.takenAt()).toBe(T0 + 2000);
+      });
+
+      it("of concurrent writers from two connections, the newest stays", async () => {
+        const a = checkpoints(store);
+        const b = checkpoints(await peer());
+        const written = await Promise.all(
+          Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).write(T0 + 100 + i, Buffer.from([i]))),
+        );
+        expect(written.some(Boolean)).toBe(true);
+        const got = await b.read();
+        expect(got?.takenAt).toBe(T0 + 111);
+        expect([...Buffer.from(got?.data ?? [])]).toEqual([11]);
+      });
+    });
+
     describe("purge", () => {
       it("deletes expired entries, sessions and refresh tokens, and keeps live ones", async () => {
         const now = T0 + 40 * DAY;
