@@ -8,7 +8,7 @@ import { createAuth } from "../../src/auth.js";
 import { ConfigInvalidError, StoreUnavailableError } from "../../src/core/errors.js";
 import { hashRefreshToken, refreshTokenBinding } from "../../src/core/ids.js";
 import type { Store } from "../../src/stores/contract.js";
-import { type SqliteStoreOptions, sqliteStore } from "../../src/stores/sqlite.js";
+import { type SqliteStoreOptions, sqliteStore } from "../../src/stores/sqlite/index.js";
 import { runStoreContract } from "./store-contract.js";
 
 // A file shared by two store instances: the second one plays "another process" on the same file.
