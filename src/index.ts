@@ -39,7 +39,7 @@ export {
 } from "./metrics.js";
 export type { ReplicaStatus } from "./replica/replica.js";
 export type * from "./stores/contract.js";
-export { memoryStore } from "./stores/memory.js";
+export { memoryStore } from "./stores/memory/index.js";
 export {
   DEFAULT_STORE_URL,
   parseStoreUrl,

@@ -4,7 +4,7 @@ import { memoryStore } from "../../dist/index.js";
 import { importOptional, QUIET } from "./common.mjs";
 
 const MODULES = {
-  sqlite: "../../dist/stores/sqlite.js",
+  sqlite: "../../dist/stores/sqlite/index.js",
   redis: "../../dist/stores/redis.js",
   postgres: "../../dist/stores/postgres.js",
 };

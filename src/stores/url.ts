@@ -2,7 +2,7 @@ import { ConfigInvalidError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { checkOptionNames } from "../core/options.js";
 import type { Store } from "./contract.js";
-import { memoryStore } from "./memory.js";
+import { memoryStore } from "./memory/index.js";
 
 /**
  * One way to name a store, shared by the library, the server and the CLI: the same URL always means
@@ -134,14 +134,14 @@ export async function storeFromUrl(value: string, options: StoreFromUrlOptions =
       return memoryStore();
     case "sqlite": {
       const path = spec.path;
-      let mod: typeof import("./sqlite.js");
+      let mod: typeof import("./sqlite/index.js");
       try {
-        mod = await import("./sqlite.js");
+        mod = await import("./sqlite/index.js");
       } catch (error) {
         if (isMissingModule(error)) throw missingDriver("sqlite", "better-sqlite3", error);
         throw error;
       }
-      return mod.sqliteStore({ path });
+      return mod.sqliteStore({ path, ...(options.logger ? { logger: options.logger } : {}) });
     }
     case "redis": {
       let mod: typeof import("./redis.js");

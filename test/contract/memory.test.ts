@@ -1,4 +1,4 @@
-import { memoryStore } from "../../src/stores/memory.js";
+import { memoryStore } from "../../src/stores/memory/index.js";
 import { runStoreContract } from "./store-contract.js";
 
 runStoreContract("memory", async () => ({ store: memoryStore() }));

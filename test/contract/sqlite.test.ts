@@ -8,7 +8,7 @@ import { createAuth } from "../../src/auth.js";
 import { ConfigInvalidError, StoreUnavailableError } from "../../src/core/errors.js";
 import { hashRefreshToken, refreshTokenBinding } from "../../src/core/ids.js";
 import type { Store } from "../../src/stores/contract.js";
-import { type SqliteStoreOptions, sqliteStore } from "../../src/stores/sqlite.js";
+import { type SqliteStoreOptions, sqliteStore } from "../../src/stores/sqlite/index.js";
 import { runStoreContract } from "./store-contract.js";
 
 // A file shared by two store instances: the second one plays "another process" on the same file.
@@ -127,6 +127,40 @@ describe("sqlite store specifics", () => {
     } finally {
       raw.close();
     }
+  });
+
+  it("never shortens how long a user cutoff is kept, in the table and in its feed entry", async () => {
+    const store = await open();
+    const T = Date.UTC(2025, 0, 1);
+    const long = { reason: "user_disabled", actor: "admin", at: T, ttl: 9_000_000 };
+    await store.cutOffUser("u1", long);
+    const { cursor } = await store.snapshot(T);
+    await store.cutOffUser("u1", { reason: "logout_all", actor: "u1", at: T + 1000, ttl: 60_000 });
+    const batch = await store.changes(cursor, { waitMs: 0, limit: 10 });
+    expect(batch.entries.map((e) => [e.kind, e.cutoff, e.expiresAt])).toEqual([
+      ["user", T + 1000, T + 9_000_000],
+    ]);
+    const snap = await store.snapshot(T + 1000);
+    expect(snap.entries.find((e) => e.kind === "user")?.expiresAt).toBe(T + 9_000_000);
+  });
+
+  it("logs a background purge that failed, with context and no driver message", async () => {
+    const warnings: { obj: Record<string, unknown>; msg?: string }[] = [];
+    const logger = {
+      warn: (obj: object, msg?: string) => warnings.push({ obj: obj as never, msg }),
+      error() {},
+    };
+    const store = await open({ purgeInterval: "10ms", logger });
+    await store.check({}, Date.UTC(2025, 0, 1)); // gives the timer a time to purge with
+    // The connection breaks under the store (as a failing disk would make it unusable).
+    (store as unknown as { outboxAccess(): { db(): Database.Database } }).outboxAccess().db().close();
+    for (let i = 0; i < 200 && warnings.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(warnings[0]?.obj).toEqual({
+      store: "sqlite",
+      op: "purge",
+      err: "the sqlite store is closed (purge)",
+    });
+    expect(warnings[0]?.msg).toMatch(/purge/);
   });
 
   it("stores refresh tokens only as their hashes", async () => {

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type RevokitServer } from "../../src/server/index.js";
 import type { Store } from "../../src/stores/contract.js";
-import { sqliteStore } from "../../src/stores/sqlite.js";
+import { sqliteStore } from "../../src/stores/sqlite/index.js";
 import { runCli } from "../fixtures/server-harness.js";
 import { type MissingTarget, type StoreTarget, storeTargets } from "../security/store-targets.js";
 

@@ -18,7 +18,7 @@ import * as expressAuth from "../../src/http/express.js";
 import * as fastifyAuth from "../../src/http/fastify.js";
 import * as honoAuth from "../../src/http/hono.js";
 import type { Store } from "../../src/stores/contract.js";
-import { memoryStore } from "../../src/stores/memory.js";
+import { memoryStore } from "../../src/stores/memory/index.js";
 import { type TestClock, testClock } from "../helpers/clock.js";
 
 // ---- a store that can go down, and whose change feed can be paused -----------------------------

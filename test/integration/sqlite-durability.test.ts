@@ -5,7 +5,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Auth, createAuth } from "../../src/auth.js";
-import { SQLITE_SCHEMA_VERSION, sqliteStore } from "../../src/stores/sqlite.js";
+import { SQLITE_SCHEMA_VERSION, sqliteStore } from "../../src/stores/sqlite/index.js";
 import { ROOT, startChildNode } from "../fixtures/sqlite-child.js";
 
 const ISSUER = "https://auth.test";

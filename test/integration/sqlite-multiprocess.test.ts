@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Auth, createAuth, type TokenSet } from "../../src/auth.js";
-import { sqliteStore } from "../../src/stores/sqlite.js";
+import { sqliteStore } from "../../src/stores/sqlite/index.js";
 import { type ChildNode, startChildNode } from "../fixtures/sqlite-child.js";
 
 const ISSUER = "https://auth.test";

@@ -22,7 +22,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Store } from "../../src/index.js";
-import { sqliteStore } from "../../src/stores/sqlite.js";
+import { sqliteStore } from "../../src/stores/sqlite/index.js";
 import { runCli, type ServeProcess, startServe } from "../fixtures/server-harness.js";
 
 const PASSWORD = "correct horse battery staple";

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { type Auth, type AuthOptions, createAuth, memoryStore, type Store } from "../../src/index.js";
 import { postgresStore } from "../../src/stores/postgres.js";
 import { redisStore } from "../../src/stores/redis.js";
-import { sqliteStore } from "../../src/stores/sqlite.js";
+import { sqliteStore } from "../../src/stores/sqlite/index.js";
 import { type PostgresServer, postgresUnavailableReason, startPostgres } from "../helpers/postgres-server.js";
 import { type RedisServer, redisUnavailableReason, startRedis } from "../helpers/redis-server.js";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createAuth } from "../../src/auth.js";
 import { authenticate, nodeAuthorization, readBearer, resolveAuthOptions } from "../../src/http/bearer.js";
-import { memoryStore } from "../../src/stores/memory.js";
+import { memoryStore } from "../../src/stores/memory/index.js";
 
 const TWO = {
   status: 400,

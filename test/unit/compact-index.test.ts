@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { CompactIndex, idWords, type SlotHash } from "../../src/replica/compact-index.js";
 import { MapIndex } from "../../src/replica/index.js";
 import { Replica } from "../../src/replica/replica.js";
-import { memoryStore } from "../../src/stores/memory.js";
+import { memoryStore } from "../../src/stores/memory/index.js";
 
 /** A jti / session id as revokit makes them: 128 random bits, 22 base64url characters. */
 const id = () => randomBytes(16).toString("base64url");

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { type AuthOptions, createAuth, memoryStore, storeFromUrl } from "../../src/index.js";
 import { postgresStore } from "../../src/stores/postgres.js";
 import { redisStore } from "../../src/stores/redis.js";
-import { sqliteStore } from "../../src/stores/sqlite.js";
+import { sqliteStore } from "../../src/stores/sqlite/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "revokit-options-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

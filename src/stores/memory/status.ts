@@ -1,4 +1,4 @@
-import type { StatusEntry, StatusRegistry } from "./types.js";
+import type { StatusEntry, StatusRegistry } from "../status/types.js";
 
 /** The {@link StatusRegistry} of a memory store (this process only, like the store). */
 export class MemoryStatusRegistry implements StatusRegistry {

@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import type { EventOutbox, EventReceiver, OutboxEvent, OutboxState } from "./types.js";
+import type { EventOutbox, EventReceiver, OutboxEvent, OutboxState } from "../outbox/types.js";
 
 /** The {@link EventOutbox} of a SQLite store: tables in the same file, on the store's connection. */
 export class SqliteOutbox implements EventOutbox {

@@ -1,4 +1,4 @@
-import type { EventOutbox, EventReceiver, OutboxEvent, OutboxState } from "./types.js";
+import type { EventOutbox, EventReceiver, OutboxEvent, OutboxState } from "../outbox/types.js";
 
 /** The {@link EventOutbox} of a memory store (this process only, like the store). */
 export class MemoryOutbox implements EventOutbox {

@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import type { StatusEntry, StatusRegistry } from "./types.js";
+import type { StatusEntry, StatusRegistry } from "../status/types.js";
 
 /** The {@link StatusRegistry} of a SQLite store (writes are serialized, so one statement allocates). */
 export class SqliteStatusRegistry implements StatusRegistry {
