@@ -10,6 +10,7 @@ import type {
   ClientRecord,
   NewRevocation,
   RevocationCheck,
+  RevocationCheckpoint,
   RevocationEntry,
   RevocationMeta,
   RevocationSnapshot,
@@ -26,6 +27,7 @@ import type {
 import { checkOptionNames } from "../../core/options.js";
 import type { Store, StoreOpenOptions } from "../contract.js";
 import * as accounts from "./accounts.js";
+import * as checkpoint from "./checkpoint.js";
 import * as feed from "./feed.js";
 import * as keys from "./keys.js";
 import * as sessions from "./sessions.js";
@@ -144,6 +146,18 @@ class MemoryStore implements Store {
   }
   async purge(now: number): Promise<number> {
     return feed.purge(this.#t, now);
+  }
+
+  // ---- checkpoints -------------------------------------------------------------------------------
+
+  async readCheckpoint(): Promise<RevocationCheckpoint | null> {
+    return checkpoint.readCheckpoint(this.#t);
+  }
+  async checkpointTakenAt(): Promise<number> {
+    return checkpoint.checkpointTakenAt(this.#t);
+  }
+  async writeCheckpoint(value: RevocationCheckpoint): Promise<boolean> {
+    return checkpoint.writeCheckpoint(this.#t, value);
   }
 
   // ---- accounts: users, clients, rate limits ----------------------------------------------------

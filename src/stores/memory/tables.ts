@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import type {
   ClientRecord,
+  RevocationCheckpoint,
   RevocationEntry,
   SessionRecord,
   StoredKey,
@@ -47,6 +48,8 @@ export interface MemoryTables {
   readonly users: Map<string, UserRecord>;
   readonly clients: Map<string, ClientRecord>;
   readonly rates: Map<string, { count: number; resetAt: number }>;
+  /** The newest checkpoint (a private copy of the bytes). */
+  checkpoint: RevocationCheckpoint | null;
   /** Waiting long polls, woken by every feed append and by close. */
   readonly waiters: Set<() => void>;
   closed: boolean;
@@ -71,6 +74,7 @@ export function newTables(): MemoryTables {
     users: new Map(),
     clients: new Map(),
     rates: new Map(),
+    checkpoint: null,
     waiters: new Set(),
     closed: false,
   };

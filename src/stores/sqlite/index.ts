@@ -27,6 +27,7 @@ import type {
   ClientRecord,
   NewRevocation,
   RevocationCheck,
+  RevocationCheckpoint,
   RevocationEntry,
   RevocationMeta,
   RevocationSnapshot,
@@ -44,6 +45,7 @@ import { checkOptionNames, durationOption } from "../../core/options.js";
 import { STDERR_LOGGER } from "../../loggers.js";
 import type { Store, StoreOpenOptions } from "../contract.js";
 import * as accounts from "./accounts.js";
+import * as checkpoint from "./checkpoint.js";
 import { SqliteConnection } from "./connection.js";
 import * as feed from "./feed.js";
 import * as keys from "./keys.js";
@@ -236,6 +238,17 @@ class SqliteStore implements Store {
   async purge(now: number): Promise<number> {
     this.#db.seen(now);
     return feed.purge(this.#db, now);
+  }
+  // ---- checkpoints -------------------------------------------------------------------------------
+
+  async readCheckpoint(): Promise<RevocationCheckpoint | null> {
+    return checkpoint.readCheckpoint(this.#db);
+  }
+  async checkpointTakenAt(): Promise<number> {
+    return checkpoint.checkpointTakenAt(this.#db);
+  }
+  async writeCheckpoint(value: RevocationCheckpoint): Promise<boolean> {
+    return checkpoint.writeCheckpoint(this.#db, value);
   }
 
   // ---- accounts: users, clients, rate limits ----------------------------------------------------

@@ -105,6 +105,13 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX user_cutoffs_expiry ON user_cutoffs (expires_at);
   ALTER TABLE revocations ADD COLUMN except_session TEXT;
   `,
+  `
+  CREATE TABLE checkpoint (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    taken_at INTEGER NOT NULL,
+    data     BLOB NOT NULL
+  );
+  `,
 ];
 
 /** The schema version this code writes and reads. */

@@ -30,6 +30,15 @@ export function prepare(db: Database.Database) {
   const raw = <P extends unknown[], R>(text: string): Statement<P, R> =>
     db.prepare<P, R>(text).raw(true) as Statement<P, R>;
   return {
+    readCheckpoint: sql<[], { taken_at: number; data: Buffer }>(
+      "SELECT taken_at, data FROM checkpoint WHERE id = 1",
+    ),
+    checkpointTakenAt: sql<[], { taken_at: number }>("SELECT taken_at FROM checkpoint WHERE id = 1"),
+    writeCheckpoint: sql<[number, Buffer]>(
+      `INSERT INTO checkpoint (id, taken_at, data) VALUES (1, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET taken_at = excluded.taken_at, data = excluded.data
+       WHERE excluded.taken_at > checkpoint.taken_at`,
+    ),
     headSeq: sql<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'revocations'"),
     getMeta: sql<[string], { value: string }>("SELECT value FROM meta WHERE key = ?"),
     setMeta: sql<[string, string]>(
