@@ -22,6 +22,11 @@ export class AuthMetrics {
   logins = 0;
   /** Store calls that failed. */
   storeErrors = 0;
+  /**
+   * Background work that failed (key reload, purge, lifetimes read, the revocation feed): each is
+   * logged and retried by itself.
+   */
+  backgroundErrors = 0;
   /** Verifications that let a token through without a current revocation check (`failMode: "open"`). */
   failOpen = 0;
   /** Verifications answered by the store because the replica was stale or the route strict. */
@@ -135,6 +140,12 @@ export function collectMetrics(auth: Auth, options: CollectMetricsOptions = {}):
   counter("refreshes_total", "Successful refresh-token rotations.", [], () => one(m.refreshes));
   counter("sessions_created_total", "Sessions created (logins).", [], () => one(m.logins));
   counter("store_errors_total", "Store calls that failed.", [], () => one(m.storeErrors));
+  counter(
+    "background_errors_total",
+    "Background work that failed and will be retried (key reload, purge, lifetimes read, revocation feed).",
+    [],
+    () => one(m.backgroundErrors),
+  );
   counter(
     "fail_open_total",
     'Verifications let through without a current revocation check (failMode "open").',

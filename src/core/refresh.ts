@@ -110,14 +110,22 @@ export function planSessionRevocation(
 ): { revoked: SessionRecord; entry: NewRevocation } {
   return {
     revoked: applyRevocation(session, meta.at, meta.reason),
-    entry: {
-      kind: "session",
-      subject: session.id,
-      expiresAt: meta.at + meta.ttl,
-      reason: meta.reason,
-      actor: meta.actor,
-      at: meta.at,
-    },
+    entry: sessionRevocationEntry(session.id, meta),
+  };
+}
+
+/**
+ * The `session` feed entry of a revocation of session `sessionId` with `meta`, expiring `meta.ttl`
+ * after `meta.at`: what a store appends, and what a node applies to its own replica at once.
+ */
+export function sessionRevocationEntry(sessionId: string, meta: RevocationMeta): NewRevocation {
+  return {
+    kind: "session",
+    subject: sessionId,
+    expiresAt: meta.at + meta.ttl,
+    reason: meta.reason,
+    actor: meta.actor,
+    at: meta.at,
   };
 }
 
