@@ -85,7 +85,10 @@ async function seedPostgres(target, count, expiresAt, at) {
   }
 }
 
-/** Returns `{ ms, createdMs, loadedMs, tokens, seedSeconds }`. */
+/**
+ * Returns `{ ms, createdMs, loadedMs, tokens, seedSeconds, full }`: a node joining after a running
+ * node wrote a checkpoint, and (`full`) the first node, which joined before any checkpoint existed.
+ */
 export async function benchColdStart(kind, target, count) {
   // A node creates the schema and the keys, and mints the token the newcomer will verify.
   const first = await createAuth({
@@ -103,15 +106,28 @@ export async function benchColdStart(kind, target, count) {
   const seed = { redis: seedRedis, sqlite: seedSqlite, postgres: seedPostgres }[kind];
   await seed(target, count, now + 3_600_000, now);
   const seedSeconds = (performance.now() - seedStart) / 1000;
-  log(`cold start: ${kind}, a new node joins`);
-  const node = await startChild(NODE, { kind, target, token: accessToken });
-  try {
+  // The first node to join finds no checkpoint and reads every revocation; it then writes a
+  // checkpoint, as running nodes do on an interval, and the next node to join loads that.
+  const join = async (expected) => {
+    log(`cold start: ${kind}, a new node joins (${expected})`);
+    const node = await startChild(NODE, { kind, target, token: accessToken });
     const result = await node.call("coldStart");
     if (result.tokens < count)
       throw new Error(`${kind}: the new node holds ${result.tokens} revocations, not ${count}`);
-    return { ...result, seedSeconds };
+    if (result.loadedFrom !== expected)
+      throw new Error(`${kind}: the new node loaded from ${result.loadedFrom}, not from ${expected}`);
+    return { node, result };
+  };
+  const full = await join("snapshot");
+  try {
+    const written = await full.node.call("checkpoint");
+    if (!written) throw new Error(`${kind}: the checkpoint was not written`);
   } finally {
-    await node.call("close").catch(() => undefined);
-    await node.stop();
+    await full.node.call("close").catch(() => undefined);
+    await full.node.stop();
   }
+  const fromCheckpoint = await join("checkpoint");
+  await fromCheckpoint.node.call("close").catch(() => undefined);
+  await fromCheckpoint.node.stop();
+  return { ...fromCheckpoint.result, full: full.result, seedSeconds };
 }

@@ -15,7 +15,7 @@ let createdMs;
 let firstVerifyMs;
 let loadedMs;
 try {
-  auth = await createAuth({ ...AUTH_OPTIONS, store, keyRefreshInterval: "1h" });
+  auth = await createAuth({ ...AUTH_OPTIONS, store, keyRefreshInterval: "1h", checkpointInterval: 0 });
   createdMs = performance.now() - started;
   if (config.token) {
     await auth.verify(config.token);
@@ -33,7 +33,14 @@ serveParent({
   /** Cold start: the time from createAuth's start to the end of the first verify, and the replica's size. */
   coldStart: () => {
     const { replica } = auth.status();
-    return { ms: firstVerifyMs, createdMs, loadedMs, tokens: replica.tokens, rss: process.memoryUsage().rss };
+    return {
+      ms: firstVerifyMs,
+      createdMs,
+      loadedMs,
+      tokens: replica.tokens,
+      loadedFrom: replica.loadedFrom,
+      rss: process.memoryUsage().rss,
+    };
   },
   /**
    * Propagation: checks `token` is valid now, then verifies it every millisecond and tells the parent
@@ -51,5 +58,7 @@ serveParent({
     };
     setTimeout(poll, 1);
   },
+  /** Writes a checkpoint of this node's replica to the store (what running nodes do on an interval). */
+  checkpoint: () => auth.checkpoint(),
   close: () => auth.close(),
 });

@@ -53,6 +53,7 @@ export class AuthContext {
       now: this.now,
       maxStalenessMs: o.maxStalenessMs,
       createIndex: o.createIndex,
+      checkpointIntervalMs: o.checkpointIntervalMs,
       // Access tokens only: none of a cut-off session outlives the longest access-token life after it.
       userCutoffTtlMs: () => this.revocationTtlMs,
       onFeedEntry: (entry, remote, arrivedAt) => metrics.feedEntry(entry, remote, arrivedAt),

@@ -26,6 +26,7 @@ const AUTH_OPTION_NAMES = Object.keys({
   maxTokenLength: true,
   keyRefreshInterval: true,
   purgeInterval: true,
+  checkpointInterval: true,
   clock: true,
   logger: true,
   createIndex: true,
@@ -53,6 +54,7 @@ export interface ResolvedAuthOptions {
   keyPublicationLeadMs: number;
   /** 0: no background purge. */
   purgeIntervalMs: number;
+  checkpointIntervalMs: number;
   failMode: "closed" | "open";
   maxTokenLength: number;
   /** The clock, ms since the epoch (`Date.now` unless given). */
@@ -140,6 +142,7 @@ export function resolveAuthOptions(options: AuthOptions): ResolvedAuthOptions {
     keyRefreshIntervalMs: positive("keyRefreshInterval", options.keyRefreshInterval, "5s"),
     keyPublicationLeadMs: positive("keyPublicationLead", options.keyPublicationLead, "10m", true),
     purgeIntervalMs: positive("purgeInterval", options.purgeInterval, "1m", true),
+    checkpointIntervalMs: positive("checkpointInterval", options.checkpointInterval, "5m", true),
     failMode,
     maxTokenLength,
     clock: options.clock ?? Date.now,

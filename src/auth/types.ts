@@ -56,6 +56,14 @@ export interface AuthOptions {
   keyPublicationLead?: Duration;
   /** How often the node purges expired rows from the store. Default `"1m"`; 0 turns it off. */
   purgeInterval?: Duration;
+  /**
+   * How often a node writes a checkpoint of its replica to the store (a compact snapshot of the
+   * active revocations, about 24 bytes each, at one feed position) when the newest there is older,
+   * so that a node starting later loads the revocations in one read plus the feed after it. Nodes
+   * share the work: one checkpoint per interval, whichever node writes it. Default `"5m"`; 0: this
+   * node writes none (it still loads them).
+   */
+  checkpointInterval?: Duration;
   /** The clock, milliseconds since the epoch. Default `Date.now`. */
   clock?: () => number;
   /** Where warnings go. Default: JSON lines on stderr. */
