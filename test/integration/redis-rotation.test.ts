@@ -10,7 +10,7 @@ import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import type { SessionRecord, UserCutoff } from "../../src/core/model.js";
 import { applyRevocation, applyRotation, decideRotation } from "../../src/core/refresh.js";
-import { encodeKeyPart, redisStore } from "../../src/stores/redis.js";
+import { encodeKeyPart, redisStore } from "../../src/stores/redis/index.js";
 import { type RedisServer, redisUnavailableReason, startRedis } from "../helpers/redis-server.js";
 
 const server: RedisServer | undefined = await startRedis();

@@ -1,5 +1,5 @@
-import type { RedisOutboxAccess } from "../outbox/redis.js";
-import type { StatusEntry, StatusRegistry } from "./types.js";
+import type { StatusEntry, StatusRegistry } from "../status/types.js";
+import type { RedisOutboxAccess } from "./outbox.js";
 
 const ALLOCATE = `local idx = redis.call('INCR', KEYS[1]) - 1
 redis.call('ZADD', KEYS[2], idx, idx .. ' ' .. ARGV[1])

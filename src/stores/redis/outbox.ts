@@ -1,4 +1,4 @@
-import type { EventOutbox, EventReceiver, OutboxEvent, OutboxState } from "./types.js";
+import type { EventOutbox, EventReceiver, OutboxEvent, OutboxState } from "../outbox/types.js";
 
 /** How the Redis outbox reaches the store's connection. */
 export interface RedisOutboxAccess {

@@ -1,0 +1,10 @@
+import type { Connection } from "./connection.js";
+import type { KeyLayout } from "./layout.js";
+import type { Publication } from "./publication.js";
+
+/** What every part of the Redis store works with: the connections, the key names, the Cluster publication. */
+export interface RedisContext {
+  readonly conn: Connection;
+  readonly keys: KeyLayout;
+  readonly publication: Publication;
+}
