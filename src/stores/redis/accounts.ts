@@ -10,6 +10,7 @@ import { cell, cells, int, pairs, str, strings, tuple } from "./replies.js";
 
 // ---- users
 
+/** Creates a user: the record first, then the username claim (a name is only held by a written record). */
 export async function createUser(
   { conn, keys }: RedisContext,
   user: UserRecord,
@@ -32,6 +33,7 @@ export async function createUser(
   return "taken";
 }
 
+/** A user by id, with its disabled flag; `null` when unknown. */
 export async function getUser({ conn, keys }: RedisContext, id: string): Promise<UserRecord | null> {
   const U = keys.user(id);
   const [uid, username, passwordHash, createdAt, disabledAt] = cells(
@@ -47,6 +49,7 @@ export async function getUser({ conn, keys }: RedisContext, id: string): Promise
   };
 }
 
+/** A user by username (case-insensitive); `null` when unknown. */
 export async function getUserByName(ctx: RedisContext, username: string): Promise<UserRecord | null> {
   const name = username.toLowerCase();
   const id = cell(await ctx.conn.send("HGET", ctx.keys.names, name));
@@ -55,6 +58,7 @@ export async function getUserByName(ctx: RedisContext, username: string): Promis
   return user && user.username === name ? user : null;
 }
 
+/** Every user whose username claim and record agree, by username. */
 export async function listUsers(ctx: RedisContext): Promise<UserRecord[]> {
   const names = pairs(await ctx.conn.send("HGETALL", ctx.keys.names));
   const users = await Promise.all(names.map(([, id]) => getUser(ctx, id)));
@@ -63,6 +67,7 @@ export async function listUsers(ctx: RedisContext): Promise<UserRecord[]> {
     .sort((a, b) => a.username.localeCompare(b.username));
 }
 
+/** Replaces a password hash; `false` when the user is unknown. */
 export async function setPasswordHash(
   { conn, keys }: RedisContext,
   userId: string,
@@ -71,6 +76,7 @@ export async function setPasswordHash(
   return int(await conn.run(SET_PASSWORD, [`${keys.user(userId)}user`], [passwordHash])) === 1;
 }
 
+/** Deletes a user record and releases its username. Idempotent. */
 export async function deleteUser({ conn, keys }: RedisContext, userId: string): Promise<void> {
   const key = `${keys.user(userId)}user`;
   const name = cell(await conn.send("HGET", key, "un"));
@@ -93,6 +99,7 @@ function parseClient(json: string): ClientRecord {
   return { clientId, secretHash: typeof secretHash === "string" ? secretHash : null, createdAt };
 }
 
+/** Adds a client unless its id is taken. */
 export async function addClient(
   { conn, keys }: RedisContext,
   client: ClientRecord,
@@ -105,6 +112,7 @@ export async function addClient(
   return int(await conn.send("HSETNX", keys.clients, client.clientId, record)) === 1 ? "created" : "exists";
 }
 
+/** A client by id or `null`. */
 export async function getClient(
   { conn, keys }: RedisContext,
   clientId: string,
@@ -113,18 +121,21 @@ export async function getClient(
   return raw === null ? null : parseClient(raw);
 }
 
+/** Every client, by id. */
 export async function listClients({ conn, keys }: RedisContext): Promise<ClientRecord[]> {
   return strings(await conn.send("HVALS", keys.clients))
     .map(parseClient)
     .sort((a, b) => a.clientId.localeCompare(b.clientId));
 }
 
+/** Removes a client; whether it existed. */
 export async function removeClient({ conn, keys }: RedisContext, clientId: string): Promise<boolean> {
   return int(await conn.send("HDEL", keys.clients, clientId)) === 1;
 }
 
 // ---- rate limits
 
+/** One hit in a fixed window starting at the first hit (one script: atomic across nodes). */
 export async function hitRateLimit(
   { conn, keys }: RedisContext,
   key: string,
@@ -135,6 +146,7 @@ export async function hitRateLimit(
   return { count: int(count), resetAt: int(resetAt) };
 }
 
+/** The count of the current window, without a hit. */
 export async function peekRateLimit(
   { conn, keys }: RedisContext,
   key: string,
@@ -145,6 +157,7 @@ export async function peekRateLimit(
   return { count: Number(count ?? 0), resetAt: Number(resetAt) };
 }
 
+/** Clears a counter. Idempotent. */
 export async function resetRateLimit({ conn, keys }: RedisContext, key: string): Promise<void> {
   await conn.send("DEL", keys.rate(key));
 }

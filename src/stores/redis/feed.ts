@@ -262,6 +262,7 @@ export async function changes(
   return batch([], from, first.epoch);
 }
 
+/** A point lookup: the active index, the session record itself, the user's cutoff. */
 export async function check(
   ctx: RedisContext,
   query: { jti?: string; sessionId?: string; userId?: string },
@@ -283,6 +284,7 @@ export async function check(
   return { jtiRevoked: int(reply[0]) === 1, sessionRevoked, globalCutoff: int(reply[2]), user };
 }
 
+/** Raises the recorded longest token lifetimes (one script) and returns them. */
 export async function tokenLifetimes(
   { conn, keys }: RedisContext,
   record?: TokenLifetimes,

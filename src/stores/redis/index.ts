@@ -119,7 +119,7 @@ class RedisStore implements Store {
       timeoutMs: durationOption(options.commandTimeout, 2_000, "commandTimeout", 1),
       retentionMs: durationOption(options.feedRetention, 15 * 60_000, "feedRetention", 1_000),
     });
-    this.#ctx = { conn, keys, publication: new Publication(conn, keys, log) };
+    this.#ctx = { conn, keys, log, publication: new Publication(conn, keys, log) };
   }
 
   /** Runs one call: bounded in time, every failure an `ERR_STORE_UNAVAILABLE`. */

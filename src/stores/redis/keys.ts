@@ -14,11 +14,13 @@ function parseKey(json: string): StoredKey {
   return key as StoredKey;
 }
 
+/** Every stored key, oldest first. */
 export async function listKeys({ conn, keys }: RedisContext): Promise<StoredKey[]> {
   const values = strings(await conn.send("HVALS", keys.keys));
   return values.map(parseKey).sort((a, b) => a.createdAt - b.createdAt);
 }
 
+/** Adds a key (with `ifNoKeyFor`, only when none of that algorithm exists: one script). */
 export async function addKey(
   { conn, keys }: RedisContext,
   key: StoredKey,
@@ -28,6 +30,7 @@ export async function addKey(
   return int(await conn.run(ADD_KEY, [keys.keys], args)) === 1;
 }
 
+/** Deletes a key by kid. Idempotent. */
 export async function deleteKey({ conn, keys }: RedisContext, kid: string): Promise<void> {
   await conn.send("HDEL", keys.keys, kid);
 }

@@ -126,7 +126,12 @@ export class Publication {
     await this.#conn.run(INTENT_ADD, [this.#keys.global("pending")], [member]);
     const result = await fn();
     // The work is done; a leftover intent only makes some node re-check this user later.
-    await this.#conn.send("ZREM", this.#keys.global("pending"), member).catch(() => undefined);
+    await this.#conn.send("ZREM", this.#keys.global("pending"), member).catch((error: unknown) => {
+      this.#log.warn(
+        { store: "redis", err: errorText(error) },
+        "redis cluster: could not clear a completed publication intent (a node re-checks it later)",
+      );
+    });
     return result;
   }
 

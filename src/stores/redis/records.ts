@@ -163,6 +163,7 @@ const DECISIONS: readonly RotationDecision[] = [
   "idle_expired",
 ];
 
+/** Reads the rotation script's reply; `null` when no token has the hash or the session is gone. */
 export function rotateReply(reply: unknown): RotateReply | null {
   const r = list(reply);
   if (r[0] === "unknown") return null;
@@ -192,6 +193,7 @@ export interface CutReply {
   kept: { userId: string; createdAt: number } | null;
 }
 
+/** Reads the user-cutoff script's reply. */
 export function cutReply(reply: unknown): CutReply {
   const [c, p, e, pc, pp, pe, newest, keptCa, keptUid] = strings(tuple(reply, 9));
   const num = (s: string | undefined) => (s === undefined || s === "" ? null : Number(s));

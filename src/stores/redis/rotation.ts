@@ -47,6 +47,7 @@ export function executedPlan(reply: unknown, input: RotateInput): RotationPlan |
   return plan;
 }
 
+/** Redeems a refresh token (`RevocationStore.rotateRefreshToken`): one script on standalone Redis; on Cluster a dry run, then the new lookup confirmed, or a reuse revoked under a publication intent. */
 export async function rotateRefreshToken(ctx: RedisContext, input: RotateInput): Promise<RotateResult> {
   const { conn, keys, publication } = ctx;
   const [lookup, cutoff] = await Promise.all([

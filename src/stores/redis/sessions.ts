@@ -2,6 +2,8 @@
  * Sessions on Redis: creation (atomic with the user's disabled flag and cutoff), reads and listings
  * (the core's liveness rules), single-session revocation, the disabled flag.
  */
+
+import { errorText } from "../../core/error-text.js";
 import { StoreUnavailableError } from "../../core/errors.js";
 import type { RevocationMeta, SessionRecord, UserCutoff } from "../../core/model.js";
 import { isEndedByUserCutoff, isSessionLive } from "../../core/refresh.js";
@@ -30,8 +32,9 @@ export function tokenOwner(lookup: string): { userId: string; sessionId: string 
   return { userId: userId ?? "", sessionId: sessionId ?? "" };
 }
 
+/** Creates a session with its first refresh token, atomic with the user's disabled flag and cutoff. */
 export async function createSession(
-  { conn, keys }: RedisContext,
+  { conn, keys, log }: RedisContext,
   session: SessionRecord,
   refreshHash: string,
 ): Promise<CreateOutcome> {
@@ -65,16 +68,22 @@ export async function createSession(
   ]);
   const outcome = createOutcome(await conn.run(CREATE_SESSION, slot, args, "deferred"));
   if (outcome !== "created" && int(await conn.send("EXISTS", slot[0] ?? "")) === 0) {
-    // Unreferenced lookups expire with their TTL, and purge drops the expiry entry: a cleanup only.
+    // A cleanup only: unreferenced lookups expire with their TTL, and purge drops the expiry entry.
     await Promise.all([
       conn.send("DEL", sidKey),
       conn.send("DEL", rtKey),
       conn.send("ZREM", keys.expiries, rtValue),
-    ]).catch(() => undefined);
+    ]).catch((error: unknown) => {
+      log.warn(
+        { store: "redis", err: errorText(error) },
+        "redis: could not remove the lookups of a refused session (they expire by themselves)",
+      );
+    });
   }
   return outcome;
 }
 
+/** A session by id, revoked or not; `null` when unknown or purged. */
 export async function getSession({ conn, keys }: RedisContext, id: string): Promise<SessionRecord | null> {
   const userId = cell(await conn.send("GET", keys.sid(id)));
   if (userId === null) return null;
@@ -92,6 +101,7 @@ export async function globalCutoff({ conn, keys }: RedisContext): Promise<number
   return Number(cell(await conn.send("GET", keys.global("cutoff"))) ?? 0);
 }
 
+/** The user's live sessions (the core's `isSessionLive`), newest first. */
 export async function listUserSessions(
   ctx: RedisContext,
   userId: string,
@@ -120,6 +130,7 @@ export async function listSessionsCutOff(
   return newestFirst(rows, (s) => s.userId === userId && isEndedByUserCutoff(s, cutoff));
 }
 
+/** The session and generation of a refresh-token hash, changing nothing. */
 export async function findRefreshToken(
   { conn, keys }: RedisContext,
   hash: string,
@@ -159,10 +170,12 @@ export async function revokeSession(
   });
 }
 
+/** Clears the user's disabled flag. Idempotent. */
 export async function enableUser({ conn, keys }: RedisContext, userId: string): Promise<void> {
   await conn.send("DEL", `${keys.user(userId)}dis`);
 }
 
+/** Whether the user's disabled flag is set. */
 export async function isUserDisabled({ conn, keys }: RedisContext, userId: string): Promise<boolean> {
   return int(await conn.send("EXISTS", `${keys.user(userId)}dis`)) === 1;
 }

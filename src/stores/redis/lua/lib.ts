@@ -1,9 +1,12 @@
 /**
- * The Lua scripts of the Redis store. Every multi-step decision runs inside one script, so it is atomic
- * on the Redis server that owns the keys.
+ * The shared library of the Redis store's Lua scripts (the scripts themselves are in the files beside
+ * this one, by job). Every multi-step decision runs inside one script, so it is atomic on the Redis
+ * server that owns the keys; where the decision is one of the core's rules (rotation, user cutoff),
+ * the script is its Lua copy, held to it by a differential test, and the caller re-plans it in
+ * TypeScript on the state the script returns.
  *
- * Key layout (`P` is the configured prefix; ids inside key names are percent-encoded, so they can
- * never contain `{`, `}` or `:`):
+ * Key layout (built in TypeScript by ../layout.ts; `P` is the configured prefix; ids inside key
+ * names are percent-encoded, so they can never contain `{`, `}` or `:`):
  * - `P{g}:*`, one hash slot: the feed stream `feed`, the active-revocation index `active` (a sorted
  *   set scored by expiry), one record per active entry `r:<member>` (with a TTL equal to the remaining
  *   life of what it covers; a user's newest cutoff is one such record, `u:<user>`), the global
