@@ -10,7 +10,7 @@
 import { Redis } from "ioredis";
 import * as jose from "jose";
 import { createAuth } from "../../dist/index.js";
-import { redisStore } from "../../dist/stores/redis.js";
+import { redisStore } from "../../dist/stores/redis/index.js";
 import { AUDIENCE, AUTH_OPTIONS, ISSUER, QUIET, serveParent } from "./common.mjs";
 
 const config = JSON.parse(process.argv[2]);

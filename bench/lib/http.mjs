@@ -6,7 +6,7 @@
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { createAuth } from "../../dist/index.js";
-import { redisStore } from "../../dist/stores/redis.js";
+import { redisStore } from "../../dist/stores/redis/index.js";
 import { AUTH_OPTIONS, log, median, QUIET, startChild } from "./common.mjs";
 
 const SERVER = fileURLToPath(new URL("./http-server.mjs", import.meta.url));

@@ -5,7 +5,7 @@ import { importOptional, QUIET } from "./common.mjs";
 
 const MODULES = {
   sqlite: "../../dist/stores/sqlite/index.js",
-  redis: "../../dist/stores/redis.js",
+  redis: "../../dist/stores/redis/index.js",
   postgres: "../../dist/stores/postgres.js",
 };
 

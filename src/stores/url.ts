@@ -144,9 +144,9 @@ export async function storeFromUrl(value: string, options: StoreFromUrlOptions =
       return mod.sqliteStore({ path, ...(options.logger ? { logger: options.logger } : {}) });
     }
     case "redis": {
-      let mod: typeof import("./redis.js");
+      let mod: typeof import("./redis/index.js");
       try {
-        mod = await import("./redis.js");
+        mod = await import("./redis/index.js");
       } catch (error) {
         if (isMissingModule(error)) throw missingDriver("redis", "ioredis", error);
         throw error;

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, it } from "vitest";
-import { redisStore } from "../../src/stores/redis.js";
+import { redisStore } from "../../src/stores/redis/index.js";
 import { type RedisServer, redisUnavailableReason, startRedis } from "../helpers/redis-server.js";
 import { runStoreContract } from "./store-contract.js";
 

@@ -7,8 +7,10 @@ import { Cluster } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { type Auth, createAuth } from "../../src/auth.js";
 import type { SessionRecord } from "../../src/core/model.js";
-import { encodeKeyPart, redisStore } from "../../src/stores/redis.js";
-import { CUT_USER, INTENT_ADD, REVOKE } from "../../src/stores/redis-lua.js";
+import { encodeKeyPart, redisStore } from "../../src/stores/redis/index.js";
+import { INTENT_ADD } from "../../src/stores/redis/lua/feed.js";
+import { REVOKE } from "../../src/stores/redis/lua/sessions.js";
+import { CUT_USER } from "../../src/stores/redis/lua/user-cutoff.js";
 import { sessionRecord } from "../helpers/records.mjs";
 import { type RedisCluster, redisUnavailableReason, startRedisCluster } from "../helpers/redis-server.js";
 

@@ -5,7 +5,7 @@
 import { createServer, type Server } from "node:net";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
-import { redisStore } from "../../src/stores/redis.js";
+import { redisStore } from "../../src/stores/redis/index.js";
 import { freePort } from "../helpers/free-port.mjs";
 import { type RedisServer, redisUnavailableReason, startRedis } from "../helpers/redis-server.js";
 

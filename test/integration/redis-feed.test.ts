@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { type Auth, createAuth } from "../../src/auth.js";
 import type { Store } from "../../src/stores/contract.js";
-import { encodeKeyPart, redisStore } from "../../src/stores/redis.js";
+import { encodeKeyPart, redisStore } from "../../src/stores/redis/index.js";
 import { sessionRecord } from "../helpers/records.mjs";
 import { type RedisServer, redisUnavailableReason, startRedis } from "../helpers/redis-server.js";
 

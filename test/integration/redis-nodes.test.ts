@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { type RedisServer, redisUnavailableReason, startRedis } from "../helpers/redis-server.js";
 
 const FIXTURE = new URL("../fixtures/redis-node.mjs", import.meta.url).pathname;
-const DIST = new URL("../../dist/stores/redis.js", import.meta.url).pathname;
+const DIST = new URL("../../dist/stores/redis/index.js", import.meta.url).pathname;
 
 interface Reply {
   ok: boolean;

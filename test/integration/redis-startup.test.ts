@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { createAuth } from "../../src/auth.js";
 import type { Logger } from "../../src/core/logger.js";
 import type { Store } from "../../src/stores/contract.js";
-import { redisStore } from "../../src/stores/redis.js";
+import { redisStore } from "../../src/stores/redis/index.js";
 import { freePort, type RedisServer, redisUnavailableReason, startRedis } from "../helpers/redis-server.js";
 
 const server: RedisServer | undefined = await startRedis();

@@ -19,7 +19,7 @@ import { memoryStore } from "../../src/index.js";
 import { createServer, type RevokitServer } from "../../src/server/index.js";
 import type { Store } from "../../src/stores/contract.js";
 import { postgresStore } from "../../src/stores/postgres.js";
-import { redisStore } from "../../src/stores/redis.js";
+import { redisStore } from "../../src/stores/redis/index.js";
 import { sqliteStore } from "../../src/stores/sqlite/index.js";
 import { statusRegistryFor } from "../../src/stores/status/index.js";
 import { eventually, ROOT } from "../fixtures/server-harness.js";

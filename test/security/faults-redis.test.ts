@@ -7,7 +7,7 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { type Auth, createAuth } from "../../src/index.js";
-import { redisStore } from "../../src/stores/redis.js";
+import { redisStore } from "../../src/stores/redis/index.js";
 import { type RedisServer, redisUnavailableReason, startRedis } from "../helpers/redis-server.js";
 import { crashUnderLoad } from "./revocation-load.js";
 import { outcomeOf, within } from "./store-targets.js";

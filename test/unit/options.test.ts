@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { type AuthOptions, createAuth, memoryStore, storeFromUrl } from "../../src/index.js";
 import { postgresStore } from "../../src/stores/postgres.js";
-import { redisStore } from "../../src/stores/redis.js";
+import { redisStore } from "../../src/stores/redis/index.js";
 import { sqliteStore } from "../../src/stores/sqlite/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "revokit-options-"));

@@ -1,4 +1,5 @@
-import type { EventOutbox, EventReceiver, OutboxEvent, OutboxState } from "./types.js";
+import type { EventOutbox, EventReceiver, OutboxEvent, OutboxState } from "../outbox/types.js";
+import { cell, cells, int, pairs, strings } from "./replies.js";
 
 /** How the Redis outbox reaches the store's connection. */
 export interface RedisOutboxAccess {
@@ -26,6 +27,20 @@ if old then local o = cjson.decode(old) if o.url == ARGV[2] then since = o.since
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode({ url = ARGV[2], since = tonumber(since) }))
 return 1`;
 
+/** An event as {@link RedisOutbox.add} wrote it (our own JSON). */
+function parseEvent(json: string): OutboxEvent {
+  return JSON.parse(json) as OutboxEvent;
+}
+
+/** A receiver as the SET_RECEIVER script wrote it (our own JSON). */
+function parseReceiver(clientId: string, json: string): EventReceiver {
+  const value: unknown = JSON.parse(json);
+  const o = typeof value === "object" && value !== null ? new Map(Object.entries(value)) : new Map();
+  const url = o.get("url");
+  const since = o.get("since");
+  return { clientId, url: typeof url === "string" ? url : "", since: typeof since === "number" ? since : 0 };
+}
+
 /** The {@link EventOutbox} of a Redis store (Lua scripts for the multi-key steps; cluster-safe keys). */
 export class RedisOutbox implements EventOutbox {
   readonly #a: RedisOutboxAccess;
@@ -44,17 +59,14 @@ export class RedisOutbox implements EventOutbox {
   }
 
   async receivers(): Promise<EventReceiver[]> {
-    const flat = (await this.#a.call("HGETALL", `${this.#k}receivers`)) as string[];
-    const out: EventReceiver[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const v = JSON.parse(flat[i + 1] as string) as { url: string; since: number };
-      out.push({ clientId: flat[i] as string, url: v.url, since: v.since });
-    }
+    const out = pairs(await this.#a.call("HGETALL", `${this.#k}receivers`)).map(([clientId, json]) =>
+      parseReceiver(clientId, json),
+    );
     return out.sort((a, b) => (a.clientId < b.clientId ? -1 : 1));
   }
 
   async getCursor(): Promise<string | null> {
-    return ((await this.#a.call("GET", `${this.#k}cursor`)) as string | null) ?? null;
+    return cell(await this.#a.call("GET", `${this.#k}cursor`));
   }
 
   async setCursor(value: string): Promise<void> {
@@ -62,9 +74,8 @@ export class RedisOutbox implements EventOutbox {
   }
 
   async lease(owner: string, _now: number, ttlMs: number): Promise<boolean> {
-    return (
-      (await this.#a.call("EVAL", LEASE, 1, `${this.#k}lease`, owner, Math.max(1, Math.ceil(ttlMs)))) === 1
-    );
+    const ttl = Math.max(1, Math.ceil(ttlMs));
+    return int(await this.#a.call("EVAL", LEASE, 1, `${this.#k}lease`, owner, ttl)) === 1;
   }
 
   async add(events: OutboxEvent[]): Promise<void> {
@@ -75,20 +86,11 @@ export class RedisOutbox implements EventOutbox {
   }
 
   async due(now: number, limit: number): Promise<OutboxEvent[]> {
-    const ids = (await this.#a.call(
-      "ZRANGEBYSCORE",
-      `${this.#k}due`,
-      "-inf",
-      now,
-      "LIMIT",
-      0,
-      limit,
-    )) as string[];
+    const ids = strings(await this.#a.call("ZRANGEBYSCORE", `${this.#k}due`, "-inf", now, "LIMIT", 0, limit));
     if (ids.length === 0) return [];
-    const values = (await this.#a.call("HMGET", `${this.#k}events`, ...ids)) as (string | null)[];
-    return values
+    return cells(await this.#a.call("HMGET", `${this.#k}events`, ...ids))
       .filter((v): v is string => v !== null)
-      .map((v) => JSON.parse(v) as OutboxEvent)
+      .map(parseEvent)
       .filter((e) => e.state === "pending")
       .sort((a, b) => a.createdAt - b.createdAt);
   }
@@ -97,9 +99,9 @@ export class RedisOutbox implements EventOutbox {
     id: string,
     c: Pick<OutboxEvent, "state" | "nextAt" | "attempts" | "lastError">,
   ): Promise<void> {
-    const raw = (await this.#a.call("HGET", `${this.#k}events`, id)) as string | null;
+    const raw = cell(await this.#a.call("HGET", `${this.#k}events`, id));
     if (raw === null) return;
-    const e = { ...(JSON.parse(raw) as OutboxEvent), ...c };
+    const e = { ...parseEvent(raw), ...c };
     await this.#a.call(
       "EVAL",
       UPDATE,
@@ -122,10 +124,9 @@ export class RedisOutbox implements EventOutbox {
   }
 
   async purge(before: number): Promise<void> {
-    const flat = (await this.#a.call("HGETALL", `${this.#k}events`)) as string[];
     const gone: string[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const e = JSON.parse(flat[i + 1] as string) as OutboxEvent;
+    for (const [, json] of pairs(await this.#a.call("HGETALL", `${this.#k}events`))) {
+      const e = parseEvent(json);
       if (e.state !== "pending" && e.createdAt < before) gone.push(e.id);
     }
     if (gone.length > 0) {

@@ -1,5 +1,6 @@
-import type { RedisOutboxAccess } from "../outbox/redis.js";
-import type { StatusEntry, StatusRegistry } from "./types.js";
+import type { StatusEntry, StatusRegistry } from "../status/types.js";
+import type { RedisOutboxAccess } from "./outbox.js";
+import { strings } from "./replies.js";
 
 const ALLOCATE = `local idx = redis.call('INCR', KEYS[1]) - 1
 redis.call('ZADD', KEYS[2], idx, idx .. ' ' .. ARGV[1])
@@ -32,15 +33,9 @@ export class RedisStatusRegistry implements StatusRegistry {
 
   async entries(list: number, afterIdx: number, limit: number): Promise<StatusEntry[]> {
     const [, entries] = this.#keys(list);
-    const members = (await this.#a.call(
-      "ZRANGEBYSCORE",
-      entries,
-      `(${afterIdx}`,
-      "+inf",
-      "LIMIT",
-      0,
-      limit,
-    )) as string[];
+    const members = strings(
+      await this.#a.call("ZRANGEBYSCORE", entries, `(${afterIdx}`, "+inf", "LIMIT", 0, limit),
+    );
     return members.map((m) => {
       const [idx, jti, sid, iat, exp, sub, authTime] = m.split(" ");
       return {
