@@ -31,7 +31,7 @@ export const MARGIN_MS = 60_000;
 /** An ioredis client, standalone or Cluster. */
 export type Client = Redis | Cluster;
 /** A command argument. */
-export type Arg = string | number;
+export type Arg = string | number | Buffer;
 
 /**
  * How a script that can append to the feed runs (lua/lib.ts): `inline` on standalone Redis (the
@@ -109,6 +109,11 @@ export class Connection {
   /** Sends one command on the command connection. */
   send(command: string, ...args: Arg[]): Promise<unknown> {
     return this.#c.call(command, ...args);
+  }
+
+  /** Sends one command on the command connection; bulk replies come back as Buffers. */
+  sendBuffer(command: string, ...args: Arg[]): Promise<unknown> {
+    return this.#c.callBuffer(command, ...args);
   }
 
   /** Runs a script (lua/) by SHA, loading it when the server does not know it; the common ARGV first. */

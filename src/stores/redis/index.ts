@@ -13,6 +13,7 @@ import type {
   ClientRecord,
   NewRevocation,
   RevocationCheck,
+  RevocationCheckpoint,
   RevocationEntry,
   RevocationMeta,
   RevocationSnapshot,
@@ -30,6 +31,7 @@ import { checkOptionNames, durationOption } from "../../core/options.js";
 import { STDERR_LOGGER } from "../../loggers.js";
 import type { Store, StoreOpenOptions } from "../contract.js";
 import * as accounts from "./accounts.js";
+import * as checkpoint from "./checkpoint.js";
 import { type Arg, Connection, newEpoch } from "./connection.js";
 import type { RedisContext } from "./context.js";
 import * as feed from "./feed.js";
@@ -248,6 +250,18 @@ class RedisStore implements Store {
   }
   purge(now: number): Promise<number> {
     return this.#do((c) => feed.purge(c, now), 60 * this.#ctx.conn.timeoutMs);
+  }
+
+  // ---- checkpoints -------------------------------------------------------------------------------
+
+  readCheckpoint(): Promise<RevocationCheckpoint | null> {
+    return this.#do(checkpoint.readCheckpoint, 30 * this.#ctx.conn.timeoutMs);
+  }
+  checkpointTakenAt(): Promise<number> {
+    return this.#do(checkpoint.checkpointTakenAt);
+  }
+  writeCheckpoint(value: RevocationCheckpoint): Promise<boolean> {
+    return this.#do((c) => checkpoint.writeCheckpoint(c, value), 30 * this.#ctx.conn.timeoutMs);
   }
 
   // ---- accounts

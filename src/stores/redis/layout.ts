@@ -69,6 +69,10 @@ export class KeyLayout {
   get clients(): string {
     return `${this.prefix}{c}:clients`;
   }
+  /** The newest checkpoint (a hash: `t` when taken, `d` the bytes), in a slot of its own. */
+  get checkpoint(): string {
+    return `${this.prefix}{cp}:checkpoint`;
+  }
   rate(key: string): string {
     return `${this.prefix}rl:${enc(key)}`;
   }

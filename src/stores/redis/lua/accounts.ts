@@ -68,3 +68,11 @@ redis.call('HSET', KEYS[1], 'c', 1, 'r', reset)
 redis.call('PEXPIRE', KEYS[1], fmt(window + MARGIN))
 return {1, reset}
 `);
+
+/** Stores a checkpoint unless the stored one is as new or newer. KEYS: checkpoint. ARGV[5..]: takenAt, bytes. */
+export const WRITE_CHECKPOINT = script(`
+local at = redis.call('HGET', KEYS[1], 't')
+if at and tonumber(at) >= tonumber(ARGV[5]) then return 0 end
+redis.call('HSET', KEYS[1], 't', ARGV[5], 'd', ARGV[6])
+return 1
+`);
