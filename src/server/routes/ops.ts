@@ -9,7 +9,7 @@ async function probeStore(ctx: ServerContext): Promise<string | null> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      ctx.auth.store.check({ jti: "healthz-probe" }, ctx.now()),
+      ctx.store.check({ jti: "healthz-probe" }, ctx.now()),
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(new Error("timed out")), STORE_PROBE_MS);
       }),
