@@ -3,6 +3,7 @@
  * `Auth` on it for one command.
  */
 import { type Auth, createAuth } from "../auth.js";
+import { errorText } from "../core/error-text.js";
 import { StoreMissingError } from "../core/errors.js";
 import type { Algorithm } from "../core/keys.js";
 import type { Logger } from "../core/logger.js";
@@ -111,7 +112,11 @@ export async function openAdmin(parsed: Parsed): Promise<Admin> {
     });
     return { auth, store };
   } catch (error) {
-    await store.close().catch(() => undefined);
+    await store
+      .close()
+      .catch((closeError: unknown) =>
+        cliLogger.warn({}, `closing the store failed: ${errorText(closeError)}`),
+      );
     throw error;
   }
 }

@@ -138,9 +138,12 @@ export class FeedHub {
 
   #startLoop(): void {
     if (this.#loop || this.#closed) return;
-    this.#loop = this.#follow().finally(() => {
-      this.#loop = undefined;
-    });
+    // The loop handles the store's failures itself; anything else that ends it is logged here.
+    this.#loop = this.#follow()
+      .catch((error: unknown) => this.#failures.failed(error))
+      .finally(() => {
+        this.#loop = undefined;
+      });
   }
 
   async #follow(): Promise<void> {
@@ -198,6 +201,6 @@ export class FeedHub {
   async close(): Promise<void> {
     this.#closed = true;
     for (const wake of [...this.#waiters]) wake();
-    await this.#loop?.catch(() => undefined);
+    await this.#loop;
   }
 }

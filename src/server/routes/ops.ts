@@ -55,14 +55,14 @@ export const opsRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => 
           status: "unavailable",
           error: "temporarily_unavailable",
           error_description: storeProblem ?? "the revocation replica is not current",
-          store: status.store,
+          store: ctx.store.kind,
           checks,
           replica,
         });
     }
     return {
       status: "ok",
-      store: status.store,
+      store: ctx.store.kind,
       checks,
       replica,
       signing_key: status.keys.find((k) => k.signing)?.kid ?? null,
