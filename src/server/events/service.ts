@@ -207,7 +207,7 @@ export class EventService {
       this.#ring = { ring: new KeyRing((await this.#store.listKeys()).map(loadKey)), at: now };
     }
     const key = this.#ring.ring.signingKey(this.#algorithm, now);
-    if (!key) throw new Error("no signing key is active");
+    if (!key) throw new NoSigningKeyError("no signing key is active");
     return new jose.CompactSign(new TextEncoder().encode(JSON.stringify(claims)))
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "secevent+jwt" })
       .sign(key.signingKey);
@@ -292,6 +292,11 @@ export class EventService {
     if (this.#timer) clearInterval(this.#timer);
     await this.#running;
   }
+}
+
+/** No key may sign now; the step runs again at the next tick. Named, as logs show an error's name only. */
+class NoSigningKeyError extends Error {
+  override name = "NoSigningKeyError";
 }
 
 /** POSTs one SET; resolves with the status and, for a 400, the receiver's `err` code. */
