@@ -24,8 +24,8 @@ async function startAuthServer(path) {
   const server = await createServer({ store: `sqlite:${path}`, port: 0, logger: "silent", scrypt: CHEAP });
   await server.listen();
   await server.auth.ready();
-  if (!(await server.auth.store.getClient("bench-rs"))) {
-    await server.auth.store.addClient({
+  if (!(await server.store.getClient("bench-rs"))) {
+    await server.store.addClient({
       clientId: "bench-rs",
       secretHash: await hashSecret(SECRET, CHEAP),
       createdAt: Date.now(),
@@ -69,7 +69,7 @@ export async function benchRemote(dir, samples) {
   try {
     receiver.listen(0, "127.0.0.1");
     await new Promise((r) => receiver.once("listening", r));
-    const outbox = eventOutboxFor(server.auth.store);
+    const outbox = eventOutboxFor(server.store);
     await outbox.init();
     await outbox.setReceiver("bench-rs", `http://127.0.0.1:${receiver.address().port}/events`, Date.now());
     for (let i = 0; i < 3; i++) verifiers.push(await startChild(VERIFIER, verifierConfig(server)));

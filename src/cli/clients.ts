@@ -1,21 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { CLIENT_ID_PATTERN, DEFAULT_CLIENT, hashClientSecret } from "../server/clients.js";
 import { eventOutboxFor } from "../stores/outbox/index.js";
-import {
-  badSubcommand,
-  CliError,
-  commandHelp,
-  type Flags,
-  iso,
-  optional,
-  out,
-  parseCommand,
-  printList,
-  readSecretLine,
-  STORE_FLAGS,
-  usage,
-  withAdmin,
-} from "./common.js";
+import { STORE_FLAGS, withAdmin } from "./admin.js";
+import { badSubcommand, commandHelp, type Flags, optional, parseCommand } from "./args.js";
+import { CliError, usage } from "./errors.js";
+import { readSecretLine } from "./input.js";
+import { iso, out, printList } from "./output.js";
 
 const FLAGS: Flags = {
   secret: {
@@ -78,11 +68,11 @@ export async function clients(args: string[]): Promise<number> {
       if (eventsUrl !== undefined && !isHttpUrl(eventsUrl))
         throw usage("--events-url must be an http(s) URL");
       const secretHash = hashClientSecret(secret);
-      return withAdmin(parsed, async (auth) => {
-        const result = await auth.store.addClient({ clientId: id, secretHash, createdAt: Date.now() });
+      return withAdmin(parsed, async ({ store }) => {
+        const result = await store.addClient({ clientId: id, secretHash, createdAt: Date.now() });
         if (result === "exists") throw new CliError(`client already exists: ${id}`);
         if (eventsUrl !== undefined) {
-          const outbox = eventOutboxFor(auth.store);
+          const outbox = eventOutboxFor(store);
           await outbox.init();
           await outbox.setReceiver(id, eventsUrl, Date.now());
         }
@@ -92,8 +82,8 @@ export async function clients(args: string[]): Promise<number> {
     }
     case "list": {
       if (rest.length > 0) throw usage("clients list takes no arguments");
-      return withAdmin(parsed, async (auth) => {
-        const list = await auth.store.listClients();
+      return withAdmin(parsed, async ({ store }) => {
+        const list = await store.listClients();
         printList(
           parsed,
           list,
@@ -111,10 +101,10 @@ export async function clients(args: string[]): Promise<number> {
     case "remove": {
       if (rest.length !== 1) throw usage("clients remove takes one ID");
       const id = rest[0] as string;
-      return withAdmin(parsed, async (auth) => {
-        if (!(await auth.store.removeClient(id))) throw new CliError(`no such client: ${id}`);
+      return withAdmin(parsed, async ({ store }) => {
+        if (!(await store.removeClient(id))) throw new CliError(`no such client: ${id}`);
         // Its security events stop too.
-        const outbox = eventOutboxFor(auth.store);
+        const outbox = eventOutboxFor(store);
         await outbox.init();
         await outbox.setReceiver(id, null, Date.now());
         out(`removed client ${id}`);

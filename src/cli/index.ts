@@ -5,7 +5,7 @@
  * errors exit 2, other failures 1.
  */
 import { readFileSync } from "node:fs";
-import { CliError, describeError } from "./common.js";
+import { CliError, describeError } from "./errors.js";
 
 type Command = (args: string[]) => Promise<number>;
 

@@ -3,16 +3,10 @@ import { StoreMissingError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { SILENT_LOGGER } from "../loggers.js";
 import { parseStoreUrl, redactStoreUrl, storeFromUrl } from "../stores/url.js";
-import {
-  algorithmFlag,
-  commandHelp,
-  type Flags,
-  out,
-  parseCommand,
-  STORE_FLAG,
-  storeUrlFlag,
-  usage,
-} from "./common.js";
+import { STORE_FLAG, storeUrlFlag } from "./admin.js";
+import { algorithmFlag, commandHelp, type Flags, parseCommand } from "./args.js";
+import { usage } from "./errors.js";
+import { out } from "./output.js";
 
 const FLAGS: Flags = {
   store: STORE_FLAG,

@@ -1,20 +1,16 @@
 import { parseDuration } from "../core/duration.js";
+import { STORE_FLAGS, withAdmin } from "./admin.js";
 import {
   badSubcommand,
-  CliError,
   commandHelp,
   type Flags,
-  iso,
   optional,
-  out,
   type Parsed,
   parseCommand,
   parseTime,
-  printList,
-  STORE_FLAGS,
-  usage,
-  withAdmin,
-} from "./common.js";
+} from "./args.js";
+import { CliError, usage } from "./errors.js";
+import { iso, out, printList } from "./output.js";
 
 const FLAGS: Flags = {
   now: {
@@ -63,8 +59,8 @@ export async function keys(args: string[]): Promise<number> {
   if (rest.length > 0) throw usage(`keys ${sub ?? ""} takes no arguments`.replace("  ", " "));
   switch (sub) {
     case "list":
-      return withAdmin(parsed, async (auth) => {
-        const stored = await auth.store.listKeys();
+      return withAdmin(parsed, async ({ auth, store }) => {
+        const stored = await store.listKeys();
         const status = auth.status();
         const now = Date.now();
         const rows = stored.map((k) => {
@@ -104,7 +100,7 @@ export async function keys(args: string[]): Promise<number> {
         }
         activateAt = new Date(Date.now() + ms);
       }
-      return withAdmin(parsed, async (auth) => {
+      return withAdmin(parsed, async ({ auth }) => {
         const key = await auth.rotateKeys(activateAt ? { activateAt } : { immediate });
         out(
           JSON.stringify({
@@ -126,7 +122,7 @@ async function revoke(parsed: Parsed, rest: string[]): Promise<number> {
   if (rest.length !== 1) throw usage("keys revoke takes one KID");
   const kid = rest[0] as string;
   if (!/^[\x21-\x7e]{1,256}$/.test(kid)) throw usage("KID must be 1 to 256 printable characters");
-  return withAdmin(parsed, async (auth) => {
+  return withAdmin(parsed, async ({ auth }) => {
     const result = await auth.revokeKey(kid, { actor: "admin", reason: "key_withdrawn" });
     if (!result) throw new CliError(`no such key: ${kid}`);
     out(

@@ -1,19 +1,9 @@
 import { isRefreshTokenShape } from "../core/ids.js";
-import {
-  CliError,
-  commandHelp,
-  confirm,
-  type Flags,
-  findUser,
-  optional,
-  out,
-  parseCommand,
-  parsePastTime,
-  readSecretLine,
-  STORE_FLAGS,
-  usage,
-  withAdmin,
-} from "./common.js";
+import { findUser, STORE_FLAGS, withAdmin } from "./admin.js";
+import { commandHelp, type Flags, optional, parseCommand, parsePastTime } from "./args.js";
+import { CliError, usage } from "./errors.js";
+import { confirm, readSecretLine } from "./input.js";
+import { out } from "./output.js";
 
 const FLAGS: Flags = {
   session: {
@@ -93,7 +83,7 @@ export async function revoke(args: string[]): Promise<number> {
   };
   // Without a terminal to ask on, refuse before touching the store.
   if (everyone && parsed.values.yes !== true && !process.stdin.isTTY) await confirm(parsed, everyone);
-  return withAdmin(parsed, async (auth) => {
+  return withAdmin(parsed, async ({ auth, store }) => {
     if (everyone) await confirm(parsed, everyone);
     switch (grain) {
       case "session": {
@@ -104,7 +94,7 @@ export async function revoke(args: string[]): Promise<number> {
         return 0;
       }
       case "user": {
-        const user = await findUser(auth, value);
+        const user = await findUser(store, value);
         await auth.logoutAll(user.id, opts);
         out(`revoked every session of ${user.username}`);
         return 0;

@@ -1,6 +1,7 @@
 import { parseDuration } from "../core/duration.js";
 import { type StartServerOptions, startServer } from "../server/index.js";
 import { LOG_LEVELS, LOG_REQUESTS, type LogLevel, type LogRequests } from "../server/logger.js";
+import { STORE_FLAG, storeUrlFlag } from "./admin.js";
 import {
   algorithmFlag,
   commandHelp,
@@ -10,10 +11,8 @@ import {
   optional,
   type Parsed,
   parseCommand,
-  STORE_FLAG,
-  storeUrlFlag,
-  usage,
-} from "./common.js";
+} from "./args.js";
+import { usage } from "./errors.js";
 
 /** Every flag of `serve`, each also read from its environment variable. */
 export const SERVE_FLAGS: Flags = {

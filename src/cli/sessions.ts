@@ -1,14 +1,7 @@
-import {
-  commandHelp,
-  type Flags,
-  findUser,
-  iso,
-  parseCommand,
-  printList,
-  STORE_FLAGS,
-  usage,
-  withAdmin,
-} from "./common.js";
+import { findUser, STORE_FLAGS, withAdmin } from "./admin.js";
+import { commandHelp, type Flags, parseCommand } from "./args.js";
+import { usage } from "./errors.js";
+import { iso, printList } from "./output.js";
 
 const FLAGS: Flags = { ...STORE_FLAGS, json: { type: "boolean", help: "print JSON" } };
 
@@ -28,8 +21,8 @@ export async function sessions(args: string[]): Promise<number> {
   if (!parsed) return 0;
   if (parsed.positionals.length !== 1) throw usage("sessions takes one USER (see revokit sessions --help)");
   const name = parsed.positionals[0] as string;
-  return withAdmin(parsed, async (auth) => {
-    const user = await findUser(auth, name);
+  return withAdmin(parsed, async ({ auth, store }) => {
+    const user = await findUser(store, name);
     const list = await auth.listSessions(user.id);
     printList(
       parsed,

@@ -1,15 +1,8 @@
 import { DEFAULT_STORE_URL, redactStoreUrl } from "../stores/url.js";
-import {
-  commandHelp,
-  type Flags,
-  iso,
-  optional,
-  out,
-  parseCommand,
-  STORE_FLAGS,
-  usage,
-  withAdmin,
-} from "./common.js";
+import { STORE_FLAGS, withAdmin } from "./admin.js";
+import { commandHelp, type Flags, optional, parseCommand } from "./args.js";
+import { usage } from "./errors.js";
+import { iso, out } from "./output.js";
 
 const FLAGS: Flags = { ...STORE_FLAGS, json: { type: "boolean", help: "print JSON" } };
 
@@ -28,15 +21,15 @@ export async function status(args: string[]): Promise<number> {
   const parsed = parseCommand(args, FLAGS, STATUS_HELP);
   if (!parsed) return 0;
   if (parsed.positionals.length > 0) throw usage("status takes no arguments");
-  return withAdmin(parsed, async (auth) => {
+  return withAdmin(parsed, async ({ auth, store }) => {
     const s = auth.status();
-    const users = await auth.store.listUsers();
-    const clients = await auth.store.listClients();
+    const users = await store.listUsers();
+    const clients = await store.listClients();
     const report = {
       store: {
-        kind: s.store,
+        kind: store.kind,
         url: redactStoreUrl(optional(parsed, "store") ?? DEFAULT_STORE_URL),
-        durable: auth.store.durable,
+        durable: store.durable,
       },
       revocations: {
         tokens: s.replica.tokens,

@@ -2,22 +2,11 @@ import { randomId } from "../core/ids.js";
 import type { UserRecord } from "../core/model.js";
 import { hashSecret } from "../server/passwords.js";
 import { passwordProblem, usernameProblem } from "../server/users.js";
-import {
-  badSubcommand,
-  CliError,
-  commandHelp,
-  type Flags,
-  findUser,
-  iso,
-  out,
-  parseCommand,
-  printList,
-  promptHidden,
-  readSecretLine,
-  STORE_FLAGS,
-  usage,
-  withAdmin,
-} from "./common.js";
+import { findUser, STORE_FLAGS, withAdmin } from "./admin.js";
+import { badSubcommand, commandHelp, type Flags, parseCommand } from "./args.js";
+import { CliError, usage } from "./errors.js";
+import { promptHidden, readSecretLine } from "./input.js";
+import { iso, out, printList } from "./output.js";
 
 const FLAGS: Flags = { ...STORE_FLAGS, json: { type: "boolean", help: "print JSON (list)" } };
 
@@ -71,7 +60,7 @@ export async function users(args: string[]): Promise<number> {
       const problem = passwordProblem(password);
       if (problem) throw usage(problem);
       const passwordHash = await hashSecret(password);
-      return withAdmin(parsed, async (auth) => {
+      return withAdmin(parsed, async ({ store }) => {
         const user: UserRecord = {
           id: randomId(),
           username: name.toLowerCase(),
@@ -79,7 +68,7 @@ export async function users(args: string[]): Promise<number> {
           createdAt: Date.now(),
           disabledAt: null,
         };
-        if ((await auth.store.createUser(user)) === "taken")
+        if ((await store.createUser(user)) === "taken")
           throw new CliError(`username taken: ${user.username}`);
         out(JSON.stringify({ user_id: user.id, username: user.username }));
         return 0;
@@ -87,8 +76,8 @@ export async function users(args: string[]): Promise<number> {
     }
     case "list": {
       if (rest.length > 0) throw usage("users list takes no arguments");
-      return withAdmin(parsed, async (auth) => {
-        const list = await auth.store.listUsers();
+      return withAdmin(parsed, async ({ store }) => {
+        const list = await store.listUsers();
         printList(
           parsed,
           list,
@@ -108,8 +97,8 @@ export async function users(args: string[]): Promise<number> {
     case "enable":
     case "delete": {
       const name = oneName(rest, sub);
-      return withAdmin(parsed, async (auth) => {
-        const user = await findUser(auth, name);
+      return withAdmin(parsed, async ({ auth, store }) => {
+        const user = await findUser(store, name);
         if (sub === "enable") {
           await auth.enableUser(user.id);
           out(`enabled ${user.username}`);

@@ -1,13 +1,6 @@
 import { AuthError, RevocationUnavailableError } from "../core/errors.js";
-import { httpErrorFor } from "../core/http-errors.js";
+import { type HttpError, httpErrorFor } from "../core/http-errors.js";
 import { AuthHttpError } from "../http/bearer.js";
-
-/** An HTTP answer of the server: status, extra headers and the JSON body `{ error, error_description }`. */
-export interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  body: { error: string; error_description: string };
-}
 
 /**
  * An error a route throws on purpose: the status, the stable `error` code of the body and a
@@ -66,21 +59,13 @@ export function serverError(): ApiError {
 }
 
 /**
- * Maps any error to the answer the client gets. Every answer is `{ error, error_description }`: a
+ * Maps any error to the answer the client gets (the one answer shape of the core, {@link HttpError},
+ * that the middlewares send too). Every answer is `{ error, error_description }`: a
  * store outage, a stale replica or a shutdown is a 503 `temporarily_unavailable` with `Retry-After`;
  * anything unexpected is a 500 `server_error` (a fault, logged). Descriptions never echo request content.
  */
-export function answerFor(error: unknown): { answer: Answer; fault: boolean } {
-  if (error instanceof ApiError) {
-    return {
-      answer: {
-        status: error.status,
-        headers: error.headers,
-        body: { error: error.code, error_description: error.message },
-      },
-      fault: false,
-    };
-  }
+export function answerFor(error: unknown): { answer: HttpError; fault: boolean } {
+  if (error instanceof ApiError) return { answer: toAnswer(error), fault: false };
   if (error instanceof AuthHttpError) {
     return { answer: { status: error.status, headers: error.headers, body: error.body }, fault: false };
   }
@@ -128,7 +113,7 @@ function grantDescription(code: string): string {
     : "The refresh token is invalid, expired or revoked";
 }
 
-function toAnswer(error: ApiError): Answer {
+function toAnswer(error: ApiError): HttpError {
   return {
     status: error.status,
     headers: error.headers,

@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Auth } from "../auth.js";
+import type { AccountStore } from "../stores/contract.js";
 import { ApiError, invalidRequest } from "./api-error.js";
 import { verifySecret } from "./passwords.js";
 import type { LoginLimiter } from "./rate-limit.js";
@@ -79,15 +80,26 @@ export async function verifyClientSecret(secret: string, encoded: string): Promi
  * a resource server can introspect every request without a store write each time.
  */
 export class ClientAuthenticator {
-  readonly #auth: Auth;
+  readonly #auth: Pick<Auth, "storeCall">;
+  readonly #store: AccountStore;
   readonly #realm: string;
   readonly #limiter: LoginLimiter;
   readonly #now: () => number;
   readonly #verified = new Map<string, number>();
 
-  /** `realm` goes into the `WWW-Authenticate: Basic` challenge of a 401 `invalid_client`. */
-  constructor(auth: Auth, realm: string, now: () => number, limiter: LoginLimiter) {
+  /**
+   * The clients live in `store`; `auth.storeCall` turns its failures into 503s. `realm` goes into the
+   * `WWW-Authenticate: Basic` challenge of a 401 `invalid_client`.
+   */
+  constructor(
+    auth: Pick<Auth, "storeCall">,
+    store: AccountStore,
+    realm: string,
+    now: () => number,
+    limiter: LoginLimiter,
+  ) {
     this.#auth = auth;
+    this.#store = store;
     this.#realm = realm;
     this.#now = now;
     this.#limiter = limiter;
@@ -138,14 +150,14 @@ export class ClientAuthenticator {
   async #public(clientId: string): Promise<ClientIdentity> {
     if (clientId === DEFAULT_CLIENT) return { clientId, confidential: false };
     if (!PRESENTED_CLIENT_ID.test(clientId)) throw this.invalidClient();
-    const client = await this.#auth.storeCall(() => this.#auth.store.getClient(clientId));
+    const client = await this.#auth.storeCall(() => this.#store.getClient(clientId));
     if (client && client.secretHash === null) return { clientId, confidential: false };
     throw this.invalidClient();
   }
 
   async #confidential(clientId: string, secret: string, ip: string): Promise<ClientIdentity> {
     const wellFormed = PRESENTED_CLIENT_ID.test(clientId) && clientId !== DEFAULT_CLIENT;
-    const client = wellFormed ? await this.#auth.storeCall(() => this.#auth.store.getClient(clientId)) : null;
+    const client = wellFormed ? await this.#auth.storeCall(() => this.#store.getClient(clientId)) : null;
     const stored = client?.secretHash ?? null;
     const now = this.#now();
     const key =

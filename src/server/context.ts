@@ -1,5 +1,6 @@
 import type { preHandlerAsyncHookHandler } from "fastify";
 import type { Auth } from "../auth.js";
+import type { Store } from "../stores/contract.js";
 import type { ClientAuthenticator } from "./clients.js";
 import type { CookiePolicy } from "./cookies.js";
 import type { ServerMetrics } from "./metrics.js";
@@ -9,7 +10,15 @@ import type { Users } from "./users.js";
 
 /** Everything the routes share; built once by `createServer`. */
 export interface ServerContext {
+  /** The `Auth` the server issues and verifies with (and whose `storeCall` maps store failures). */
   auth: Auth;
+  /**
+   * The store the server opened, or was given with its `Auth`: the same store as the `Auth`'s. The
+   * server reads it here, never through the `Auth`, and hands each part the contract it needs:
+   * `AccountStore` to users, clients and rate limits, `RevocationStore` to the feed, the security
+   * events and the status lists.
+   */
+  store: Store;
   users: Users;
   clients: ClientAuthenticator;
   limiter: LoginLimiter;

@@ -1,5 +1,6 @@
 import type { ChangeBatch, RevocationEntry } from "../core/model.js";
-import type { Store } from "../stores/contract.js";
+import type { RevocationStore } from "../stores/contract.js";
+import type { FailureLog } from "./failures.js";
 
 /**
  * Pause between two reads of the store, ms. The hub polls (reads that never block) so it never queues
@@ -27,13 +28,6 @@ interface Span {
   entries: RevocationEntry[];
 }
 
-/** What the feed endpoint answers a reader. */
-export interface FeedAnswer {
-  epoch: string;
-  cursor: string;
-  entries: RevocationEntry[];
-}
-
 /**
  * Serves the revocation feed to many remote readers with ONE follower of the store: the hub reads the
  * store's change feed in a loop, keeps the recent entries in memory, and answers each long poll from
@@ -43,8 +37,9 @@ export interface FeedAnswer {
  * from before a restart) are answered from the store directly.
  */
 export class FeedHub {
-  readonly #store: Store;
+  readonly #store: RevocationStore;
   readonly #now: () => number;
+  readonly #failures: FailureLog;
   #head: string | undefined;
   #epoch = "";
   #spans: Span[] = [];
@@ -57,12 +52,15 @@ export class FeedHub {
   #closed = false;
   #waiters = new Set<() => void>();
   #lastRequestAt = 0;
-  /** Called on every store error of the loop (it retries by itself). */
-  onError: ((error: unknown) => void) | undefined;
 
-  constructor(store: Store, now: () => number) {
+  /**
+   * Reads the feed of `store`. The loop retries a failed read by itself; `failures` logs and counts
+   * each failure, and the recovery.
+   */
+  constructor(store: RevocationStore, now: () => number, failures: FailureLog) {
     this.#store = store;
     this.#now = now;
+    this.#failures = failures;
   }
 
   /** The store's epoch as last read by the hub (`""` before its first read). */
@@ -74,7 +72,7 @@ export class FeedHub {
    * Entries after `cursor`, waiting up to `waitMs` for some. Resolves with an empty batch (a
    * heartbeat: nothing was recorded after `cursor` as of the request) when none came.
    */
-  async read(cursor: string, waitMs: number): Promise<FeedAnswer> {
+  async read(cursor: string, waitMs: number): Promise<ChangeBatch> {
     const arrived = this.#now();
     this.#lastRequestAt = arrived;
     const deadline = arrived + waitMs;
@@ -96,7 +94,7 @@ export class FeedHub {
   }
 
   /** Entries after `cursor` from the buffer, or `undefined` when `cursor` is not a known position. */
-  #from(cursor: string): FeedAnswer | undefined {
+  #from(cursor: string): ChangeBatch | undefined {
     if (cursor === this.#head) return { epoch: this.#epoch, cursor, entries: [] };
     const at = this.#byFrom.get(cursor);
     if (at === undefined) return undefined;
@@ -111,7 +109,7 @@ export class FeedHub {
   }
 
   /** A reader the buffer cannot serve: the store directly, without waiting on it (polling instead). */
-  async #directUntil(cursor: string, deadline: number): Promise<FeedAnswer> {
+  async #directUntil(cursor: string, deadline: number): Promise<ChangeBatch> {
     for (;;) {
       const batch = await this.#direct(cursor);
       if (batch.entries.length > 0 || batch.epoch !== this.#epoch || this.#now() >= deadline) return batch;
@@ -120,8 +118,8 @@ export class FeedHub {
     }
   }
 
-  async #direct(cursor: string): Promise<FeedAnswer> {
-    const batch: ChangeBatch = await this.#store.changes(cursor, { waitMs: 0, limit: LIMIT });
+  async #direct(cursor: string): Promise<ChangeBatch> {
+    const batch = await this.#store.changes(cursor, { waitMs: 0, limit: LIMIT });
     return { epoch: batch.epoch, cursor: batch.cursor, entries: batch.entries };
   }
 
@@ -140,9 +138,12 @@ export class FeedHub {
 
   #startLoop(): void {
     if (this.#loop || this.#closed) return;
-    this.#loop = this.#follow().finally(() => {
-      this.#loop = undefined;
-    });
+    // The loop handles the store's failures itself; anything else that ends it is logged here.
+    this.#loop = this.#follow()
+      .catch((error: unknown) => this.#failures.failed(error))
+      .finally(() => {
+        this.#loop = undefined;
+      });
   }
 
   async #follow(): Promise<void> {
@@ -165,9 +166,10 @@ export class FeedHub {
         pause = batch.entries.length > 0 ? 0 : HUB_WAIT_MS;
         this.#lastRead = { startedAt };
         backoff = 10;
+        this.#failures.recovered();
       } catch (error) {
         if (this.#closed) return;
-        this.onError?.(error);
+        this.#failures.failed(error);
         pause = backoff;
         backoff = Math.min(backoff * 2, 500);
       }
@@ -199,6 +201,6 @@ export class FeedHub {
   async close(): Promise<void> {
     this.#closed = true;
     for (const wake of [...this.#waiters]) wake();
-    await this.#loop?.catch(() => undefined);
+    await this.#loop;
   }
 }

@@ -11,8 +11,11 @@ import type { FastifyInstance } from "fastify";
 import type { Logger as PinoLogger } from "pino";
 import { type Auth, createAuth } from "../auth.js";
 import { parseDuration } from "../core/duration.js";
+import { errorText } from "../core/error-text.js";
 import { ConfigInvalidError } from "../core/errors.js";
 import { requireAuth } from "../http/fastify.js";
+import type { Store } from "../stores/contract.js";
+import { statusRegistryFor } from "../stores/status/index.js";
 import { DEFAULT_STORE_URL, redactStoreUrl, storeFromUrl } from "../stores/url.js";
 import { buildApp } from "./app.js";
 import { ClientAuthenticator } from "./clients.js";
@@ -43,6 +46,8 @@ export interface RevokitServer {
   app: FastifyInstance;
   /** The `Auth` the server issues and verifies with. */
   auth: Auth;
+  /** The store the server holds: opened from `options.store`, or the one given with `options.auth`. */
+  store: Store;
   /** The issuer (`iss` of the tokens, base of the metadata URLs). */
   issuer: string;
   /** The server's logger. */
@@ -61,6 +66,11 @@ export interface StartServerOptions extends ServerOptions {
 
 function fail(option: string, message: string): never {
   throw new ConfigInvalidError(option, message);
+}
+
+/** Logs a failed clean-up after a failed start (the start's own error is what the caller gets). */
+function closeFailed(log: PinoLogger, what: string): (error: unknown) => void {
+  return (error) => log.warn({ err: errorText(error) }, `closing ${what} after a failed start failed`);
 }
 
 /** A free TCP port on `host` (for a default issuer when `port` is 0). */
@@ -102,12 +112,17 @@ function rateLimits(input: Partial<RateLimitOptions> | undefined): RateLimitOpti
 
 /**
  * Creates the server: opens the store (a URL or a `Store`), creates the `Auth` (keys are generated
- * on first start and kept in the store), and builds the Fastify app. Does not listen yet.
+ * on first start and kept in the store), and builds the Fastify app. Does not listen yet. To serve an
+ * existing `Auth`, pass it with the `Store` it was created with (`{ auth, store }`); without that
+ * store it throws a `TypeError`.
  * @example
  * const server = await createServer({ store: "memory:", port: 0 });
  * const url = await server.listen();
  */
 export async function createServer(options: ServerOptions = {}): Promise<RevokitServer> {
+  if (options.auth !== undefined && (typeof options.store !== "object" || options.store === null)) {
+    throw new TypeError("createServer: pass the store the Auth was created with as `store`");
+  }
   const host = options.host ?? "127.0.0.1";
   let port = options.port ?? 3000;
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail("port", "must be an integer from 0 to 65535");
@@ -138,22 +153,25 @@ export async function createServer(options: ServerOptions = {}): Promise<Revokit
   }
   checkIssuer(issuer);
 
+  const metrics = new ServerMetrics();
+  const store =
+    typeof options.store === "object" && options.store !== null
+      ? options.store
+      : await storeFromUrl(options.store ?? DEFAULT_STORE_URL, {
+          logger: log.child({ component: "store" }),
+        });
   let auth = options.auth;
   const ownsAuth = auth === undefined;
   let statusLists: StatusLists | undefined;
   if (!auth) {
-    const store =
-      typeof options.store === "object" && options.store !== null
-        ? options.store
-        : await storeFromUrl(options.store ?? DEFAULT_STORE_URL, {
-            logger: log.child({ component: "store" }),
-          });
-    statusLists = new StatusLists(
+    statusLists = new StatusLists({
       store,
-      issuer.replace(/\/+$/, ""),
-      parseDuration(options.accessTokenTtl ?? "15m", "accessTokenTtl"),
+      registry: () => statusRegistryFor(store),
+      issuerBase: issuer.replace(/\/+$/, ""),
+      accessTtlMs: parseDuration(options.accessTokenTtl ?? "15m", "accessTokenTtl"),
       now,
-    );
+      failures: metrics.failureLog(log, "status_lists", "status lists: purging old lists failed"),
+    });
     const lists = statusLists;
     try {
       auth = await createAuth({
@@ -174,18 +192,20 @@ export async function createServer(options: ServerOptions = {}): Promise<Revokit
         ...options.authOptions,
       });
     } catch (error) {
-      await store.close().catch(() => undefined);
+      await store.close().catch(closeFailed(log, "the store"));
       throw error;
     }
   }
 
-  const metrics = new ServerMetrics();
   const base = issuer.replace(/\/+$/, "");
-  const limiter = new LoginLimiter(auth, limits, now, (kind) => metrics.count(metrics.rateLimited, kind));
+  const limiter = new LoginLimiter(auth, store, limits, now, (kind) =>
+    metrics.count(metrics.rateLimited, kind),
+  );
   const ctx: ServerContext = {
     auth,
-    users: new Users(auth, passwordPolicy(options)),
-    clients: new ClientAuthenticator(auth, realm, now, limiter),
+    store,
+    users: new Users(auth, store, passwordPolicy(options)),
+    clients: new ClientAuthenticator(auth, store, realm, now, limiter),
     limiter,
     metrics,
     issuer: base,
@@ -213,7 +233,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Revokit
       logRequests: options.logRequests,
     });
   } catch (error) {
-    if (ownsAuth) await auth.close().catch(() => undefined);
+    if (ownsAuth) await auth.close().catch(closeFailed(log, "the Auth"));
     throw error;
   }
 
@@ -226,6 +246,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Revokit
   return {
     app,
     auth: theAuth,
+    store,
     issuer,
     log,
     async listen() {
@@ -237,7 +258,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Revokit
         {
           url,
           issuer,
-          store: theAuth.store.kind,
+          store: store.kind,
           storeUrl,
           failMode: theAuth.failMode,
           register: ctx.register,
@@ -273,7 +294,7 @@ export async function startServer(
   try {
     url = await server.listen();
   } catch (error) {
-    await server.close().catch(() => undefined);
+    await server.close().catch(closeFailed(server.log, "the server"));
     throw error;
   }
   if (options.handleSignals ?? true) {

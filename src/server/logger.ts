@@ -72,9 +72,11 @@ const DRIVER_ERRORS = new Set(["DatabaseError", "ReplyError", "SqliteError", "Re
 
 /**
  * Logs an error as type, code and message, and its cause as type and code only: a driver's message
- * may quote the values of a query (an id, a username), so it never reaches the log.
+ * may quote the values of a query (an id, a username), so it never reaches the log. A string is
+ * kept as it is: it is `errorText`'s safe description (what background failures log).
  */
-function serializeError(err: unknown): Record<string, unknown> {
+function serializeError(err: unknown): Record<string, unknown> | string {
+  if (typeof err === "string") return err;
   if (!(err instanceof Error)) return { type: typeof err };
   const out: Record<string, unknown> = { type: err.name };
   if (!isDriverError(err)) out.message = err.message;

@@ -1,6 +1,8 @@
 import { Counter, collectDefaultMetrics, Histogram, type Registry } from "prom-client";
 import type { Auth } from "../auth.js";
+import type { Logger } from "../core/logger.js";
 import { collectMetrics } from "../metrics.js";
+import { FailureLog } from "./failures.js";
 
 /** Upper bounds (seconds) of the request-duration histogram. */
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -13,6 +15,11 @@ export class ServerMetrics {
   readonly rateLimited = new Map<string, number>();
   /** Responses by method, route pattern and status. */
   readonly requests = new Map<string, number>();
+  /**
+   * Failures of the server's background work, by task: `revocation_feed` (the feed's store reads),
+   * `security_events` (generating events), `status_lists` (purging old lists).
+   */
+  readonly backgroundFailures = new Map<string, number>();
   /** Registrations. */
   registrations = 0;
   /** When the process started, ms. */
@@ -31,6 +38,11 @@ export class ServerMetrics {
   /** Adds one to a labelled counter. */
   count(map: Map<string, number>, key: string): void {
     map.set(key, (map.get(key) ?? 0) + 1);
+  }
+
+  /** The {@link FailureLog} of background task `task`: logs to `log`, counts in {@link backgroundFailures}. */
+  failureLog(log: Logger, task: string, message: string): FailureLog {
+    return new FailureLog(log, task, message, () => this.count(this.backgroundFailures, task));
   }
 }
 
@@ -72,6 +84,12 @@ export function serverRegistry(auth: Auth, server: ServerMetrics): Registry {
   counter("revokit_registrations_total", "Users registered at /auth/register.", [], () => [
     [{}, server.registrations],
   ]);
+  counter(
+    "revokit_background_failures_total",
+    "Failures of the server's background work, by task.",
+    ["task"],
+    () => split(server.backgroundFailures, ["task"]),
+  );
   counter(
     "revokit_http_requests_total",
     "HTTP responses by method, route and status.",

@@ -15,12 +15,19 @@ export interface ServerOptions {
   port?: number;
   /**
    * The store: a `Store` (`memoryStore()`, `sqliteStore()`, ...) or a URL (`sqlite:PATH`,
-   * `redis://...`, `postgres://...`, `memory:`). Default `"sqlite:./data/revokit.db"`.
+   * `redis://...`, `postgres://...`, `memory:`). Default `"sqlite:./data/revokit.db"`. With `auth`,
+   * required: the `Store` object that `Auth` was created with (the server keeps its users, clients
+   * and rate limits there, and serves its revocation feed from it).
    */
   store?: Store | string;
   /**
-   * An existing `Auth` to serve (then the token options below are ignored and `close()` leaves it
-   * open). Without it the server creates one on `store`.
+   * An existing `Auth` to serve, with the store it was created with as `store` (then the token
+   * options below are ignored and `close()` leaves both open). Without it the server creates one on
+   * `store`.
+   * @example
+   * const store = memoryStore();
+   * const auth = await createAuth({ issuer: "http://127.0.0.1:3000", audience: "api", store });
+   * const server = await createServer({ auth, store, port: 3000 });
    */
   auth?: Auth;
   /** `iss` of the tokens and base of every URL in the metadata. Default `http://{host}:{port}`. */

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Auth } from "../auth.js";
+import type { AccountStore } from "../stores/contract.js";
 import { ApiError } from "./api-error.js";
 
 /** Login and client-authentication rate limits. Counters live in the store, so nodes sharing a store share them. */
@@ -67,19 +68,25 @@ const clientIpKey = (ip: string) => counterKey("client:ip", ip);
  * login clears the counter.
  */
 export class LoginLimiter {
-  readonly #auth: Auth;
+  readonly #auth: Pick<Auth, "storeCall">;
+  readonly #store: AccountStore;
   readonly #opts: RateLimitOptions;
   readonly #now: () => number;
   readonly #onLimited: (kind: LimitKind) => void;
 
-  /** `onLimited` is told each refusal (for metrics). */
+  /**
+   * The counters live in `store`; `auth.storeCall` turns its failures into 503s. `onLimited` is told
+   * each refusal (for metrics).
+   */
   constructor(
-    auth: Auth,
+    auth: Pick<Auth, "storeCall">,
+    store: AccountStore,
     options: RateLimitOptions,
     now: () => number,
     onLimited: (kind: LimitKind) => void,
   ) {
     this.#auth = auth;
+    this.#store = store;
     this.#opts = options;
     this.#now = now;
     this.#onLimited = onLimited;
@@ -87,7 +94,7 @@ export class LoginLimiter {
 
   async #hit(key: string, windowMs: number, limit: number, kind: LimitKind): Promise<void> {
     const now = this.#now();
-    const hit = await this.#auth.storeCall(() => this.#auth.store.hitRateLimit(key, windowMs, now));
+    const hit = await this.#auth.storeCall(() => this.#store.hitRateLimit(key, windowMs, now));
     if (hit.count > limit) {
       this.#onLimited(kind);
       throw tooMany(hit.resetAt, now);
@@ -96,7 +103,7 @@ export class LoginLimiter {
 
   async #peek(key: string, limit: number, kind: LimitKind): Promise<void> {
     const now = this.#now();
-    const peek = await this.#auth.storeCall(() => this.#auth.store.peekRateLimit(key, now));
+    const peek = await this.#auth.storeCall(() => this.#store.peekRateLimit(key, now));
     if (peek.count >= limit) {
       this.#onLimited(kind);
       throw tooMany(peek.resetAt, now);
@@ -121,7 +128,7 @@ export class LoginLimiter {
   /** A successful login clears the username's count. */
   async succeeded(username: string): Promise<void> {
     if (this.#opts.usernameFailures <= 0) return;
-    await this.#auth.storeCall(() => this.#auth.store.resetRateLimit(userKey(username)));
+    await this.#auth.storeCall(() => this.#store.resetRateLimit(userKey(username)));
   }
 
   /**
@@ -142,13 +149,13 @@ export class LoginLimiter {
     if (this.#opts.clientIpFailures <= 0) return;
     const now = this.#now();
     await this.#auth.storeCall(() =>
-      this.#auth.store.hitRateLimit(clientIpKey(ip), this.#opts.clientIpWindowMs, now),
+      this.#store.hitRateLimit(clientIpKey(ip), this.#opts.clientIpWindowMs, now),
     );
   }
 
   /** A successful client authentication clears the `client_id`'s count. */
   async clientSucceeded(clientId: string): Promise<void> {
     if (this.#opts.clientFailures <= 0) return;
-    await this.#auth.storeCall(() => this.#auth.store.resetRateLimit(clientKey(clientId)));
+    await this.#auth.storeCall(() => this.#store.resetRateLimit(clientKey(clientId)));
   }
 }

@@ -10,8 +10,9 @@ import {
   statusListClaims,
   statusListFor,
 } from "../core/status-list.js";
-import type { Store } from "../stores/contract.js";
-import { type StatusRegistry, statusRegistryFor } from "../stores/status/index.js";
+import type { RevocationStore } from "../stores/contract.js";
+import type { StatusRegistry } from "../stores/status/index.js";
+import type { FailureLog } from "./failures.js";
 
 /** Lists are cut every 15 minutes of issuance: a list stops growing after its window. */
 const WINDOW_MS = 15 * 60_000;
@@ -36,6 +37,24 @@ interface ListCache {
   rendered: { at: number; jwt: string } | undefined;
 }
 
+/** What {@link StatusLists} works with. */
+export interface StatusListsOptions {
+  /** Where the signing keys are read. */
+  store: RevocationStore;
+  /**
+   * The registry of indices (kept in the store, so nodes never hand out one index twice), made at
+   * first use: `statusRegistryFor(store)`.
+   */
+  registry: () => StatusRegistry;
+  /** The issuer without a trailing slash: base of the lists' URIs. */
+  issuerBase: string;
+  /** Access-token life, ms: how long a list's indices are kept after its window. */
+  accessTtlMs: number;
+  now: () => number;
+  /** Logs and counts a failed purge of old indices (it runs in the background). */
+  failures: FailureLog;
+}
+
 /**
  * Token Status Lists of the standalone server: gives each access token an index in the list of its
  * issuance window (allocated in the store, so nodes never hand out one index twice), and renders a
@@ -43,25 +62,29 @@ interface ListCache {
  * applies: a bit is 1 when any grain (token, session, user, global) revokes that token.
  */
 export class StatusLists {
-  readonly #store: Store;
+  readonly #store: RevocationStore;
+  readonly #newRegistry: () => StatusRegistry;
   readonly #base: string;
   readonly #accessTtlMs: number;
   readonly #now: () => number;
+  readonly #failures: FailureLog;
   #registry: StatusRegistry | undefined;
   #ready: Promise<void> | undefined;
   readonly #lists = new Map<number, ListCache>();
   #ring: { ring: KeyRing; at: number } | undefined;
   #lastPurge = 0;
 
-  constructor(store: Store, issuerBase: string, accessTtlMs: number, now: () => number) {
-    this.#store = store;
-    this.#base = issuerBase;
-    this.#accessTtlMs = accessTtlMs;
-    this.#now = now;
+  constructor(options: StatusListsOptions) {
+    this.#store = options.store;
+    this.#newRegistry = options.registry;
+    this.#base = options.issuerBase;
+    this.#accessTtlMs = options.accessTtlMs;
+    this.#now = options.now;
+    this.#failures = options.failures;
   }
 
   async #reg(): Promise<StatusRegistry> {
-    this.#registry ??= statusRegistryFor(this.#store);
+    this.#registry ??= this.#newRegistry();
     this.#ready ??= this.#registry.init().catch((error: unknown) => {
       this.#ready = undefined;
       throw error;
@@ -86,7 +109,10 @@ export class StatusLists {
     const idx = await registry.allocate(list, { jti, sid, sub, iat, exp, authTime }, keepUntil);
     if (now - this.#lastPurge > 60_000) {
       this.#lastPurge = now;
-      registry.purge(now).catch(() => undefined);
+      registry.purge(now).then(
+        () => this.#failures.recovered(),
+        (error: unknown) => this.#failures.failed(error),
+      );
     }
     return statusClaim(idx, this.uri(list));
   }

@@ -1,6 +1,7 @@
 import type { Auth } from "../auth.js";
 import { randomId } from "../core/ids.js";
 import type { UserRecord } from "../core/model.js";
+import type { AccountStore } from "../stores/contract.js";
 import {
   DEFAULT_PASSWORD_POLICY,
   DummyHash,
@@ -47,13 +48,22 @@ export type Authentication =
  * constant time, a dummy check for unknown names so timing reveals nothing), password changes.
  */
 export class Users {
-  readonly #auth: Auth;
+  readonly #auth: Pick<Auth, "storeCall">;
+  readonly #store: AccountStore;
   readonly #params: PasswordPolicy;
   readonly #dummy: DummyHash;
 
-  /** `params` is how new hashes are made; older or weaker hashes are upgraded at the next successful login. */
-  constructor(auth: Auth, params: PasswordPolicy = DEFAULT_PASSWORD_POLICY) {
+  /**
+   * The accounts live in `store`; `auth.storeCall` turns its failures into 503s. `params` is how new
+   * hashes are made; older or weaker hashes are upgraded at the next successful login.
+   */
+  constructor(
+    auth: Pick<Auth, "storeCall">,
+    store: AccountStore,
+    params: PasswordPolicy = DEFAULT_PASSWORD_POLICY,
+  ) {
     this.#auth = auth;
+    this.#store = store;
     this.#params = params;
     this.#dummy = new DummyHash(params);
   }
@@ -67,18 +77,18 @@ export class Users {
       createdAt: now,
       disabledAt: null,
     };
-    const result = await this.#auth.storeCall(() => this.#auth.store.createUser(user));
+    const result = await this.#auth.storeCall(() => this.#store.createUser(user));
     return result === "created" ? user : null;
   }
 
   /** A user by (case-insensitive) name. */
   byName(username: string): Promise<UserRecord | null> {
-    return this.#auth.storeCall(() => this.#auth.store.getUserByName(username.toLowerCase()));
+    return this.#auth.storeCall(() => this.#store.getUserByName(username.toLowerCase()));
   }
 
   /** A user by id. */
   byId(userId: string): Promise<UserRecord | null> {
-    return this.#auth.storeCall(() => this.#auth.store.getUser(userId));
+    return this.#auth.storeCall(() => this.#store.getUser(userId));
   }
 
   /**
@@ -95,7 +105,7 @@ export class Users {
     if (!check.ok) return { status: "invalid" };
     if (check.rehash) {
       const upgraded = await hashSecret(password, this.#params);
-      await this.#auth.storeCall(() => this.#auth.store.setPasswordHash(user.id, upgraded));
+      await this.#auth.storeCall(() => this.#store.setPasswordHash(user.id, upgraded));
     }
     return user.disabledAt === null ? { status: "ok", user } : { status: "disabled", user };
   }
@@ -108,6 +118,6 @@ export class Users {
   /** Replaces a user's password. Returns `false` when the user no longer exists. */
   async setPassword(userId: string, password: string): Promise<boolean> {
     const hash = await hashSecret(password, this.#params);
-    return this.#auth.storeCall(() => this.#auth.store.setPasswordHash(userId, hash));
+    return this.#auth.storeCall(() => this.#store.setPasswordHash(userId, hash));
   }
 }

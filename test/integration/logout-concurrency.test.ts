@@ -260,9 +260,9 @@ for (const target of targets) {
       const user = await newUser();
       const first = await login(user.username);
       for (let i = 0; i < 60; i++) await server.auth.login(user.id);
-      const { cursor } = await server.auth.store.snapshot(Date.now());
+      const { cursor } = await server.store.snapshot(Date.now());
       expect((await post(url, "/auth/logout-all", {}, first.access_token)).status).toBe(204);
-      const { entries } = await server.auth.store.changes(cursor, { waitMs: 0, limit: 1000 });
+      const { entries } = await server.store.changes(cursor, { waitMs: 0, limit: 1000 });
       expect(entries.map((e) => [e.kind, e.subject])).toEqual([["user", user.id]]);
       await expectNothingAlive(user);
       expect((await get(url, "/auth/me", first.access_token)).status).toBe(401);

@@ -9,9 +9,11 @@ import { Writable } from "node:stream";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { collectMetrics, createAuth, memoryStore } from "../../src/index.js";
+import { hashClientSecret } from "../../src/server/clients.js";
 import { createServer } from "../../src/server/index.js";
 import { createLogger } from "../../src/server/logger.js";
 import { ServerMetrics, serverRegistry } from "../../src/server/metrics.js";
+import { faultyStore } from "../helpers/faulty-store.js";
 
 const ISSUER = "https://auth.example.com";
 const docs = readFileSync(new URL("../../docs/metrics.md", import.meta.url), "utf8");
@@ -149,5 +151,53 @@ describe("request logging", () => {
     await expect(createServer({ store: memoryStore(), logRequests: "some" as never })).rejects.toThrow(
       /logRequests/,
     );
+  });
+});
+
+describe("background failures", () => {
+  it("are logged with their task (never a driver's message) and counted by task", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        for (const line of chunk.toString().split("\n").filter(Boolean)) lines.push(JSON.parse(line));
+        done();
+      },
+    });
+    const store = faultyStore(memoryStore());
+    const server = await createServer({
+      store,
+      port: 0,
+      logger: createLogger("info", sink),
+      logRequests: "off",
+    });
+    try {
+      const url = await server.listen();
+      await server.store.addClient({
+        clientId: "rs",
+        secretHash: hashClientSecret("s3cret"),
+        createdAt: Date.now(),
+      });
+      const basic = `Basic ${Buffer.from("rs:s3cret").toString("base64")}`;
+      // A first read starts the feed's loop; then the store goes down under it.
+      const first = await fetch(`${url}/oauth/revocation-feed?cursor=&wait=0`, {
+        headers: { authorization: basic },
+      });
+      expect(first.status).toBe(200);
+      store.down = true;
+      const metric = /^revokit_background_failures_total\{task="revocation_feed"\} (\d+)$/m;
+      const failures = async () =>
+        Number(metric.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0);
+      await until(async () => (await failures()) >= 3, "the feed's failures to be counted");
+      store.down = false;
+      await until(async () => lines.some((l) => l.msg === "revocation_feed: working again"), "the recovery");
+      const logged = lines.filter((l) => l.task === "revocation_feed" && l.level === 40);
+      // Counted each time, logged once: the repeats of one failure are not logged again.
+      expect(logged).toEqual([
+        expect.objectContaining({ err: "Error", msg: expect.stringContaining("revocation feed") }),
+      ]);
+      expect(JSON.stringify(lines)).not.toContain("ECONNREFUSED (simulated outage)");
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -101,7 +101,7 @@ async function login(
 
 async function addClient(s: Started, clientId: string, secret: string): Promise<void> {
   const secretHash = await hashSecret(secret, { N: 2 ** 12, r: 8, p: 1 });
-  await s.server.auth.store.addClient({ clientId, secretHash, createdAt: Date.now() });
+  await s.server.store.addClient({ clientId, secretHash, createdAt: Date.now() });
 }
 
 describe("server API", () => {

@@ -1,10 +1,13 @@
 /**
  * The server's pure parts: `--store` URLs, client credentials in Basic headers, form bodies, the
- * scrypt encoding, and the Prometheus exposition of label values.
+ * scrypt encoding, the Prometheus exposition of label values, how background failures are reported,
+ * and the store `createServer` requires next to an existing `Auth`.
  */
 import { describe, expect, it } from "vitest";
 import { createAuth, memoryStore } from "../../src/index.js";
 import { parseBasic } from "../../src/server/clients.js";
+import { FailureLog } from "../../src/server/failures.js";
+import { createServer } from "../../src/server/index.js";
 import { renderMetrics, ServerMetrics } from "../../src/server/metrics.js";
 import { parseForm } from "../../src/server/parsers.js";
 import { hashSecret, verifySecret } from "../../src/server/passwords.js";
@@ -110,6 +113,64 @@ describe("renderMetrics", () => {
       const text = await renderMetrics(auth, new ServerMetrics());
       expect(text).toContain('revokit_revocations_total{grain="jti",reason="odd \\"reason\\"\\\\\\nx"} 1');
       expect(text.endsWith("\n")).toBe(true);
+    } finally {
+      await auth.close();
+    }
+  });
+});
+
+describe("FailureLog", () => {
+  it("counts every failure, logs a repeat only when it changes, and logs the recovery", () => {
+    const lines: [string, Record<string, unknown>, string | undefined][] = [];
+    const log = {
+      info: (o: object, m?: string) => lines.push(["info", o as Record<string, unknown>, m]),
+      warn: (o: object, m?: string) => lines.push(["warn", o as Record<string, unknown>, m]),
+      error: (o: object, m?: string) => lines.push(["error", o as Record<string, unknown>, m]),
+    };
+    let counted = 0;
+    const failures = new FailureLog(log, "feed", "feed: read failed", () => counted++);
+    const driverError = Object.assign(new Error("password=hunter2 at 10.0.0.1"), { code: "ECONNREFUSED" });
+    failures.failed(driverError, { node: 1 });
+    failures.failed(driverError, { node: 1 });
+    failures.failed(new Error("other"));
+    failures.recovered();
+    failures.recovered();
+    expect(counted).toBe(3);
+    expect(lines).toEqual([
+      ["warn", { task: "feed", node: 1, err: "Error (ECONNREFUSED)" }, "feed: read failed"],
+      ["warn", { task: "feed", err: "Error" }, "feed: read failed"],
+      ["info", { task: "feed" }, "feed: working again"],
+    ]);
+    expect(JSON.stringify(lines)).not.toContain("hunter2");
+  });
+
+  it("keeps one streak per key", () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = { warn: (o: object) => lines.push(o as Record<string, unknown>), error: () => undefined };
+    const failures = new FailureLog(log, "delivery", "delivery failed");
+    failures.failed("HTTP 503", { clientId: "a" }, "a");
+    failures.failed("HTTP 503", { clientId: "b" }, "b");
+    failures.failed("HTTP 503", { clientId: "a" }, "a");
+    expect(lines).toEqual([
+      { task: "delivery", clientId: "a", err: "HTTP 503" },
+      { task: "delivery", clientId: "b", err: "HTTP 503" },
+    ]);
+  });
+});
+
+describe("createServer with an Auth", () => {
+  it("requires the Auth's store as `store`", async () => {
+    const store = memoryStore();
+    const auth = await createAuth({ issuer: "https://a.test", audience: "api", store });
+    try {
+      const message = "createServer: pass the store the Auth was created with as `store`";
+      await expect(createServer({ auth, logger: "silent" })).rejects.toThrow(new TypeError(message));
+      await expect(createServer({ auth, store: "memory:", logger: "silent" })).rejects.toThrow(
+        new TypeError(message),
+      );
+      const server = await createServer({ auth, store, port: 0, logger: "silent" });
+      expect(server.store).toBe(store);
+      await server.close();
     } finally {
       await auth.close();
     }

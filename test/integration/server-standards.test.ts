@@ -80,7 +80,7 @@ describe("one server, default settings (RS256)", () => {
     url = await server.listen();
     for (const id of ["rs1", "rs2"]) {
       secrets[id] = randomBytes(32).toString("base64url");
-      await server.auth.store.addClient({
+      await server.store.addClient({
         clientId: id,
         secretHash: hashClientSecret(secrets[id] as string),
         createdAt: Date.now(),
@@ -279,13 +279,13 @@ describe("passwords", () => {
     try {
       const url = await server.listen();
       expect((await post(url, "/auth/register", { username: "fresh", password: PASSWORD })).status).toBe(201);
-      const fresh = await server.auth.store.getUserByName("fresh");
+      const fresh = await server.store.getUserByName("fresh");
       expect(fresh?.passwordHash).toMatch(
         /^\$argon2id\$v=19\$m=19456,t=2,p=1\$|^\$argon2id\$v=19\$m=19456,p=1,t=2\$/,
       );
       // A user from before: scrypt at N=2^15.
       const old = await hashSecret(PASSWORD, { N: 2 ** 15, r: 8, p: 1 });
-      await server.auth.store.createUser({
+      await server.store.createUser({
         id: "old-user",
         username: "olduser",
         passwordHash: old,
@@ -295,9 +295,9 @@ describe("passwords", () => {
       expect(
         (await post(url, "/auth/login", { username: "olduser", password: "not the password" })).status,
       ).toBe(401);
-      expect((await server.auth.store.getUser("old-user"))?.passwordHash).toBe(old);
+      expect((await server.store.getUser("old-user"))?.passwordHash).toBe(old);
       expect((await post(url, "/auth/login", { username: "olduser", password: PASSWORD })).status).toBe(200);
-      const upgraded = (await server.auth.store.getUser("old-user"))?.passwordHash ?? "";
+      const upgraded = (await server.store.getUser("old-user"))?.passwordHash ?? "";
       expect(upgraded.startsWith("$argon2id$v=19$")).toBe(true);
       expect((await post(url, "/auth/login", { username: "olduser", password: PASSWORD })).status).toBe(200);
     } finally {
@@ -322,7 +322,7 @@ describe("key withdrawal on two nodes", () => {
         purgeInterval: 0,
       });
       auths.push(auth);
-      const server = await createServer({ auth, port: 0, logger: "silent", scrypt: CHEAP });
+      const server = await createServer({ auth, store, port: 0, logger: "silent", scrypt: CHEAP });
       servers.push(server);
       urls.push(await server.listen());
     }
@@ -439,7 +439,7 @@ describe("error mapping and logs", () => {
       logger: { warn: (_o, m) => warnings.push(String(m)), error: (_o, m) => warnings.push(String(m)) },
     });
     await auth.ready();
-    const server = await createServer({ auth, port: 0, logger: "silent", scrypt: CHEAP });
+    const server = await createServer({ auth, store, port: 0, logger: "silent", scrypt: CHEAP });
     server.app.get("/probe", { preHandler: requireAuth(auth) }, async () => ({ ok: true }));
     const url = await server.listen();
     try {

@@ -55,8 +55,8 @@ beforeAll(async () => {
   });
   url = await server.listen();
   const secretHash = await hashSecret(SECRET, { N: 2 ** 12, r: 8, p: 1 });
-  await server.auth.store.addClient({ clientId: "rs", secretHash, createdAt: Date.now() });
-  await server.auth.store.addClient({ clientId: "public-app", secretHash: null, createdAt: Date.now() });
+  await server.store.addClient({ clientId: "rs", secretHash, createdAt: Date.now() });
+  await server.store.addClient({ clientId: "public-app", secretHash: null, createdAt: Date.now() });
   verifier = await createVerifier({
     issuer: server.issuer,
     audience: "api",
@@ -201,7 +201,7 @@ describe("the binary snapshot", () => {
     const ownUrl = await own.listen();
     try {
       const secretHash = await hashSecret(SECRET, { N: 2 ** 12, r: 8, p: 1 });
-      await own.auth.store.addClient({ clientId: "rs", secretHash, createdAt: Date.now() });
+      await own.store.addClient({ clientId: "rs", secretHash, createdAt: Date.now() });
       const a = await own.auth.login("bin-a");
       await own.auth.revokeAccessToken(a.accessToken);
       const b = await own.auth.login("bin-b");
@@ -210,7 +210,7 @@ describe("the binary snapshot", () => {
       await own.auth.logoutAll("bin-c");
       await own.auth.revokeAccessToken("a-hand-typed-jti");
       const now = Date.now();
-      await own.auth.store.addRevocation({
+      await own.store.addRevocation({
         kind: "jti",
         subject: "key:retired-kid",
         expiresAt: now + 600_000,
@@ -404,7 +404,7 @@ describe("requireAuth(verifier)", () => {
       scrypt: { N: 2 ** 12, r: 8, p: 1 },
     });
     await lone.listen();
-    await lone.auth.store.addClient({
+    await lone.store.addClient({
       clientId: "rs",
       secretHash: await hashSecret(SECRET, { N: 2 ** 12, r: 8, p: 1 }),
       createdAt: Date.now(),

@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Auth } from "../../src/index.js";
+import type { Auth, Store } from "../../src/index.js";
 import { hashClientSecret } from "../../src/server/clients.js";
 import { createServer, type RevokitServer } from "../../src/server/index.js";
 import { createLogger } from "../../src/server/logger.js";
@@ -27,7 +27,7 @@ interface Node {
 async function startNodes(target: StoreTarget): Promise<{ nodes: Node[]; close: () => Promise<void> }> {
   const opened = await openNodes(target, 2, { issuer: "http://issuer.abuse" });
   const nodes: Node[] = [];
-  for (const auth of opened.nodes) {
+  for (const [i, auth] of opened.nodes.entries()) {
     const logs: Record<string, unknown>[] = [];
     const sink = new Writable({
       write(chunk, _enc, done) {
@@ -36,7 +36,12 @@ async function startNodes(target: StoreTarget): Promise<{ nodes: Node[]; close: 
         done();
       },
     });
-    const server = await createServer({ auth, port: 0, logger: createLogger("info", sink) });
+    const server = await createServer({
+      auth,
+      store: opened.stores[i] as Store,
+      port: 0,
+      logger: createLogger("info", sink),
+    });
     nodes.push({ server, url: await server.listen(), logs });
   }
   return {
@@ -82,7 +87,7 @@ describe.each(targets)("hostile clients on $name (two nodes, one store)", (targe
 
   beforeAll(async () => {
     ({ nodes, close } = await startNodes(target));
-    const store = (nodes[0] as Node).server.auth.store;
+    const store = (nodes[0] as Node).server.store;
     clientSecret = randomBytes(32).toString("base64url");
     await store.addClient({
       clientId: "rs",
@@ -176,7 +181,7 @@ describe.each(targets)("hostile clients on $name (two nodes, one store)", (targe
   });
 
   it("old scrypt client hashes still authenticate", async () => {
-    const store = (nodes[0] as Node).server.auth.store;
+    const store = (nodes[0] as Node).server.store;
     const secret = randomBytes(32).toString("base64url");
     const secretHash = await hashSecret(secret, { N: 2 ** 12, r: 8, p: 1 });
     await store.addClient({ clientId: "legacy", secretHash, createdAt: Date.now() });
@@ -215,7 +220,7 @@ describe.each(targets)("hostile clients on $name (two nodes, one store)", (targe
     expect(statuses.slice(0, -1).every((s) => s === 401)).toBe(true);
     // A secret not checked before waits too: the limit is checked before the secret is.
     const fresh = randomBytes(32).toString("base64url");
-    const store = (nodes[0] as Node).server.auth.store;
+    const store = (nodes[0] as Node).server.store;
     await store.addClient({ clientId: "rs-new", secretHash: hashClientSecret(fresh), createdAt: Date.now() });
     const waits = await form(at(0), "/oauth/introspect", "token=abc", basic("rs-new", fresh));
     expect(waits.status).toBe(429);

@@ -98,12 +98,12 @@ export async function storeTargets(): Promise<{ targets: StoreTarget[]; missing:
   return { targets, missing };
 }
 
-/** `n` nodes (Auth instances) on one target's data, each on its own store instance. */
+/** `n` nodes (Auth instances) on one target's data, each on its own store instance (`stores[i]` is node i's). */
 export async function openNodes(
   target: StoreTarget,
   n: number,
   options: Partial<AuthOptions> = {},
-): Promise<{ nodes: Auth[]; close: () => Promise<void> }> {
+): Promise<{ nodes: Auth[]; stores: Store[]; close: () => Promise<void> }> {
   const { stores, cleanup } = await target.open(n);
   const nodes: Auth[] = [];
   try {
@@ -127,6 +127,7 @@ export async function openNodes(
   }
   return {
     nodes,
+    stores,
     close: async () => {
       await Promise.all(nodes.map((a) => a.close()));
       await cleanup();

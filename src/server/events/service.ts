@@ -2,15 +2,12 @@ import { randomBytes } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import * as jose from "jose";
-import type { Auth } from "../../auth.js";
-import { KeyRing, loadKey } from "../../core/keys.js";
+import { errorText } from "../../core/error-text.js";
+import { type Algorithm, KeyRing, loadKey } from "../../core/keys.js";
 import { eventId, eventsFor, setClaims } from "../../core/set.js";
-import {
-  type EventOutbox,
-  type EventReceiver,
-  eventOutboxFor,
-  type OutboxEvent,
-} from "../../stores/outbox/index.js";
+import type { AccountStore, RevocationStore } from "../../stores/contract.js";
+import type { EventOutbox, EventReceiver, OutboxEvent } from "../../stores/outbox/index.js";
+import type { FailureLog } from "../failures.js";
 
 /** How often the lease holder reads the feed and the outbox, ms. */
 const TICK_MS = 50;
@@ -42,6 +39,24 @@ export interface EventMetrics {
   leader: boolean;
 }
 
+/** What an {@link EventService} works with. */
+export interface EventServiceOptions {
+  /** The revocation feed, the sessions a user cutoff ended, and the signing keys. */
+  store: RevocationStore;
+  /** The clients: only those that still exist receive events. */
+  clients: Pick<AccountStore, "getClient">;
+  /** The durable outbox in the same store (`eventOutboxFor(store)`). */
+  outbox: EventOutbox;
+  /** The issuer's signing algorithm: events are signed with its current key. */
+  algorithm: Algorithm;
+  issuer: string;
+  now: () => number;
+  /** Logs and counts a failed step (reading the feed, the outbox); it runs again at the next tick. */
+  steps: FailureLog;
+  /** Logs a failed delivery, per receiver (counted by outcome in {@link EventMetrics.attempts}). */
+  deliveries: FailureLog;
+}
+
 /**
  * Pushed security events: generates OpenID CAEP Security Event Tokens from the store's revocation
  * feed (so every node's revocations, and the CLI's, are covered) into a durable outbox in the store,
@@ -50,12 +65,15 @@ export interface EventMetrics {
  */
 export class EventService {
   readonly metrics: EventMetrics = { attempts: new Map(), outbox: {}, leader: false };
-  readonly #auth: Auth;
+  readonly #store: RevocationStore;
+  readonly #clients: Pick<AccountStore, "getClient">;
+  readonly #algorithm: Algorithm;
   readonly #issuer: string;
   readonly #outbox: EventOutbox;
   readonly #now: () => number;
   readonly #owner = randomBytes(12).toString("base64url");
-  readonly #onError: (error: unknown, what: string) => void;
+  readonly #steps: FailureLog;
+  readonly #deliveries: FailureLog;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #closed = false;
@@ -66,24 +84,25 @@ export class EventService {
   #hasReceivers = false;
   #countedAt = Number.NEGATIVE_INFINITY;
 
-  constructor(
-    auth: Auth,
-    issuer: string,
-    now: () => number,
-    onError: (error: unknown, what: string) => void,
-  ) {
-    this.#auth = auth;
-    this.#issuer = issuer;
-    this.#now = now;
-    this.#onError = onError;
-    this.#outbox = eventOutboxFor(auth.store);
+  constructor(options: EventServiceOptions) {
+    this.#store = options.store;
+    this.#clients = options.clients;
+    this.#outbox = options.outbox;
+    this.#algorithm = options.algorithm;
+    this.#issuer = options.issuer;
+    this.#now = options.now;
+    this.#steps = options.steps;
+    this.#deliveries = options.deliveries;
   }
 
   /** Starts the background work (timers unref'd). */
   start(): void {
     this.#timer = setInterval(() => {
       this.#running ??= this.#tick()
-        .catch((error: unknown) => this.#onError(error, "security events"))
+        .then(
+          () => this.#steps.recovered(),
+          (error: unknown) => this.#steps.failed(error),
+        )
         .finally(() => {
           this.#running = undefined;
         });
@@ -125,7 +144,7 @@ export class EventService {
     const state = saved
       ? (JSON.parse(saved) as { cursor: string; epoch: string })
       : { cursor: "", epoch: "" };
-    const batch = await this.#auth.store.changes(state.cursor, { waitMs: 0, limit: PAGE });
+    const batch = await this.#store.changes(state.cursor, { waitMs: 0, limit: PAGE });
     if (state.epoch !== "" && batch.epoch !== state.epoch) {
       // The store lost its data: read what it has again from the start (events are added once).
       await this.#outbox.setCursor(JSON.stringify({ cursor: "", epoch: batch.epoch }));
@@ -135,7 +154,7 @@ export class EventService {
       // Only clients that still exist receive events.
       const receivers: EventReceiver[] = [];
       for (const r of await this.#outbox.receivers()) {
-        if (await this.#auth.store.getClient(r.clientId)) receivers.push(r);
+        if (await this.#clients.getClient(r.clientId)) receivers.push(r);
       }
       const events: OutboxEvent[] = [];
       const now = this.#now();
@@ -148,7 +167,7 @@ export class EventService {
         const ended =
           entry.kind === "user"
             ? (
-                await this.#auth.store.listSessionsCutOff(entry.subject, {
+                await this.#store.listSessionsCutOff(entry.subject, {
                   cutoff: entry.cutoff ?? entry.at,
                   exceptSessionId: entry.exceptSessionId ?? null,
                 })
@@ -185,10 +204,10 @@ export class EventService {
   async #sign(claims: Record<string, unknown>): Promise<string> {
     const now = this.#now();
     if (!this.#ring || now - this.#ring.at > 5000) {
-      this.#ring = { ring: new KeyRing((await this.#auth.store.listKeys()).map(loadKey)), at: now };
+      this.#ring = { ring: new KeyRing((await this.#store.listKeys()).map(loadKey)), at: now };
     }
-    const key = this.#ring.ring.signingKey(this.#auth.algorithm, now);
-    if (!key) throw new Error("no signing key is active");
+    const key = this.#ring.ring.signingKey(this.#algorithm, now);
+    if (!key) throw new NoSigningKeyError("no signing key is active");
     return new jose.CompactSign(new TextEncoder().encode(JSON.stringify(claims)))
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "secevent+jwt" })
       .sign(key.signingKey);
@@ -221,29 +240,38 @@ export class EventService {
     try {
       outcome = await post(new URL(receiver.url), event.set);
     } catch (error) {
-      outcome = { status: 0, error: error instanceof Error ? error.message : String(error) };
+      // A socket's message (`connect ECONNREFUSED 10.0.0.5:443`) carries no data: kept for diagnostics.
+      outcome = { status: 0, error: errorText(error, { withMessage: true }) };
     }
     const now = this.#now();
     if (outcome.status >= 200 && outcome.status < 300) {
       this.#count("delivered");
+      this.#deliveries.recovered(receiver.clientId);
       await this.#outbox.update(event.id, { state: "delivered", nextAt: now, attempts, lastError: null });
     } else if (outcome.status === 400) {
       this.#count("rejected");
-      await this.#outbox.update(event.id, {
-        state: "failed",
-        nextAt: now,
-        attempts,
-        lastError: `400 ${outcome.error ?? ""}`.trim(),
-      });
+      const lastError = `400 ${outcome.error ?? ""}`.trim();
+      this.#deliveries.failed(
+        lastError,
+        { clientId: receiver.clientId, outcome: "rejected" },
+        receiver.clientId,
+      );
+      await this.#outbox.update(event.id, { state: "failed", nextAt: now, attempts, lastError });
     } else {
       this.#count("retry");
       const backoff = Math.min(FIRST_BACKOFF_MS * 2 ** (attempts - 1), MAX_BACKOFF_MS);
       const jitter = backoff * 0.2 * Math.random();
+      const lastError = outcome.status === 0 ? (outcome.error ?? "unreachable") : `HTTP ${outcome.status}`;
+      this.#deliveries.failed(
+        lastError,
+        { clientId: receiver.clientId, outcome: "retry" },
+        receiver.clientId,
+      );
       await this.#outbox.update(event.id, {
         state: "pending",
         nextAt: now + backoff + jitter,
         attempts,
-        lastError: outcome.status === 0 ? (outcome.error ?? "unreachable") : `HTTP ${outcome.status}`,
+        lastError,
       });
     }
   }
@@ -266,6 +294,11 @@ export class EventService {
   }
 }
 
+/** No key may sign now; the step runs again at the next tick. Named, as logs show an error's name only. */
+class NoSigningKeyError extends Error {
+  override name = "NoSigningKeyError";
+}
+
 /** POSTs one SET; resolves with the status and, for a 400, the receiver's `err` code. */
 function post(url: URL, set: string): Promise<{ status: number; error: string | null }> {
   return new Promise((resolve, reject) => {
@@ -286,14 +319,7 @@ function post(url: URL, set: string): Promise<{ status: number; error: string | 
         res.on("data", (c: string) => {
           if (body.length < 4096) body += c;
         });
-        res.on("end", () => {
-          let error: string | null = null;
-          try {
-            const parsed = JSON.parse(body) as { err?: unknown };
-            if (typeof parsed.err === "string") error = parsed.err.slice(0, 100);
-          } catch {}
-          resolve({ status: res.statusCode ?? 0, error });
-        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, error: errCode(body) }));
         res.on("error", reject);
       },
     );
@@ -302,4 +328,20 @@ function post(url: URL, set: string): Promise<{ status: number; error: string | 
     req.on("error", reject);
     req.end(set);
   });
+}
+
+/**
+ * The `err` code of a receiver's answer (RFC 8935 §2.3: a JSON object), or `null`. Any other body
+ * (empty, HTML from a proxy) is an answer without a code, not a failure: the status decides.
+ */
+function errCode(body: string): string | null {
+  if (!body.trimStart().startsWith("{")) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return null; // truncated or malformed: no code to report
+  }
+  const err = (parsed as { err?: unknown } | null)?.err;
+  return typeof err === "string" ? err.slice(0, 100) : null;
 }

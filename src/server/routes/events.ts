@@ -1,22 +1,38 @@
 import type { FastifyPluginAsync } from "fastify";
 import { Counter, Gauge } from "prom-client";
+import { errorText } from "../../core/error-text.js";
+import { type EventOutbox, eventOutboxFor } from "../../stores/outbox/index.js";
 import type { ServerContext } from "../context.js";
 import { EventService } from "../events/service.js";
+import { FailureLog } from "../failures.js";
 
 /**
  * Pushed security events (no routes): starts the {@link EventService} of this node, closes it with the
  * server, and adds its delivery state to `/metrics`.
  */
 export const eventRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
-  let service: EventService;
+  let outbox: EventOutbox;
   try {
-    service = new EventService(ctx.auth, ctx.issuer, ctx.now, (error, what) =>
-      app.log.warn({ err: error }, `${what}: background step failed; will retry`),
-    );
+    outbox = eventOutboxFor(ctx.store);
   } catch (error) {
-    app.log.warn({ err: error }, "security events are off: this store keeps no event outbox");
+    app.log.warn({ err: errorText(error) }, "security events are off: this store keeps no event outbox");
     return;
   }
+  const service = new EventService({
+    store: ctx.store,
+    clients: ctx.store,
+    outbox,
+    algorithm: ctx.auth.algorithm,
+    issuer: ctx.issuer,
+    now: ctx.now,
+    steps: ctx.metrics.failureLog(
+      app.log,
+      "security_events",
+      "security events: background step failed; will retry",
+    ),
+    // Counted by outcome in revokit_security_event_deliveries_total.
+    deliveries: new FailureLog(app.log, "security_event_delivery", "security event delivery failed"),
+  });
   service.start();
   app.addHook("onClose", async () => service.close());
   ctx.metrics.collectors.push((registry) => {

@@ -1,8 +1,9 @@
 import { Readable } from "node:stream";
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import { StoreUnavailableError } from "../../core/errors.js";
-import type { RevocationEntry } from "../../core/model.js";
+import type { ChangeBatch } from "../../core/model.js";
 import { idWords } from "../../replica/compact-index.js";
+import type { RevocationStore } from "../../stores/contract.js";
 import { ApiError, invalidRequest } from "../api-error.js";
 import type { ServerContext } from "../context.js";
 import { FeedHub } from "../feed-hub.js";
@@ -27,8 +28,11 @@ const CURSOR_PATTERN = /^[\x21-\x7e]{0,256}$/;
  *   as of the moment the request arrived. A changed `epoch` means the store lost its data.
  */
 export const feedRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
-  const hub = new FeedHub(ctx.auth.store, ctx.now);
-  hub.onError = (error) => app.log.warn({ err: error }, "revocation feed: store read failed; retrying");
+  const hub = new FeedHub(
+    ctx.store,
+    ctx.now,
+    ctx.metrics.failureLog(app.log, "revocation_feed", "revocation feed: store read failed; retrying"),
+  );
   app.addHook("onClose", async () => hub.close());
   const snapshots = new SnapshotCache(ctx, () => hub.epoch, recordSnapshot);
   const binarySnapshots = new SnapshotCache(ctx, () => hub.epoch, recordBinarySnapshot);
@@ -70,7 +74,7 @@ export const feedRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
     const waitText = (query.wait as string | undefined) ?? "0";
     if (!/^\d{1,6}$/.test(waitText) || Number(waitText) > MAX_WAIT_MS)
       throw invalidRequest(`wait must be an integer from 0 to ${MAX_WAIT_MS} (ms)`);
-    let answer: { epoch: string; cursor: string; entries: RevocationEntry[] };
+    let answer: ChangeBatch;
     try {
       answer = await ctx.auth.storeCall(() => hub.read(cursor, Number(waitText)));
     } catch (error) {
@@ -321,7 +325,7 @@ async function readSnapshot(
   ctx: ServerContext,
   row: (args: unknown[]) => void,
 ): Promise<{ globalCutoff: number; cursor: string; epoch: string }> {
-  const store = ctx.auth.store;
+  const store: RevocationStore = ctx.store;
   const now = ctx.now();
   if (store.snapshotInto) {
     const into = store.snapshotInto.bind(store);

@@ -9,7 +9,7 @@ async function probeStore(ctx: ServerContext): Promise<string | null> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      ctx.auth.store.check({ jti: "healthz-probe" }, ctx.now()),
+      ctx.store.check({ jti: "healthz-probe" }, ctx.now()),
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(new Error("timed out")), STORE_PROBE_MS);
       }),
@@ -55,14 +55,14 @@ export const opsRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => 
           status: "unavailable",
           error: "temporarily_unavailable",
           error_description: storeProblem ?? "the revocation replica is not current",
-          store: status.store,
+          store: ctx.store.kind,
           checks,
           replica,
         });
     }
     return {
       status: "ok",
-      store: status.store,
+      store: ctx.store.kind,
       checks,
       replica,
       signing_key: status.keys.find((k) => k.signing)?.kid ?? null,
