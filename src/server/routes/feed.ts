@@ -1,8 +1,9 @@
 import { Readable } from "node:stream";
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import { StoreUnavailableError } from "../../core/errors.js";
-import type { ChangeBatch } from "../../core/model.js";
+import type { ChangeBatch, SnapshotHead } from "../../core/model.js";
 import { idWords } from "../../replica/compact-index.js";
+import { SnapshotEncoder } from "../../replica/snapshot-codec.js";
 import type { RevocationStore } from "../../stores/contract.js";
 import { ApiError, invalidRequest } from "../api-error.js";
 import type { ServerContext } from "../context.js";
@@ -88,14 +89,8 @@ export const feedRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
 };
 
 /**
- * Media type of the compact snapshot, asked for with `Accept` (without it a snapshot is text lines).
- * A sequence of frames, each a type byte, three zero bytes, the payload length (uint32,
- * little-endian) and the payload:
- * `0` (optional, first) the numbers of jti and session ids to come (two uint32, little-endian),
- * `1` jti ids, `2` session ids (24 bytes an entry: the id's four 32-bit words as made by
- * `idWords`, then its expiry as a float64, all little-endian), `3` rows of another shape (UTF-8, one
- * JSON array a line, as in the text form: user cutoffs, key withdrawals, ids that are not 128-bit),
- * and `4`, last, the head (UTF-8 JSON, as in the text form). Without the head the snapshot is incomplete.
+ * Media type of the compact snapshot, asked for with `Accept` (without it a snapshot is text lines):
+ * the binary form of `src/replica/snapshot-codec.ts` (frames of 24-byte id records, rows, the head last).
  */
 export const BINARY_SNAPSHOT_TYPE = "application/vnd.revokit.snapshot";
 
@@ -221,78 +216,29 @@ async function recordSnapshot(ctx: ServerContext, out: Recording): Promise<void>
   );
 }
 
-/** Entries per id frame of the binary snapshot (64 KiB of payload). */
-const FRAME_ENTRIES = 2730;
-const ENTRY_BYTES = 24;
-/** A frame's type byte, three zero bytes, and its payload length (so id payloads start 8-aligned). */
-const FRAME_HEADER = 8;
-
-/** Reads the snapshot from the store into `out` in the binary form ({@link BINARY_SNAPSHOT_TYPE}). */
+/** Reads the snapshot into `out` in the binary form ({@link BINARY_SNAPSHOT_TYPE}; see the codec). */
 async function recordBinarySnapshot(ctx: ServerContext, out: Recording): Promise<void> {
-  const newFrame = () => new DataView(new ArrayBuffer(FRAME_HEADER + FRAME_ENTRIES * ENTRY_BYTES));
-  const frames = [newFrame(), newFrame()];
-  const counts = [0, 0];
-  let rows = "";
-  const header = (type: number, length: number) => {
-    const h = Buffer.alloc(FRAME_HEADER);
-    h[0] = type;
-    h.writeUInt32LE(length, 4);
-    return h;
-  };
-  const flush = (t: 0 | 1) => {
-    const n = counts[t] as number;
-    if (n === 0) return;
-    const frame = frames[t] as DataView;
-    frame.setUint8(0, t + 1);
-    frame.setUint32(4, n * ENTRY_BYTES, true);
-    out.push(Buffer.from(frame.buffer, 0, FRAME_HEADER + n * ENTRY_BYTES));
-    frames[t] = newFrame();
-    counts[t] = 0;
-  };
-  const flushRows = () => {
-    if (rows === "") return;
-    const body = Buffer.from(rows, "utf8");
-    out.push(Buffer.concat([header(3, body.length), body]));
-    rows = "";
-  };
-  const entry = (t: 0 | 1, words: Uint32Array, w: number, expiresAt: number) => {
-    const frame = frames[t] as DataView;
-    const at = FRAME_HEADER + (counts[t] as number) * ENTRY_BYTES;
-    frame.setUint32(at, words[w] as number, true);
-    frame.setUint32(at + 4, words[w + 1] as number, true);
-    frame.setUint32(at + 8, words[w + 2] as number, true);
-    frame.setUint32(at + 12, words[w + 3] as number, true);
-    frame.setFloat64(at + 16, expiresAt, true);
-    if (++(counts[t] as number) === FRAME_ENTRIES) flush(t);
-  };
-  const row = (args: unknown[]) => {
-    rows += `${JSON.stringify(args)}\n`;
-    if (rows.length >= CHUNK_CHARS) flushRows();
-  };
-  let head: { globalCutoff: number; cursor: string; epoch: string };
+  const enc = new SnapshotEncoder((chunk) => out.push(chunk));
+  let head: SnapshotHead;
   // This node's replica when it is loaded and fresh: its entries and cursor are taken at one
   // synchronous moment, so the feed resumes from that cursor without a gap. Otherwise, the store.
   const replica = ctx.auth.replicaSnapshot();
   if (replica) {
     // The sizes first, so the reader can size its tables once.
-    const sizes = Buffer.alloc(FRAME_HEADER + 8);
-    sizes.writeUInt32LE(8, 4);
-    sizes.writeUInt32LE(replica.jtis.expiresAt.length, FRAME_HEADER);
-    sizes.writeUInt32LE(replica.sessions.expiresAt.length, FRAME_HEADER + 4);
-    out.push(sizes);
+    enc.sizes(replica.jtis.expiresAt.length, replica.sessions.expiresAt.length);
     const parts = [
       ["jti", 0, replica.jtis],
       ["session", 1, replica.sessions],
     ] as const;
     for (const [kind, t, part] of parts) {
       for (let i = 0; i < part.expiresAt.length; i++) {
-        entry(t, part.words, 4 * i, part.expiresAt[i] as number);
+        enc.id(t, part.words, 4 * i, part.expiresAt[i] as number);
         // Yields now and then so a large snapshot does not hold the event loop for long.
         if (i % 65_536 === 65_535) await new Promise((resolve) => setImmediate(resolve));
       }
-      for (const [subject, expiresAt] of part.others) row([kind, subject, expiresAt]);
+      for (const [subject, expiresAt] of part.others) enc.row([kind, subject, expiresAt]);
     }
-    for (const r of replica.rows) row(r);
+    for (const r of replica.rows) enc.row(r);
     head = replica;
   } else {
     const words = new Uint32Array(4);
@@ -305,19 +251,13 @@ async function recordBinarySnapshot(ctx: ServerContext, out: Recording): Promise
         typeof expiresAt === "number" &&
         idWords(subject, words)
       ) {
-        entry(kind === "jti" ? 0 : 1, words, 0, expiresAt);
+        enc.id(kind === "jti" ? 0 : 1, words, 0, expiresAt);
         return;
       }
-      row(args);
+      enc.row(args);
     });
   }
-  flush(0);
-  flush(1);
-  flushRows();
-  const body = Buffer.from(
-    JSON.stringify({ global_cutoff: head.globalCutoff, cursor: head.cursor, epoch: head.epoch }),
-  );
-  out.push(Buffer.concat([header(4, body.length), body]));
+  enc.end(head);
 }
 
 /** Reads the store's snapshot, each row to `row` (as the store's sink gets it), and returns its head. */
