@@ -9,7 +9,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ConfigInvalidError, StoreUnavailableError } from "../../src/core/errors.js";
 import type { NewRevocation, RevocationEntry, SessionRecord } from "../../src/core/model.js";
 import type { Store } from "../../src/stores/contract.js";
-import { postgresStore } from "../../src/stores/postgres.js";
+import { postgresStore } from "../../src/stores/postgres/index.js";
 import { type PostgresServer, postgresUnavailableReason, startPostgres } from "../helpers/postgres-server.js";
 import { sessionRecord } from "../helpers/records.mjs";
 

@@ -1,7 +1,7 @@
 import type Database from "better-sqlite3";
 import type { Store } from "../contract.js";
+import { PostgresOutbox, type PostgresOutboxAccess } from "../postgres/outbox.js";
 import { MemoryOutbox } from "./memory.js";
-import { PostgresOutbox, type PostgresOutboxAccess } from "./postgres.js";
 import { RedisOutbox, type RedisOutboxAccess } from "./redis.js";
 import { SqliteOutbox } from "./sqlite.js";
 import type { EventOutbox } from "./types.js";

@@ -1,7 +1,7 @@
 import type { Store } from "../contract.js";
 import type { OutboxAccess } from "../outbox/index.js";
+import { PostgresStatusRegistry } from "../postgres/status.js";
 import { MemoryStatusRegistry } from "./memory.js";
-import { PostgresStatusRegistry } from "./postgres.js";
 import { RedisStatusRegistry } from "./redis.js";
 import { SqliteStatusRegistry } from "./sqlite.js";
 import type { StatusRegistry } from "./types.js";
