@@ -5,6 +5,7 @@
  * orders it; the store decides nothing itself.
  * @module
  */
+import type pg from "pg";
 import type {
   RevocationMeta,
   RotateInput,
@@ -32,8 +33,6 @@ import {
   toSession,
   toUserCutoff,
 } from "./rows.js";
-
-type Client = Parameters<Parameters<PgDb["tx"]>[0]>[0];
 
 /** The session part of the PostgreSQL store (see `RevocationStore` for each method's guarantees). */
 export class PostgresSessions {
@@ -175,7 +174,12 @@ export class PostgresSessions {
   }
 
   /** The writes of a rotation plan, inside the transaction that holds the session row. */
-  async #executeRotation(c: Client, plan: RotationPlan, newHash: string, sessionId: string): Promise<void> {
+  async #executeRotation(
+    c: pg.PoolClient,
+    plan: RotationPlan,
+    newHash: string,
+    sessionId: string,
+  ): Promise<void> {
     const db = this.#db;
     const s = this.#s;
     const addToken = (generation: number) =>
