@@ -59,7 +59,9 @@ export class SchemaGoneError extends Error {}
  */
 export class PgDb {
   readonly config: PgConfig;
+  /** The pool, from the first `open` until `close`. */
   pool: pg.Pool | undefined;
+  /** `idle` until opened, `open`, or `closed` (a closed store may be opened again). */
   state: "idle" | "open" | "closed" = "idle";
   /** The latest `now` a caller passed in (the purge timer and a resync use no later time). */
   lastNow: number | undefined;

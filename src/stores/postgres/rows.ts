@@ -62,6 +62,7 @@ export function sessionParams(s: SessionRecord): unknown[] {
   ];
 }
 
+/** A session row (columns {@link SESSION_COLUMNS}). */
 export function toSession(r: Row): SessionRecord {
   return {
     id: String(r.id),
@@ -82,6 +83,7 @@ export function toSession(r: Row): SessionRecord {
   };
 }
 
+/** A key row; its JWKs are read as text (`private_jwk::text`). */
 export function toKey(r: Row): StoredKey {
   if (!isAlgorithm(r.alg)) throw new TypeError("a stored key has an unknown algorithm");
   return {
@@ -159,6 +161,7 @@ export function toUserEntry(u: Row): RevocationEntry {
   return e;
 }
 
+/** A user row joined with its flag row's `disabled_at`. */
 export function toUser(r: Row): UserRecord {
   return {
     id: String(r.id),
@@ -169,6 +172,7 @@ export function toUser(r: Row): UserRecord {
   };
 }
 
+/** A client row. */
 export function toClient(r: Row): ClientRecord {
   return {
     clientId: String(r.client_id),
@@ -193,10 +197,12 @@ export function num(v: unknown): number {
   return typeof v === "number" ? v : Number(v);
 }
 
+/** {@link num}, or `null` for SQL NULL. */
 export function numOrNull(v: unknown): number | null {
   return v === null || v === undefined ? null : num(v);
 }
 
+/** A text column, or `null` for SQL NULL. */
 export function strOrNull(v: unknown): string | null {
   return v === null || v === undefined ? null : String(v);
 }
