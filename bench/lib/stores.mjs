@@ -6,7 +6,7 @@ import { importOptional, QUIET } from "./common.mjs";
 const MODULES = {
   sqlite: "../../dist/stores/sqlite/index.js",
   redis: "../../dist/stores/redis/index.js",
-  postgres: "../../dist/stores/postgres.js",
+  postgres: "../../dist/stores/postgres/index.js",
 };
 
 /** The store module of `kind`, or `undefined` when that store is not built (not written yet). */

@@ -160,14 +160,18 @@ export async function storeFromUrl(value: string, options: StoreFromUrlOptions =
       );
     }
     case "postgres": {
-      let mod: typeof import("./postgres.js");
+      let mod: typeof import("./postgres/index.js");
       try {
-        mod = await import("./postgres.js");
+        mod = await import("./postgres/index.js");
       } catch (error) {
         if (isMissingModule(error)) throw missingDriver("postgres", "pg", error);
         throw error;
       }
-      return mod.postgresStore({ url: spec.url, ...(spec.schema ? { schema: spec.schema } : {}) });
+      return mod.postgresStore({
+        url: spec.url,
+        ...(options.logger ? { logger: options.logger } : {}),
+        ...(spec.schema ? { schema: spec.schema } : {}),
+      });
     }
   }
 }

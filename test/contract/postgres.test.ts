@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, it } from "vitest";
-import { postgresStore } from "../../src/stores/postgres.js";
+import { postgresStore } from "../../src/stores/postgres/index.js";
 import { postgresUnavailableReason, startPostgres } from "../helpers/postgres-server.js";
 import { runStoreContract } from "./store-contract.js";
 

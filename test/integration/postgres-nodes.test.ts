@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type PostgresServer, postgresUnavailableReason, startPostgres } from "../helpers/postgres-server.js";
 
 const FIXTURE = fileURLToPath(new URL("../fixtures/postgres-node.mjs", import.meta.url));
-const DIST = fileURLToPath(new URL("../../dist/stores/postgres.js", import.meta.url));
+const DIST = fileURLToPath(new URL("../../dist/stores/postgres/index.js", import.meta.url));
 /** Generous bounds for a loaded two-core machine; the goal on an idle host is milliseconds. */
 const PROPAGATION_BOUND_MS = 5_000;
 const RECOVERY_BOUND_MS = 15_000;
@@ -122,7 +122,8 @@ describe.skipIf(!server)(
     let nodes: NodeProcess[] = [];
 
     beforeAll(async () => {
-      if (!existsSync(DIST)) throw new Error("dist/stores/postgres.js is missing: run `npm run build` first");
+      if (!existsSync(DIST))
+        throw new Error("dist/stores/postgres/index.js is missing: run `npm run build` first");
       nodes = names.map((n) => new NodeProcess(n, pg.url, schema));
       await Promise.all(nodes.map((n) => n.ready));
     });

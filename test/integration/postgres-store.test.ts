@@ -9,7 +9,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ConfigInvalidError, StoreUnavailableError } from "../../src/core/errors.js";
 import type { NewRevocation, RevocationEntry, SessionRecord } from "../../src/core/model.js";
 import type { Store } from "../../src/stores/contract.js";
-import { postgresStore } from "../../src/stores/postgres.js";
+import { postgresStore } from "../../src/stores/postgres/index.js";
 import { type PostgresServer, postgresUnavailableReason, startPostgres } from "../helpers/postgres-server.js";
 import { sessionRecord } from "../helpers/records.mjs";
 
@@ -194,6 +194,37 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
     await writer.addRevocation(jti("after"));
     expect((await pending).entries.map((e) => e.subject)).toEqual(["after"]);
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it("logs a lost LISTEN connection once per outage, by SQLSTATE, never with the driver's message", async () => {
+    const schema = newSchema();
+    const app = `jr-log-${randomBytes(3).toString("hex")}`;
+    const warned: Record<string, unknown>[] = [];
+    const back: Record<string, unknown>[] = [];
+    const logger = {
+      warn: (obj: object) => void warned.push({ ...obj }),
+      error: (obj: object) => void warned.push({ ...obj }),
+      info: (obj: object) => void back.push({ ...obj }),
+    };
+    const store = make(schema, { applicationName: app, logger });
+    await store.open();
+    const kill = async () =>
+      (
+        await pg.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [
+          `${app}:listen`,
+        ])
+      ).length;
+    for (let outage = 1; outage <= 2; outage++) {
+      await until("listening", 5_000, async () => (await kill()) === 1);
+      await until("logged", 5_000, async () => warned.length === outage);
+      await until("listening again", 5_000, async () => back.length === outage);
+    }
+    expect(warned).toHaveLength(2);
+    for (const w of warned) {
+      expect(w).toMatchObject({ store: "postgres", schema, what: "listen" });
+      expect(String(w.error)).toMatch(/57P01/);
+      expect(JSON.stringify(w)).not.toMatch(/administrator command/);
+    }
   });
 
   it("migrates once when many nodes open a new schema at the same time", async () => {
@@ -469,6 +500,33 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
     expect(await count()).toBe(2);
     await until("the expired entry is purged", 5_000, async () => (await count()) === 1);
     expect((await store.snapshot(now)).entries.map((e) => e.subject)).toEqual(["live"]);
+  });
+
+  it("logs a failing timed purge once until it works again", async () => {
+    const schema = newSchema();
+    const warned: Record<string, unknown>[] = [];
+    const back: Record<string, unknown>[] = [];
+    const logger = {
+      warn: (obj: object) => void warned.push({ ...obj }),
+      error: (obj: object) => void warned.push({ ...obj }),
+      info: (obj: object) => void back.push({ ...obj }),
+    };
+    const store = make(schema, { purgeInterval: "50ms", logger });
+    await store.open();
+    // A table the purge needs goes missing (and the schema is not recreated: its migrations are there).
+    await pg.sql(`ALTER TABLE "${schema}".rate_limits RENAME TO rate_limits_away`);
+    await until("the failure is logged", 5_000, async () => warned.length > 0);
+    await new Promise((r) => setTimeout(r, 300)); // several more failed purges
+    expect(warned).toEqual([
+      expect.objectContaining({
+        store: "postgres",
+        schema,
+        what: "purge",
+        error: expect.stringMatching(/42P01/),
+      }),
+    ]);
+    await pg.sql(`ALTER TABLE "${schema}".rate_limits_away RENAME TO rate_limits`);
+    await until("the recovery is logged", 5_000, async () => back.some((b) => b.what === "purge"));
   });
 
   it("works on a pool it is given, follows the feed through it, and leaves it open on close", async () => {

@@ -18,7 +18,7 @@ import { encodeStatusList, StatusBits } from "../../src/core/status-list.js";
 import { memoryStore } from "../../src/index.js";
 import { createServer, type RevokitServer } from "../../src/server/index.js";
 import type { Store } from "../../src/stores/contract.js";
-import { postgresStore } from "../../src/stores/postgres.js";
+import { postgresStore } from "../../src/stores/postgres/index.js";
 import { redisStore } from "../../src/stores/redis/index.js";
 import { sqliteStore } from "../../src/stores/sqlite/index.js";
 import { statusRegistryFor } from "../../src/stores/status/index.js";

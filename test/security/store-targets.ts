@@ -9,7 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Auth, type AuthOptions, createAuth, memoryStore, type Store } from "../../src/index.js";
-import { postgresStore } from "../../src/stores/postgres.js";
+import { postgresStore } from "../../src/stores/postgres/index.js";
 import { redisStore } from "../../src/stores/redis/index.js";
 import { sqliteStore } from "../../src/stores/sqlite/index.js";
 import { type PostgresServer, postgresUnavailableReason, startPostgres } from "../helpers/postgres-server.js";

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { type AuthOptions, createAuth, memoryStore, storeFromUrl } from "../../src/index.js";
-import { postgresStore } from "../../src/stores/postgres.js";
+import { postgresStore } from "../../src/stores/postgres/index.js";
 import { redisStore } from "../../src/stores/redis/index.js";
 import { sqliteStore } from "../../src/stores/sqlite/index.js";
 

@@ -1,9 +1,9 @@
 import type Database from "better-sqlite3";
 import type { Store } from "../contract.js";
 import { MemoryOutbox } from "../memory/outbox.js";
+import { PostgresOutbox, type PostgresOutboxAccess } from "../postgres/outbox.js";
 import { RedisOutbox, type RedisOutboxAccess } from "../redis/outbox.js";
 import { SqliteOutbox } from "../sqlite/outbox.js";
-import { PostgresOutbox, type PostgresOutboxAccess } from "./postgres.js";
 import type { EventOutbox } from "./types.js";
 
 export type { EventOutbox, EventReceiver, OutboxEvent, OutboxState } from "./types.js";

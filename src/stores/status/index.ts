@@ -1,9 +1,9 @@
 import type { Store } from "../contract.js";
 import { MemoryStatusRegistry } from "../memory/status.js";
 import type { OutboxAccess } from "../outbox/index.js";
+import { PostgresStatusRegistry } from "../postgres/status.js";
 import { RedisStatusRegistry } from "../redis/status.js";
 import { SqliteStatusRegistry } from "../sqlite/status.js";
-import { PostgresStatusRegistry } from "./postgres.js";
 import type { StatusRegistry } from "./types.js";
 
 export type { StatusEntry, StatusRegistry } from "./types.js";

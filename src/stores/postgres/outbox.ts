@@ -1,4 +1,4 @@
-import type { EventOutbox, EventReceiver, OutboxEvent, OutboxState } from "./types.js";
+import type { EventOutbox, EventReceiver, OutboxEvent, OutboxState } from "../outbox/types.js";
 
 /** How the PostgreSQL outbox reaches the store's pool. */
 export interface PostgresOutboxAccess {
@@ -95,7 +95,7 @@ export class PostgresOutbox implements EventOutbox {
       createdAt: Number(r.created_at),
       nextAt: Number(r.next_at),
       attempts: Number(r.attempts),
-      state: r.state as OutboxState,
+      state: outboxState(r.state),
       lastError: r.last_error === null ? null : String(r.last_error),
     }));
   }
@@ -115,7 +115,7 @@ export class PostgresOutbox implements EventOutbox {
     for (const r of await this.#q(
       `SELECT state, COUNT(*)::int AS n FROM ${this.#s}.event_outbox GROUP BY state`,
     )) {
-      out[r.state as OutboxState] = Number(r.n);
+      out[outboxState(r.state)] = Number(r.n);
     }
     return out;
   }
@@ -125,4 +125,10 @@ export class PostgresOutbox implements EventOutbox {
       before,
     ]);
   }
+}
+
+/** A stored outbox state; an unknown one is corrupt data. */
+function outboxState(v: unknown): OutboxState {
+  if (v === "pending" || v === "delivered" || v === "failed") return v;
+  throw new TypeError("an outbox row has an unknown state");
 }

@@ -1,5 +1,5 @@
-import type { PostgresOutboxAccess } from "../outbox/postgres.js";
-import type { StatusEntry, StatusRegistry } from "./types.js";
+import type { StatusEntry, StatusRegistry } from "../status/types.js";
+import type { PostgresOutboxAccess } from "./outbox.js";
 
 /** The {@link StatusRegistry} of a PostgreSQL store: a counter row per list, locked by its update. */
 export class PostgresStatusRegistry implements StatusRegistry {
