@@ -232,7 +232,7 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
     const stores = Array.from({ length: 6 }, () => make(schema));
     await Promise.all(stores.map((s) => s.open()));
     const versions = await pg.sql(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
-    expect(versions).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+    expect(versions).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
     const epochs = new Set(await Promise.all(stores.map(async (s) => (await s.snapshot(T0)).epoch)));
     expect(epochs.size).toBe(1);
   });

@@ -56,6 +56,7 @@ import type {
   ClientRecord,
   NewRevocation,
   RevocationCheck,
+  RevocationCheckpoint,
   RevocationEntry,
   RevocationMeta,
   RevocationSnapshot,
@@ -73,6 +74,7 @@ import { checkOptionNames, durationOption } from "../../core/options.js";
 import { STDERR_LOGGER } from "../../loggers.js";
 import type { Store, StoreOpenOptions } from "../contract.js";
 import { PostgresAccounts } from "./accounts.js";
+import { PostgresCheckpoints } from "./checkpoint.js";
 import { type PgConfig, PgDb, type Row, unavailable } from "./db.js";
 import { PostgresFeed } from "./feed.js";
 import { PostgresKeys } from "./keys.js";
@@ -208,6 +210,7 @@ class PostgresStore implements Store {
   readonly #db: PgDb;
   readonly #listener: FeedListener;
   readonly #keys: PostgresKeys;
+  readonly #checkpoints: PostgresCheckpoints;
   readonly #sessions: PostgresSessions;
   readonly #feed: PostgresFeed;
   readonly #accounts: PostgresAccounts;
@@ -225,6 +228,7 @@ class PostgresStore implements Store {
     });
     this.#listener = new FeedListener(this.#db);
     this.#keys = new PostgresKeys(this.#db);
+    this.#checkpoints = new PostgresCheckpoints(this.#db);
     this.#sessions = new PostgresSessions(this.#db);
     this.#feed = new PostgresFeed(this.#db, this.#listener);
     this.#accounts = new PostgresAccounts(this.#db);
@@ -381,6 +385,16 @@ class PostgresStore implements Store {
   }
   purge(now: number): Promise<number> {
     return this.#feed.purge(now);
+  }
+
+  readCheckpoint(): Promise<RevocationCheckpoint | null> {
+    return this.#checkpoints.readCheckpoint();
+  }
+  checkpointTakenAt(): Promise<number> {
+    return this.#checkpoints.checkpointTakenAt();
+  }
+  writeCheckpoint(checkpoint: RevocationCheckpoint): Promise<boolean> {
+    return this.#checkpoints.writeCheckpoint(checkpoint);
   }
 
   createUser(user: UserRecord): Promise<"created" | "taken"> {

@@ -119,6 +119,17 @@ const MIGRATIONS: { version: number; sql: (s: string) => string }[] = [
         ADD COLUMN max_session_ttl bigint NOT NULL DEFAULT 0;
     `,
   },
+  {
+    // Checkpoints: the newest compact snapshot of the active revocations, for nodes that start later.
+    version: 4,
+    sql: (s) => `
+      CREATE TABLE ${s}.checkpoint (
+        id       smallint PRIMARY KEY CHECK (id = 1),
+        taken_at bigint NOT NULL,
+        data     bytea NOT NULL
+      );
+    `,
+  },
 ];
 
 /**
