@@ -12,17 +12,10 @@ import { collectMetrics, createAuth, memoryStore } from "../../src/index.js";
 import { createServer } from "../../src/server/index.js";
 import { createLogger } from "../../src/server/logger.js";
 import { ServerMetrics, serverRegistry } from "../../src/server/metrics.js";
+import { eventually } from "../helpers/eventually.js";
 
 const ISSUER = "https://auth.example.com";
 const docs = readFileSync(new URL("../../docs/metrics.md", import.meta.url), "utf8");
-
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe("collectMetrics", () => {
   it("registers on the app's registry, reads the Auth at scrape time, and takes a prefix", async () => {
@@ -63,9 +56,10 @@ describe("collectMetrics", () => {
       const rb = collectMetrics(b);
       const t = await b.login("u2");
       await a.logout(t.sessionId); // revoked on node a, must reach node b through the feed
-      await until(
-        async () => (await rb.metrics()).includes('revokit_revocations_received_total{kind="session"} 1'),
+      await eventually(
         "b to receive",
+        async () => (await rb.metrics()).includes('revokit_revocations_received_total{kind="session"} 1'),
+        5000,
       );
       const textB = await rb.metrics();
       expect(textB).toMatch(/^revokit_revocation_propagation_seconds_count 1$/m);

@@ -24,7 +24,8 @@ import { idWords } from "../../src/replica/compact-index.js";
 import { createServer, type RevokitServer } from "../../src/server/index.js";
 import { hashSecret } from "../../src/server/passwords.js";
 import { createVerifier, type Verifier } from "../../src/verifier/index.js";
-import { eventually, ROOT } from "../fixtures/server-harness.js";
+import { ROOT } from "../fixtures/server-harness.js";
+import { eventually } from "../helpers/eventually.js";
 
 const SECRET = "a long random client secret for the feed";
 const quiet = { warn: () => undefined, error: () => undefined };
