@@ -55,10 +55,10 @@ export type AuthErrorCode =
  * code as a static (`TokenExpiredError.code`), like jose's errors.
  * @example
  * try {
- *   await auth.verify(token);
+ *   claims = await auth.verify(token);
  * } catch (error) {
- *   if (error instanceof AuthError && error.code === TokenExpiredError.code) return refresh();
- *   throw error;
+ *   if (!(error instanceof AuthError) || error.code !== TokenExpiredError.code) throw error;
+ *   // expired: refresh the token pair, then retry
  * }
  */
 export abstract class AuthError extends Error {
