@@ -11,12 +11,10 @@
  * `node bench/soak.mjs --duration 30s`. Prints one JSON summary; exits 1 on any violation.
  * The short form runs inside `npm test` (test/soak/soak.test.ts).
  */
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { hasBinary, startRedisServer } from "../test/helpers/redis-process.mjs";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const CLI = join(ROOT, "dist/cli/index.js");
@@ -56,56 +54,17 @@ const PASSWORD = "soak password, long enough";
  * @property {number} boundMs
  */
 
-/** A free TCP port on 127.0.0.1. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      srv.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
-
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Starts a private redis-server (AOF on, noeviction) on a free loopback port. */
-async function startRedis(dir) {
-  const probe = spawnSync("redis-server", ["--version"], { encoding: "utf8" });
-  if (probe.error || probe.status !== 0) {
+/**
+ * Starts a private redis-server (AOF on, noeviction) on a free loopback port, with the tests' own
+ * starter; `stop()` kills it and deletes its folder.
+ */
+function startRedis() {
+  if (!hasBinary("redis-server")) {
     throw new Error("the soak needs redis-server on the PATH (apt-get install redis-server)");
   }
-  const port = await freePort();
-  const child = spawn(
-    "redis-server",
-    [
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--dir",
-      dir,
-      "--appendonly",
-      "yes",
-      "--appendfsync",
-      "everysec",
-      "--save",
-      "",
-      "--maxmemory-policy",
-      "noeviction",
-    ],
-    { stdio: "ignore" },
-  );
-  const url = `redis://127.0.0.1:${port}`;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const r = spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" });
-    if (r.stdout?.trim() === "PONG") break;
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error("redis-server did not start");
-    await sleep(50);
-  }
-  return { url, stop: () => stopChild(child) };
+  return startRedisServer({ appendonly: true, prefix: "revokit-soak-redis-" });
 }
 
 function stopChild(child) {
@@ -200,10 +159,9 @@ export async function runSoak(options = {}) {
   const boundMs = options.boundMs ?? 1000;
   const log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
 
-  const dir = mkdtempSync(join(tmpdir(), "revokit-soak-"));
   const cleanups = [];
   try {
-    const redis = await startRedis(dir);
+    const redis = await startRedis();
     cleanups.push(redis.stop);
     const nodes = [];
     // The first node creates the signing key; the others load it.
@@ -401,7 +359,6 @@ export async function runSoak(options = {}) {
     };
   } finally {
     for (const stopOne of cleanups.reverse()) await stopOne().catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 

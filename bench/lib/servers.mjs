@@ -2,11 +2,8 @@
 // at the end: one redis-server, and one private PostgreSQL cluster (DATABASE_URL is used instead when
 // set). A missing binary makes the section say so. The processes are started by the same code as the
 // tests' (test/helpers/redis-process.mjs, test/helpers/pg-cluster.mjs).
-import { freePort } from "../../test/helpers/free-port.mjs";
 import { findPgBinDir, startPgCluster } from "../../test/helpers/pg-cluster.mjs";
 import { hasBinary, startRedisServer } from "../../test/helpers/redis-process.mjs";
-
-export { freePort };
 
 /** Starts redis-server (no persistence: the bench measures the feed, not the disk); `undefined` if absent. */
 export async function startRedis() {

@@ -20,10 +20,50 @@ export type InvalidReason =
   | "iat"
   | "token_type";
 
-/** Base class of every error with a stable code. */
-export class AuthError extends Error {
+/**
+ * Every stable error code: the `code` of each {@link AuthError} subclass (one class per code).
+ * A `switch` over it is checked by the compiler, so a new code cannot be left unhandled.
+ * @example
+ * function advice(error: AuthError): string {
+ *   switch (error.code) {
+ *     case "ERR_TOKEN_EXPIRED":
+ *       return "refresh and retry";
+ *     // ... one case per code ...
+ *     default:
+ *       return error.code satisfies never; // a compile error names every code left out
+ *   }
+ * }
+ */
+export type AuthErrorCode =
+  | "ERR_TOKEN_INVALID"
+  | "ERR_TOKEN_EXPIRED"
+  | "ERR_TOKEN_REVOKED"
+  | "ERR_SESSION_REVOKED"
+  | "ERR_REFRESH_REUSED"
+  | "ERR_REFRESH_INVALID"
+  | "ERR_REVOCATION_UNAVAILABLE"
+  | "ERR_STORE_UNAVAILABLE"
+  | "ERR_CONFIG_INVALID"
+  | "ERR_USER_DISABLED"
+  | "ERR_LOGIN_STALE"
+  | "ERR_CLOSED"
+  | "ERR_STORE_MISSING";
+
+/**
+ * Base class of every error with a stable code; abstract, so every error revokit throws is one of
+ * the subclasses and `code` is always one of {@link AuthErrorCode}. Each subclass also carries its
+ * code as a static (`TokenExpiredError.code`), like jose's errors.
+ * @example
+ * try {
+ *   claims = await auth.verify(token);
+ * } catch (error) {
+ *   if (!(error instanceof AuthError) || error.code !== TokenExpiredError.code) throw error;
+ *   // expired: refresh the token pair, then retry
+ * }
+ */
+export abstract class AuthError extends Error {
   /** Stable, documented code; match on this, not on the message. */
-  readonly code: string = "ERR_AUTH";
+  abstract readonly code: AuthErrorCode;
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
@@ -32,7 +72,8 @@ export class AuthError extends Error {
 
 /** The token is not a well-formed, correctly signed access token for this issuer and audience. */
 export class TokenInvalidError extends AuthError {
-  override readonly code = "ERR_TOKEN_INVALID";
+  static readonly code = "ERR_TOKEN_INVALID";
+  override readonly code = TokenInvalidError.code;
   /** Which check failed. */
   readonly reason: InvalidReason;
   constructor(reason: InvalidReason, message = "access token is invalid") {
@@ -43,7 +84,8 @@ export class TokenInvalidError extends AuthError {
 
 /** The access token's `exp` has passed (beyond the clock tolerance). */
 export class TokenExpiredError extends AuthError {
-  override readonly code = "ERR_TOKEN_EXPIRED";
+  static readonly code = "ERR_TOKEN_EXPIRED";
+  override readonly code = TokenExpiredError.code;
   constructor(message = "access token has expired") {
     super(message);
   }
@@ -51,7 +93,8 @@ export class TokenExpiredError extends AuthError {
 
 /** The access token itself (its jti) was revoked, or it was issued before a global cutoff. */
 export class TokenRevokedError extends AuthError {
-  override readonly code = "ERR_TOKEN_REVOKED";
+  static readonly code = "ERR_TOKEN_REVOKED";
+  override readonly code = TokenRevokedError.code;
   constructor(message = "access token has been revoked") {
     super(message);
   }
@@ -59,7 +102,8 @@ export class TokenRevokedError extends AuthError {
 
 /** The session the token belongs to was revoked (logout, logout-all, password change, disable, reuse). */
 export class SessionRevokedError extends AuthError {
-  override readonly code = "ERR_SESSION_REVOKED";
+  static readonly code = "ERR_SESSION_REVOKED";
+  override readonly code = SessionRevokedError.code;
   constructor(message = "session has been revoked") {
     super(message);
   }
@@ -67,7 +111,8 @@ export class SessionRevokedError extends AuthError {
 
 /** A refresh token that had already been rotated was replayed; its whole session is now revoked. */
 export class RefreshReusedError extends AuthError {
-  override readonly code = "ERR_REFRESH_REUSED";
+  static readonly code = "ERR_REFRESH_REUSED";
+  override readonly code = RefreshReusedError.code;
   constructor(message = "refresh token was reused; the session has been revoked") {
     super(message);
   }
@@ -75,7 +120,8 @@ export class RefreshReusedError extends AuthError {
 
 /** The refresh token is unknown, malformed, expired, or belongs to a revoked session. */
 export class RefreshInvalidError extends AuthError {
-  override readonly code = "ERR_REFRESH_INVALID";
+  static readonly code = "ERR_REFRESH_INVALID";
+  override readonly code = RefreshInvalidError.code;
   /** `unknown`, `expired`, `idle_expired` or `revoked`. */
   readonly reason: "unknown" | "expired" | "idle_expired" | "revoked";
   constructor(reason: RefreshInvalidError["reason"], message = "refresh token is invalid") {
@@ -86,7 +132,8 @@ export class RefreshInvalidError extends AuthError {
 
 /** The replica cannot show it is current and the store cannot answer: fail closed. */
 export class RevocationUnavailableError extends AuthError {
-  override readonly code = "ERR_REVOCATION_UNAVAILABLE";
+  static readonly code = "ERR_REVOCATION_UNAVAILABLE";
+  override readonly code = RevocationUnavailableError.code;
   /** Seconds after which a retry is reasonable. */
   readonly retryAfter: number;
   constructor(message = "revocation state is unavailable", retryAfter = 1, options?: ErrorOptions) {
@@ -97,7 +144,8 @@ export class RevocationUnavailableError extends AuthError {
 
 /** The store could not complete a write or read; nothing is assumed to have happened. */
 export class StoreUnavailableError extends AuthError {
-  override readonly code = "ERR_STORE_UNAVAILABLE";
+  static readonly code = "ERR_STORE_UNAVAILABLE";
+  override readonly code = StoreUnavailableError.code;
   constructor(message = "the store is unavailable", options?: ErrorOptions) {
     super(message, options);
   }
@@ -108,7 +156,8 @@ export class StoreUnavailableError extends AuthError {
  * Redis prefix, a missing PostgreSQL schema, a new `memoryStore`), and created nothing.
  */
 export class StoreMissingError extends AuthError {
-  override readonly code = "ERR_STORE_MISSING";
+  static readonly code = "ERR_STORE_MISSING";
+  override readonly code = StoreMissingError.code;
   constructor(message = "no initialised store there") {
     super(message);
   }
@@ -116,7 +165,8 @@ export class StoreMissingError extends AuthError {
 
 /** `createAuth` or a store factory was given an invalid option. */
 export class ConfigInvalidError extends AuthError {
-  override readonly code = "ERR_CONFIG_INVALID";
+  static readonly code = "ERR_CONFIG_INVALID";
+  override readonly code = ConfigInvalidError.code;
   /** The option at fault. */
   readonly option: string;
   constructor(option: string, message: string) {
@@ -127,7 +177,8 @@ export class ConfigInvalidError extends AuthError {
 
 /** The user is disabled: no login, no refresh, no new session. */
 export class UserDisabledError extends AuthError {
-  override readonly code = "ERR_USER_DISABLED";
+  static readonly code = "ERR_USER_DISABLED";
+  override readonly code = UserDisabledError.code;
   constructor(message = "user is disabled") {
     super(message);
   }
@@ -138,29 +189,23 @@ export class UserDisabledError extends AuthError {
  * disable, delete at the same moment): no session was created. Answer it like wrong credentials.
  */
 export class LoginStaleError extends AuthError {
-  override readonly code = "ERR_LOGIN_STALE";
+  static readonly code = "ERR_LOGIN_STALE";
+  override readonly code = LoginStaleError.code;
   constructor(message = "the credentials were checked before the user's sessions were revoked") {
-    super(message);
-  }
-}
-
-/** No such session (or not one of this user's). */
-export class SessionNotFoundError extends AuthError {
-  override readonly code = "ERR_SESSION_NOT_FOUND";
-  constructor(message = "session not found") {
     super(message);
   }
 }
 
 /** The `Auth` instance was closed. */
 export class ClosedError extends AuthError {
-  override readonly code = "ERR_CLOSED";
+  static readonly code = "ERR_CLOSED";
+  override readonly code = ClosedError.code;
   constructor(message = "auth instance is closed") {
     super(message);
   }
 }
 
-/** Every stable error code, for documentation checks and exhaustive handling. */
+/** Every {@link AuthErrorCode} as a value, for documentation checks and iteration. */
 export const ERROR_CODES = [
   "ERR_TOKEN_INVALID",
   "ERR_TOKEN_EXPIRED",
@@ -173,10 +218,12 @@ export const ERROR_CODES = [
   "ERR_CONFIG_INVALID",
   "ERR_USER_DISABLED",
   "ERR_LOGIN_STALE",
-  "ERR_SESSION_NOT_FOUND",
   "ERR_CLOSED",
   "ERR_STORE_MISSING",
-] as const;
+] as const satisfies readonly AuthErrorCode[];
 
-/** One of {@link ERROR_CODES}. */
-export type ErrorCode = (typeof ERROR_CODES)[number];
+/**
+ * The former name of {@link AuthErrorCode}, kept so code written against it still compiles.
+ * @deprecated Use {@link AuthErrorCode}.
+ */
+export type ErrorCode = AuthErrorCode;

@@ -1,4 +1,4 @@
-import { AuthError, RevocationUnavailableError } from "./errors.js";
+import { AuthError, type AuthErrorCode, RevocationUnavailableError } from "./errors.js";
 
 /** How an error is answered over HTTP (RFC 6750): the same in Express, Fastify, Hono and the server. */
 export interface HttpError {
@@ -7,11 +7,26 @@ export interface HttpError {
   body: { error: string; error_description: string };
 }
 
-const DESCRIPTIONS: Record<string, string> = {
-  ERR_TOKEN_INVALID: "The access token is invalid",
-  ERR_TOKEN_EXPIRED: "The access token expired",
-  ERR_TOKEN_REVOKED: "The access token has been revoked",
-  ERR_SESSION_REVOKED: "The session has been revoked",
+/**
+ * How a request carrying a token is answered when verifying it threw an error with that code: the
+ * token refused (401 `invalid_token` with this description), the revocation state unavailable (503),
+ * or `null`: not an outcome of verifying a request's token (a refresh, a login, configuration), left
+ * to the caller. A `Record` over every code, so a new code cannot be added without deciding here.
+ */
+const REQUEST_OUTCOMES: Record<AuthErrorCode, { invalidToken: string } | "unavailable" | null> = {
+  ERR_TOKEN_INVALID: { invalidToken: "The access token is invalid" },
+  ERR_TOKEN_EXPIRED: { invalidToken: "The access token expired" },
+  ERR_TOKEN_REVOKED: { invalidToken: "The access token has been revoked" },
+  ERR_SESSION_REVOKED: { invalidToken: "The session has been revoked" },
+  ERR_REVOCATION_UNAVAILABLE: "unavailable",
+  ERR_STORE_UNAVAILABLE: "unavailable",
+  ERR_REFRESH_REUSED: null,
+  ERR_REFRESH_INVALID: null,
+  ERR_CONFIG_INVALID: null,
+  ERR_USER_DISABLED: null,
+  ERR_LOGIN_STALE: null,
+  ERR_CLOSED: null,
+  ERR_STORE_MISSING: null,
 };
 
 /** Escapes a value for a quoted-string in an auth-param (RFC 9110 §5.6.4). */
@@ -58,8 +73,11 @@ export function insufficientScopeError(scope: string): HttpError {
  */
 export function httpErrorFor(error: unknown): HttpError | undefined {
   if (!(error instanceof AuthError)) return undefined;
-  const description = DESCRIPTIONS[error.code];
-  if (description !== undefined) {
+  // `?? null`: a subclass from outside revokit may carry a code outside the union; not ours to answer.
+  const outcome = REQUEST_OUTCOMES[error.code] ?? null;
+  if (outcome === null) return undefined;
+  if (outcome !== "unavailable") {
+    const description = outcome.invalidToken;
     return {
       status: 401,
       headers: {
@@ -68,16 +86,13 @@ export function httpErrorFor(error: unknown): HttpError | undefined {
       body: { error: "invalid_token", error_description: description },
     };
   }
-  if (error.code === "ERR_REVOCATION_UNAVAILABLE" || error.code === "ERR_STORE_UNAVAILABLE") {
-    const retry = error instanceof RevocationUnavailableError ? error.retryAfter : 1;
-    return {
-      status: 503,
-      headers: { "retry-after": String(retry) },
-      body: {
-        error: "temporarily_unavailable",
-        error_description: "Revocation state is temporarily unavailable",
-      },
-    };
-  }
-  return undefined;
+  const retry = error instanceof RevocationUnavailableError ? error.retryAfter : 1;
+  return {
+    status: 503,
+    headers: { "retry-after": String(retry) },
+    body: {
+      error: "temporarily_unavailable",
+      error_description: "Revocation state is temporarily unavailable",
+    },
+  };
 }

@@ -69,9 +69,6 @@ export function redisAvailable(): boolean {
   return true;
 }
 
-/** A free TCP port on 127.0.0.1 (closed again before it is returned). */
-export { freePort };
-
 /** Starts one `redis-server`; `undefined` when Redis is not installed (outside CI). */
 export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer | undefined> {
   if (!redisAvailable()) return undefined;

@@ -8,14 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  CLI,
-  type CliResult,
-  eventually,
-  runCli,
-  type ServeProcess,
-  startServe,
-} from "../fixtures/server-harness.js";
+import { CLI, type CliResult, runCli, type ServeProcess, startServe } from "../fixtures/server-harness.js";
+import { eventually } from "../helpers/eventually.js";
 
 const PASSWORD = "the password of alice";
 

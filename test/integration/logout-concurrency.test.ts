@@ -18,16 +18,11 @@ import { createServer, type RevokitServer } from "../../src/server/index.js";
 import type { Store } from "../../src/stores/contract.js";
 import { sqliteStore } from "../../src/stores/sqlite/index.js";
 import { runCli } from "../fixtures/server-harness.js";
+import type { TokenResponse } from "../helpers/server-client.js";
 import { type MissingTarget, type StoreTarget, storeTargets } from "../security/store-targets.js";
 
 const PASSWORD = "old password 1";
 const NEW_PASSWORD = "new password 2";
-
-interface Tokens {
-  access_token: string;
-  refresh_token: string;
-  session_id: string;
-}
 
 /** A store whose `createSession` can be held: the login has checked the password and waits to write. */
 function holdable(store: Store): {
@@ -132,10 +127,10 @@ for (const target of targets) {
       return { username, id: ((await r.json()) as { user_id: string }).user_id };
     }
 
-    async function login(username: string, password = PASSWORD): Promise<Tokens> {
+    async function login(username: string, password = PASSWORD): Promise<TokenResponse> {
       const r = await post(url, "/auth/login", { username, password });
       expect(r.status).toBe(200);
-      return (await r.json()) as Tokens;
+      return (await r.json()) as TokenResponse;
     }
 
     /** Starts a login that passes its password check and is held before its session is written. */
@@ -218,14 +213,14 @@ for (const target of targets) {
         Array.from({ length: 20 }, () => post(url, "/auth/refresh", { refresh_token: t.refresh_token })),
       );
       expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200));
-      const sets = (await Promise.all(responses.map((r) => r.json()))) as Tokens[];
+      const sets = (await Promise.all(responses.map((r) => r.json()))) as TokenResponse[];
       for (const s of sets) {
         expect(s.session_id).toBe(t.session_id);
         expect((await get(url, "/auth/me", s.access_token)).status).toBe(200);
       }
       await expectNothingAlive(user, [t.session_id]);
       // Whichever token the browser's cookie ended up holding keeps working: the chain goes on.
-      const last = sets.at(-1) as Tokens;
+      const last = sets.at(-1) as TokenResponse;
       const next = await post(url, "/auth/refresh", { refresh_token: last.refresh_token });
       expect(next.status).toBe(200);
       expect((await get(url, "/auth/me", t.access_token)).status).toBe(200);
@@ -253,7 +248,7 @@ for (const target of targets) {
       const cookies = responses.map(cookieOf);
       // Every cookie handed out keeps the tab signed in, in whatever order the browser stored them.
       for (const c of [cookies[19], cookies[0]] as string[]) expect((await refreshWith(c)).status).toBe(200);
-      await expectNothingAlive(user, [((await r.json()) as Tokens).session_id]);
+      await expectNothingAlive(user, [((await r.json()) as TokenResponse).session_id]);
     });
 
     it("logout-all of a user with many sessions is one write: one feed entry", async () => {
@@ -292,10 +287,10 @@ describe("revocation lifetimes come from the tokens, not from the writer's confi
       const userId = ((await reg.json()) as { user_id: string }).user_id;
       const a = (await (
         await post(url, "/auth/login", { username: "longlived", password: PASSWORD })
-      ).json()) as Tokens;
+      ).json()) as TokenResponse;
       const b = (await (
         await post(url, "/auth/login", { username: "longlived", password: PASSWORD })
-      ).json()) as Tokens;
+      ).json()) as TokenResponse;
       const jti = (
         JSON.parse(Buffer.from(a.access_token.split(".")[1] as string, "base64url").toString()) as {
           jti: string;

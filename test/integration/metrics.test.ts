@@ -13,18 +13,11 @@ import { hashClientSecret } from "../../src/server/clients.js";
 import { createServer } from "../../src/server/index.js";
 import { createLogger } from "../../src/server/logger.js";
 import { ServerMetrics, serverRegistry } from "../../src/server/metrics.js";
+import { eventually } from "../helpers/eventually.js";
 import { faultyStore } from "../helpers/faulty-store.js";
 
 const ISSUER = "https://auth.example.com";
 const docs = readFileSync(new URL("../../docs/metrics.md", import.meta.url), "utf8");
-
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe("collectMetrics", () => {
   it("registers on the app's registry, reads the Auth at scrape time, and takes a prefix", async () => {
@@ -65,9 +58,10 @@ describe("collectMetrics", () => {
       const rb = collectMetrics(b);
       const t = await b.login("u2");
       await a.logout(t.sessionId); // revoked on node a, must reach node b through the feed
-      await until(
-        async () => (await rb.metrics()).includes('revokit_revocations_received_total{kind="session"} 1'),
+      await eventually(
         "b to receive",
+        async () => (await rb.metrics()).includes('revokit_revocations_received_total{kind="session"} 1'),
+        5000,
       );
       const textB = await rb.metrics();
       expect(textB).toMatch(/^revokit_revocation_propagation_seconds_count 1$/m);
@@ -187,9 +181,9 @@ describe("background failures", () => {
       const metric = /^revokit_background_failures_total\{task="revocation_feed"\} (\d+)$/m;
       const failures = async () =>
         Number(metric.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0);
-      await until(async () => (await failures()) >= 3, "the feed's failures to be counted");
+      await eventually("the feed's failures to be counted", async () => (await failures()) >= 3);
       store.down = false;
-      await until(async () => lines.some((l) => l.msg === "revocation_feed: working again"), "the recovery");
+      await eventually("the recovery", () => lines.some((l) => l.msg === "revocation_feed: working again"));
       const logged = lines.filter((l) => l.task === "revocation_feed" && l.level === 40);
       // Counted each time, logged once: the repeats of one failure are not logged again.
       expect(logged).toEqual([

@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../helpers/eventually.js";
 import { type PostgresServer, postgresUnavailableReason, startPostgres } from "../helpers/postgres-server.js";
 
 const FIXTURE = fileURLToPath(new URL("../fixtures/postgres-node.mjs", import.meta.url));
@@ -92,16 +93,6 @@ class NodeProcess {
   }
 }
 
-/** Polls `probe` until it returns true; returns how long that took. Fails after `boundMs`. */
-async function until(what: string, boundMs: number, probe: () => Promise<boolean>): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    if (await probe()) return Date.now() - started;
-    if (Date.now() - started > boundMs) throw new Error(`${what}: not within ${boundMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
@@ -156,11 +147,15 @@ describe.skipIf(!server)(
       const latencies: number[] = [];
       for (const i of [0, 2]) {
         latencies.push(
-          await until(`node ${i} refuses the logged-out session`, PROPAGATION_BOUND_MS, async () => {
-            const r = await node(i).verify(t.accessToken);
-            if (!r.ok) expect(r.code).toBe("ERR_SESSION_REVOKED");
-            return !r.ok;
-          }),
+          await eventually(
+            `node ${i} refuses the logged-out session`,
+            async () => {
+              const r = await node(i).verify(t.accessToken);
+              if (!r.ok) expect(r.code).toBe("ERR_SESSION_REVOKED");
+              return !r.ok;
+            },
+            PROPAGATION_BOUND_MS,
+          ),
         );
         // Learnt through the change feed: the replica holds the entry (not only the store's answer).
         const s = await node(i).call<NodeStatus>("status");
@@ -173,11 +168,15 @@ describe.skipIf(!server)(
       await node(2).call("revokeAccessToken", other.accessToken);
       for (const i of [0, 1]) {
         latencies.push(
-          await until(`node ${i} refuses the revoked token`, PROPAGATION_BOUND_MS, async () => {
-            const r = await node(i).verify(other.accessToken);
-            if (!r.ok) expect(r.code).toBe("ERR_TOKEN_REVOKED");
-            return !r.ok;
-          }),
+          await eventually(
+            `node ${i} refuses the revoked token`,
+            async () => {
+              const r = await node(i).verify(other.accessToken);
+              if (!r.ok) expect(r.code).toBe("ERR_TOKEN_REVOKED");
+              return !r.ok;
+            },
+            PROPAGATION_BOUND_MS,
+          ),
         );
       }
       console.info(
@@ -222,27 +221,43 @@ describe.skipIf(!server)(
       expect(killed).toContain(`${victimName}:listen`);
 
       // Every revocation reaches node 2 once it has reconnected: none lost.
-      await until("node 2 refuses every revoked token", RECOVERY_BOUND_MS, async () => {
-        const results = await victim.call<VerifyOutcome[]>("verifyMany", access);
-        return results.every((r) => !r.ok && r.code === "ERR_TOKEN_REVOKED");
-      });
-      await until("node 2's replica holds every revocation and is fresh", RECOVERY_BOUND_MS, async () => {
-        const s = await victim.call<NodeStatus>("status");
-        return s.replica.fresh && s.replica.tokens >= before.replica.tokens + access.length;
-      });
+      await eventually(
+        "node 2 refuses every revoked token",
+        async () => {
+          const results = await victim.call<VerifyOutcome[]>("verifyMany", access);
+          return results.every((r) => !r.ok && r.code === "ERR_TOKEN_REVOKED");
+        },
+        RECOVERY_BOUND_MS,
+      );
+      await eventually(
+        "node 2's replica holds every revocation and is fresh",
+        async () => {
+          const s = await victim.call<NodeStatus>("status");
+          return s.replica.fresh && s.replica.tokens >= before.replica.tokens + access.length;
+        },
+        RECOVERY_BOUND_MS,
+      );
       // It listens again, by itself.
-      await until("node 2 has a LISTEN connection again", RECOVERY_BOUND_MS, async () => {
-        const rows = await pg.sql("SELECT 1 FROM pg_stat_activity WHERE application_name = $1", [
-          `${victimName}:listen`,
-        ]);
-        return rows.length === 1;
-      });
+      await eventually(
+        "node 2 has a LISTEN connection again",
+        async () => {
+          const rows = await pg.sql("SELECT 1 FROM pg_stat_activity WHERE application_name = $1", [
+            `${victimName}:listen`,
+          ]);
+          return rows.length === 1;
+        },
+        RECOVERY_BOUND_MS,
+      );
       // And the feed still works end to end after the reconnect.
       const fresh = await node(1).call<TokenSet>("login", "carol-after");
       await node(1).call("logout", fresh.sessionId);
-      await until("node 2 refuses a logout made after the reconnect", PROPAGATION_BOUND_MS, async () => {
-        return !(await victim.verify(fresh.accessToken)).ok;
-      });
+      await eventually(
+        "node 2 refuses a logout made after the reconnect",
+        async () => {
+          return !(await victim.verify(fresh.accessToken)).ok;
+        },
+        PROPAGATION_BOUND_MS,
+      );
     });
 
     it("fails closed while PostgreSQL is down, and recovers by itself when it is back", async () => {
@@ -253,11 +268,15 @@ describe.skipIf(!server)(
       try {
         // Once the replicas cannot show freshness within maxStaleness (1 s), verify fails closed.
         for (const [i, n] of nodes.entries()) {
-          await until(`node ${i} fails closed`, RECOVERY_BOUND_MS, async () => {
-            const r = await n.verify(t.accessToken);
-            if (!r.ok) expect(r).toEqual({ ok: false, code: "ERR_REVOCATION_UNAVAILABLE", fresh: false });
-            return !r.ok;
-          });
+          await eventually(
+            `node ${i} fails closed`,
+            async () => {
+              const r = await n.verify(t.accessToken);
+              if (!r.ok) expect(r).toEqual({ ok: false, code: "ERR_REVOCATION_UNAVAILABLE", fresh: false });
+              return !r.ok;
+            },
+            RECOVERY_BOUND_MS,
+          );
         }
         // Revocations are refused promptly, never reported as done.
         const started = Date.now();
@@ -271,18 +290,26 @@ describe.skipIf(!server)(
 
       // Back: every node serves again, its replica fresh from the feed, without being restarted.
       for (const [i, n] of nodes.entries()) {
-        await until(`node ${i} recovers`, RECOVERY_BOUND_MS, async () => {
-          const s = await n.call<NodeStatus>("status");
-          return s.replica.fresh && s.replica.lastError === null && (await n.verify(t.accessToken)).ok;
-        });
+        await eventually(
+          `node ${i} recovers`,
+          async () => {
+            const s = await n.call<NodeStatus>("status");
+            return s.replica.fresh && s.replica.lastError === null && (await n.verify(t.accessToken)).ok;
+          },
+          RECOVERY_BOUND_MS,
+        );
       }
       // The refused logout did not happen; a new one now propagates to every node.
       expect(await node(1).call<boolean>("logout", t.sessionId)).toBe(true);
       for (const i of [0, 2]) {
-        await until(`node ${i} refuses after recovery`, PROPAGATION_BOUND_MS, async () => {
-          const r = await node(i).verify(t.accessToken);
-          return !r.ok && r.code === "ERR_SESSION_REVOKED";
-        });
+        await eventually(
+          `node ${i} refuses after recovery`,
+          async () => {
+            const r = await node(i).verify(t.accessToken);
+            return !r.ok && r.code === "ERR_SESSION_REVOKED";
+          },
+          PROPAGATION_BOUND_MS,
+        );
       }
       for (const n of nodes) expect((await n.call<NodeStatus>("status")).replica.lastError).toBeNull();
     });

@@ -10,6 +10,7 @@ import { ConfigInvalidError, StoreUnavailableError } from "../../src/core/errors
 import type { NewRevocation, RevocationEntry, SessionRecord } from "../../src/core/model.js";
 import type { Store } from "../../src/stores/contract.js";
 import { postgresStore } from "../../src/stores/postgres/index.js";
+import { eventually } from "../helpers/eventually.js";
 import { type PostgresServer, postgresUnavailableReason, startPostgres } from "../helpers/postgres-server.js";
 import { sessionRecord } from "../helpers/records.mjs";
 
@@ -22,14 +23,6 @@ function jti(subject: string = randomUUID(), at = T0): NewRevocation {
 
 function session(userId = randomUUID()): SessionRecord {
   return sessionRecord({ userId, at: T0 });
-}
-
-async function until(what: string, boundMs: number, probe: () => Promise<boolean>): Promise<void> {
-  const started = Date.now();
-  while (!(await probe())) {
-    if (Date.now() - started > boundMs) throw new Error(`${what}: not within ${boundMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** Reads the whole feed after `cursor`, `limit` at a time, without waiting. */
@@ -168,7 +161,7 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
     const listening = async () =>
       (await pg.sql("SELECT 1 FROM pg_stat_activity WHERE application_name = $1", [`${app}:listen`]))
         .length === 1;
-    await until("listening", 5_000, listening);
+    await eventually("listening", listening, 5_000);
     const written: string[] = [];
     const seen: string[] = [];
     for (let round = 0; round < 5; round++) {
@@ -183,7 +176,7 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
       expect(Date.now() - started).toBeLessThan(5_000);
       seen.push(...batch.entries.map((e) => e.subject));
       cursor = batch.cursor;
-      await until("listening again", 5_000, listening);
+      await eventually("listening again", listening, 5_000);
     }
     seen.push(...(await drain(follower, cursor)).map((e) => e.subject));
     expect(seen).toEqual(written);
@@ -215,9 +208,9 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
         ])
       ).length;
     for (let outage = 1; outage <= 2; outage++) {
-      await until("listening", 5_000, async () => (await kill()) === 1);
-      await until("logged", 5_000, async () => warned.length === outage);
-      await until("listening again", 5_000, async () => back.length === outage);
+      await eventually("listening", async () => (await kill()) === 1);
+      await eventually("logged", async () => warned.length === outage);
+      await eventually("listening again", async () => back.length === outage);
     }
     expect(warned).toHaveLength(2);
     for (const w of warned) {
@@ -464,11 +457,14 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
     } finally {
       await pg.start();
     }
-    await until("the store answers again", 10_000, async () =>
-      store.check({ sessionId: s.id }, T0).then(
-        () => true,
-        () => false,
-      ),
+    await eventually(
+      "the store answers again",
+      async () =>
+        store.check({ sessionId: s.id }, T0).then(
+          () => true,
+          () => false,
+        ),
+      10_000,
     );
     expect(await store.revokeSession(s.id, { reason: "logout", actor: "admin", at: T0, ttl: TTL })).toBe(
       true,
@@ -498,7 +494,7 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
     const count = async () =>
       Number((await pg.sql(`SELECT count(*) AS n FROM "${schema}".revocations`))[0]?.n);
     expect(await count()).toBe(2);
-    await until("the expired entry is purged", 5_000, async () => (await count()) === 1);
+    await eventually("the expired entry is purged", async () => (await count()) === 1, 5_000);
     expect((await store.snapshot(now)).entries.map((e) => e.subject)).toEqual(["live"]);
   });
 
@@ -515,7 +511,7 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
     await store.open();
     // A table the purge needs goes missing (and the schema is not recreated: its migrations are there).
     await pg.sql(`ALTER TABLE "${schema}".rate_limits RENAME TO rate_limits_away`);
-    await until("the failure is logged", 5_000, async () => warned.length > 0);
+    await eventually("the failure is logged", async () => warned.length > 0);
     await new Promise((r) => setTimeout(r, 300)); // several more failed purges
     expect(warned).toEqual([
       expect.objectContaining({
@@ -526,7 +522,7 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
       }),
     ]);
     await pg.sql(`ALTER TABLE "${schema}".rate_limits_away RENAME TO rate_limits`);
-    await until("the recovery is logged", 5_000, async () => back.some((b) => b.what === "purge"));
+    await eventually("the recovery is logged", async () => back.some((b) => b.what === "purge"));
   });
 
   it("works on a pool it is given, follows the feed through it, and leaves it open on close", async () => {

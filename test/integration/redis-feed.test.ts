@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { type Auth, createAuth } from "../../src/auth.js";
 import type { Store } from "../../src/stores/contract.js";
 import { encodeKeyPart, redisStore } from "../../src/stores/redis/index.js";
+import { eventually } from "../helpers/eventually.js";
 import { sessionRecord } from "../helpers/records.mjs";
 import { type RedisServer, redisUnavailableReason, startRedis } from "../helpers/redis-server.js";
 
@@ -47,18 +48,6 @@ async function code(auth: Auth, token: string): Promise<string> {
   }
 }
 
-async function until(
-  what: string,
-  probe: () => Promise<boolean> | boolean,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Ids of the feed connections (named by the store) currently connected. */
 async function feedConnections(s: RedisServer): Promise<string[]> {
   const list = await s.cli("CLIENT", "LIST");
@@ -88,11 +77,11 @@ describe.skipIf(!server)(`redis feed ${server ? "" : `(${redisUnavailableReason}
       else await revoker.revokeAccessToken(t.accessToken);
     }
     // Reconnected: fresh feed connections (new ids) are back.
-    await until("the feed connections reconnect", async () => {
+    await eventually("the feed connections reconnect", async () => {
       const now = await feedConnections(server);
       return now.length >= before.size && now.every((id) => !before.has(id));
     });
-    await until(
+    await eventually(
       "the watcher is fresh again",
       () => watcher.isFresh() && watcher.status().replica.lastError === null,
     );
@@ -100,7 +89,7 @@ describe.skipIf(!server)(`redis feed ${server ? "" : `(${redisUnavailableReason}
     // arrive within the bound (generous here: the machine may be loaded), none may be lost.
     const expected = sessions.map((_, i) => (i % 2 === 0 ? "ERR_SESSION_REVOKED" : "ERR_TOKEN_REVOKED"));
     let seen: string[] = [];
-    await until("every revocation is in force on the watcher", async () => {
+    await eventually("every revocation is in force on the watcher", async () => {
       seen = await Promise.all(sessions.map((t) => code(watcher, t.accessToken)));
       return seen.every((c, i) => c === expected[i]);
     }).catch(() => expect(seen).toEqual(expected));
@@ -108,7 +97,7 @@ describe.skipIf(!server)(`redis feed ${server ? "" : `(${redisUnavailableReason}
     const fresh = await revoker.login("user-kill-after");
     expect(await code(watcher, fresh.accessToken)).toBe("valid");
     await revoker.logout(fresh.sessionId);
-    await until(
+    await eventually(
       "a new revocation arrives",
       async () => (await code(watcher, fresh.accessToken)) === "ERR_SESSION_REVOKED",
     );
@@ -171,8 +160,8 @@ describe.skipIf(!server)(`redis feed ${server ? "" : `(${redisUnavailableReason}
 
     await volatile.restart(); // kill -9 and start again: no AOF, no RDB, so the data (and the marker) is gone
     for (const n of [a, b])
-      await until("the node detects the data loss", () => n.status().replica.epoch !== epoch);
-    await until(
+      await eventually("the node detects the data loss", () => n.status().replica.epoch !== epoch);
+    await eventually(
       "the cutoff refuses the old token",
       async () => (await code(a, before.accessToken)) === "ERR_TOKEN_REVOKED",
     );
@@ -183,7 +172,7 @@ describe.skipIf(!server)(`redis feed ${server ? "" : `(${redisUnavailableReason}
     expect(cutoff).toBeGreaterThan(0);
     // Users log in again (b publishes a new signing key: the old one went with the data), and the new
     // tokens work on every node.
-    await until("a login after the loss is accepted everywhere", async () => {
+    await eventually("a login after the loss is accepted everywhere", async () => {
       const t = await b.login("user-loss").catch(() => null);
       return (
         t !== null &&
@@ -202,7 +191,7 @@ describe.skipIf(!server)(`redis feed ${server ? "" : `(${redisUnavailableReason}
     await new Promise((r) => setTimeout(r, 1_100)); // the next cutoff falls in a later second
     await volatile.cli("FLUSHALL");
     for (const n of [a, b, c]) {
-      await until("the node detects FLUSHALL", () => n.status().replica.epoch !== epoch2);
+      await eventually("the node detects FLUSHALL", () => n.status().replica.epoch !== epoch2);
       expect(["ERR_TOKEN_REVOKED", "ERR_TOKEN_INVALID"]).toContain(await code(n, after.accessToken));
     }
     expect(b.status().replica.globalCutoff).toBeGreaterThan(cutoff);

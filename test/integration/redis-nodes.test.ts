@@ -6,6 +6,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { existsSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
+import { eventually } from "../helpers/eventually.js";
 import { type RedisServer, redisUnavailableReason, startRedis } from "../helpers/redis-server.js";
 
 const FIXTURE = new URL("../fixtures/redis-node.mjs", import.meta.url).pathname;
@@ -77,15 +78,6 @@ class Node {
     const exited = new Promise((resolve) => this.#child.once("exit", resolve));
     this.#child.kill("SIGKILL");
     await exited;
-  }
-}
-
-/** Polls `probe` until it returns true, failing after `timeoutMs`. */
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -185,7 +177,7 @@ describe.skipIf(!server)(
       // Redis comes back with its data (AOF): the same nodes recover by themselves.
       await server.restart();
       for (const n of [a, b, c]) {
-        await until("a node recovers", async () => (await n.verify(keep.accessToken)) === "valid");
+        await eventually("a node recovers", async () => (await n.verify(keep.accessToken)) === "valid");
         expect(await n.verify(gone.accessToken)).toBe("ERR_SESSION_REVOKED");
         expect(await n.verify(last.accessToken)).toBe("ERR_TOKEN_REVOKED");
         expect(await n.verify(spare.accessToken)).toBe("valid"); // the failed logout did not happen
@@ -198,7 +190,7 @@ describe.skipIf(!server)(
       expect(await late.verify(keep.accessToken)).toBe("valid");
       // And writes work again everywhere.
       expect(await b.ok<boolean>("logout", spare.sessionId)).toBe(true);
-      await until(
+      await eventually(
         "the late node sees a new revocation",
         async () => (await late.verify(spare.accessToken)) === "ERR_SESSION_REVOKED",
       );

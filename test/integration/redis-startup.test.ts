@@ -10,7 +10,8 @@ import { createAuth } from "../../src/auth.js";
 import type { Logger } from "../../src/core/logger.js";
 import type { Store } from "../../src/stores/contract.js";
 import { redisStore } from "../../src/stores/redis/index.js";
-import { freePort, type RedisServer, redisUnavailableReason, startRedis } from "../helpers/redis-server.js";
+import { freePort } from "../helpers/free-port.mjs";
+import { type RedisServer, redisUnavailableReason, startRedis } from "../helpers/redis-server.js";
 
 const server: RedisServer | undefined = await startRedis();
 afterAll(() => server?.stop());

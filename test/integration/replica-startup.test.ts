@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { SnapshotHead, SnapshotSink } from "../../src/core/model.js";
 import { type Auth, createAuth, memoryStore, type Store } from "../../src/index.js";
 import { testClock } from "../helpers/clock.js";
+import { eventually } from "../helpers/eventually.js";
 import { faultyStore } from "../helpers/faulty-store.js";
 
 const opened: Auth[] = [];
@@ -46,11 +47,6 @@ function gatedStore(inner: Store) {
   });
   return { store, state, release: () => open() };
 }
-
-const until = async (cond: () => boolean) => {
-  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-  expect(cond()).toBe(true);
-};
 
 describe("serving while the replica loads", () => {
   it("createAuth resolves before the snapshot; verify asks the store until ready(), then reads memory", async () => {
@@ -95,7 +91,7 @@ describe("serving while the replica loads", () => {
     const auth = await createAuth({ issuer: "https://i.test", audience: "api", store });
     opened.push(auth);
     release();
-    await until(() => auth.status().replica.lastError !== null);
+    await eventually("the replica reports the failure", () => auth.status().replica.lastError !== null, 5000);
     expect(auth.status().replica.lastError).toContain("snapshot failed");
     await auth.ready();
     expect(state.calls).toBe(3);

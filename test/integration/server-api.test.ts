@@ -10,6 +10,7 @@ import { createServer, type RevokitServer } from "../../src/server/index.js";
 import { createLogger } from "../../src/server/logger.js";
 import { hashSecret } from "../../src/server/passwords.js";
 import { faultyStore } from "../helpers/faulty-store.js";
+import { basicAuth, type TokenResponse } from "../helpers/server-client.js";
 
 interface Started {
   server: RevokitServer;
@@ -61,19 +62,6 @@ function bearer(token: string): Record<string, string> {
   return { authorization: `Bearer ${token}` };
 }
 
-function basic(id: string, secret: string): Record<string, string> {
-  const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, "+");
-  return { authorization: `Basic ${Buffer.from(`${enc(id)}:${enc(secret)}`).toString("base64")}` };
-}
-
-interface Tokens {
-  access_token: string;
-  refresh_token: string;
-  session_id: string;
-  token_type: string;
-  expires_in: number;
-}
-
 async function expectError(res: Response, status: number, error: string): Promise<Record<string, unknown>> {
   const body = (await res.json()) as Record<string, unknown>;
   expect({ status: res.status, error: body.error }).toEqual({ status, error });
@@ -96,7 +84,7 @@ async function login(
 ) {
   const res = await json(url, "/auth/login", { username, password, ...extra });
   expect(res.status).toBe(200);
-  return (await res.json()) as Tokens;
+  return (await res.json()) as TokenResponse;
 }
 
 async function addClient(s: Started, clientId: string, secret: string): Promise<void> {
@@ -159,7 +147,7 @@ describe("server API", () => {
       expect(res.status).toBe(200);
       expect(res.headers.get("cache-control")).toBe("no-store");
       expect(res.headers.get("pragma")).toBe("no-cache");
-      const body = (await res.json()) as Tokens;
+      const body = (await res.json()) as TokenResponse;
       expect(Object.keys(body)).toEqual([
         "access_token",
         "token_type",
@@ -228,7 +216,7 @@ describe("server API", () => {
       const res = await json(url, "/auth/refresh", { refresh_token: t0.refresh_token });
       expect(res.status).toBe(200);
       expect(res.headers.get("cache-control")).toBe("no-store");
-      const t1 = (await res.json()) as Tokens;
+      const t1 = (await res.json()) as TokenResponse;
       expect(Object.keys(t1)).toEqual([
         "access_token",
         "token_type",
@@ -297,7 +285,7 @@ describe("server API", () => {
         { username: "lister", password: PASSWORD },
         { "user-agent": "Device B/1.0" },
       );
-      const tb = (await b.json()) as Tokens;
+      const tb = (await b.json()) as TokenResponse;
       const me = await fetch(`${url}/auth/me`, { headers: bearer(a.access_token) });
       expect(me.status).toBe(200);
       expect(await me.json()).toEqual({ user_id: id, username: "lister", session_id: a.session_id });
@@ -523,7 +511,7 @@ describe("server API", () => {
 
   describe("OAuth endpoints", () => {
     const SECRET = "s3cret with spaces & symbols:%";
-    let tokens: Tokens;
+    let tokens: TokenResponse;
     beforeAll(async () => {
       await addClient(s, "rs:1", SECRET);
       await addClient(s, "rs2", "other-secret");
@@ -564,7 +552,7 @@ describe("server API", () => {
       });
       expect(res.status).toBe(200);
       expect(res.headers.get("cache-control")).toBe("no-store");
-      const next = (await res.json()) as Tokens;
+      const next = (await res.json()) as TokenResponse;
       expect(Object.keys(next)).toEqual([
         "access_token",
         "token_type",
@@ -579,7 +567,7 @@ describe("server API", () => {
         client_id: "default",
       });
       expect(explicit.status).toBe(200);
-      tokens = (await explicit.json()) as Tokens;
+      tokens = (await explicit.json()) as TokenResponse;
 
       await expectError(
         await form(url, "/oauth/token", { refresh_token: tokens.refresh_token }),
@@ -620,7 +608,7 @@ describe("server API", () => {
           url,
           "/oauth/token",
           { grant_type: "refresh_token", refresh_token: tokens.refresh_token },
-          basic("rs2", "other-secret"),
+          basicAuth("rs2", "other-secret"),
         ),
         400,
         "invalid_grant",
@@ -631,25 +619,25 @@ describe("server API", () => {
         refresh_token: tokens.refresh_token,
       });
       expect(res.status).toBe(200);
-      tokens = (await res.json()) as Tokens;
+      tokens = (await res.json()) as TokenResponse;
     });
 
     it("client authentication: basic (form-urlencoded), post, both at once, bad secrets", async () => {
       const introspect = (params: Record<string, string>, headers: Record<string, string> = {}) =>
         form(url, "/oauth/introspect", { token: tokens.access_token, ...params }, headers);
-      expect((await introspect({}, basic("rs:1", SECRET))).status).toBe(200);
+      expect((await introspect({}, basicAuth("rs:1", SECRET))).status).toBe(200);
       expect((await introspect({ client_id: "rs:1", client_secret: SECRET })).status).toBe(200);
       await expectError(
-        await introspect({ client_secret: SECRET }, basic("rs:1", SECRET)),
+        await introspect({ client_secret: SECRET }, basicAuth("rs:1", SECRET)),
         400,
         "invalid_request",
       );
       await expectError(
-        await introspect({ client_id: "rs2" }, basic("rs:1", SECRET)),
+        await introspect({ client_id: "rs2" }, basicAuth("rs:1", SECRET)),
         400,
         "invalid_request",
       );
-      const wrong = await introspect({}, basic("rs:1", "wrong"));
+      const wrong = await introspect({}, basicAuth("rs:1", "wrong"));
       await expectError(wrong, 401, "invalid_client");
       expect(wrong.headers.get("www-authenticate")).toMatch(/^Basic realm="/);
       await expectError(
@@ -657,7 +645,7 @@ describe("server API", () => {
         401,
         "invalid_client",
       );
-      await expectError(await introspect({}, basic("nobody", "x")), 401, "invalid_client");
+      await expectError(await introspect({}, basicAuth("nobody", "x")), 401, "invalid_client");
       await expectError(await introspect({ client_id: "nobody" }), 401, "invalid_client");
       // A raw (not form-encoded) secret with reserved characters does not match.
       const raw = `Basic ${Buffer.from(`rs:1:${SECRET}`).toString("base64")}`;
@@ -665,7 +653,7 @@ describe("server API", () => {
     });
 
     it("/oauth/introspect: confidential clients only; exact shapes for active and inactive tokens", async () => {
-      const auth = basic("rs:1", SECRET);
+      const auth = basicAuth("rs:1", SECRET);
       await expectError(
         await form(url, "/oauth/introspect", { token: tokens.access_token }),
         401,
@@ -710,7 +698,7 @@ describe("server API", () => {
     });
 
     it("/oauth/revoke: 200 for unknown tokens; another client's token is 400 unauthorized_client and left alone; own tokens are revoked", async () => {
-      const auth = basic("rs:1", SECRET);
+      const auth = basicAuth("rs:1", SECRET);
       const active = async (token: string) =>
         ((await (await form(url, "/oauth/introspect", { token }, auth)).json()) as { active: boolean })
           .active;
@@ -721,7 +709,7 @@ describe("server API", () => {
       }
       await expectError(await form(url, "/oauth/revoke", {}), 400, "invalid_request");
       await expectError(
-        await form(url, "/oauth/revoke", { token: "x" }, basic("rs:1", "bad")),
+        await form(url, "/oauth/revoke", { token: "x" }, basicAuth("rs:1", "bad")),
         401,
         "invalid_client",
       );
@@ -1006,7 +994,7 @@ describe("logs", () => {
         headers: { ...bearer(t.access_token), cookie: `jr_refresh=${t.refresh_token}` },
       });
       await json(s.url, "/auth/refresh", { refresh_token: t.refresh_token });
-      await form(s.url, "/oauth/introspect", { token: t.access_token }, basic("logged", secret));
+      await form(s.url, "/oauth/introspect", { token: t.access_token }, basicAuth("logged", secret));
       await json(s.url, "/auth/login", `{"username":"x","password":"${PASSWORD}"`);
       expect(logged).toContain("request completed");
       for (const needle of [t.access_token, t.refresh_token, PASSWORD, "wrong-password-xyz", secret]) {

@@ -10,15 +10,10 @@ import { join } from "node:path";
 import * as oauth from "oauth4webapi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, type ServeProcess, startServe } from "../fixtures/server-harness.js";
+import type { TokenResponse } from "../helpers/server-client.js";
 
 const PASSWORD = "a long enough password";
 const NEW_PASSWORD = "another long password";
-
-interface Tokens {
-  access_token: string;
-  refresh_token: string;
-  session_id: string;
-}
 
 let dir: string;
 let server: ServeProcess;
@@ -34,18 +29,18 @@ const post = (path: string, body: unknown, headers: Record<string, string> = {})
 const auth = (t: { access_token: string }) => ({ authorization: `Bearer ${t.access_token}` });
 const me = (t: { access_token: string }) => fetch(`${url}/auth/me`, { headers: auth(t) });
 
-async function login(device: string, password = PASSWORD): Promise<Tokens> {
+async function login(device: string, password = PASSWORD): Promise<TokenResponse> {
   const res = await post("/auth/login", { username: "alice", password }, { "user-agent": device });
   expect(res.status).toBe(200);
-  const t = (await res.json()) as Tokens;
+  const t = (await res.json()) as TokenResponse;
   secrets.push(t.access_token, t.refresh_token);
   return t;
 }
 
-async function refresh(t: Tokens): Promise<Tokens> {
+async function refresh(t: TokenResponse): Promise<TokenResponse> {
   const res = await post("/auth/refresh", { refresh_token: t.refresh_token });
   expect(res.status).toBe(200);
-  const next = (await res.json()) as Tokens;
+  const next = (await res.json()) as TokenResponse;
   secrets.push(next.access_token, next.refresh_token);
   return next;
 }

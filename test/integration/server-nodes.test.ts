@@ -5,7 +5,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, runCli, type ServeProcess, startServe } from "../fixtures/server-harness.js";
+import { runCli, type ServeProcess, startServe } from "../fixtures/server-harness.js";
+import { eventually } from "../helpers/eventually.js";
 import { postgresUnavailableReason, startPostgres } from "../helpers/postgres-server.js";
 import { redisUnavailableReason, startRedis } from "../helpers/redis-server.js";
 

@@ -20,15 +20,10 @@ import { createServer, type RevokitServer } from "../../src/server/index.js";
 import { createLogger } from "../../src/server/logger.js";
 import { hashSecret } from "../../src/server/passwords.js";
 import { faultyStore } from "../helpers/faulty-store.js";
+import { basicAuth, type TokenResponse } from "../helpers/server-client.js";
 
 const PASSWORD = "correct horse battery staple";
 const CHEAP = { N: 2 ** 12, r: 8, p: 1 };
-
-interface Tokens {
-  access_token: string;
-  refresh_token: string;
-  session_id: string;
-}
 
 const post = (url: string, path: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(url + path, {
@@ -42,16 +37,13 @@ const form = (url: string, path: string, body: string, headers: Record<string, s
     headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
     body,
   });
-const basic = (id: string, secret: string) => ({
-  authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`,
-});
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const kidOf = (token: string) => (jose.decodeProtectedHeader(token).kid as string) ?? "";
 
-async function login(url: string, username = "alice"): Promise<Tokens> {
+async function login(url: string, username = "alice"): Promise<TokenResponse> {
   const res = await post(url, "/auth/login", { username, password: PASSWORD });
   expect(res.status).toBe(200);
-  return (await res.json()) as Tokens;
+  return (await res.json()) as TokenResponse;
 }
 
 async function expectError(res: Response, status: number, error: string): Promise<void> {
@@ -154,7 +146,7 @@ describe("one server, default settings (RS256)", () => {
     while (Date.now() < activateAt + 900) {
       const res = await post(url, "/auth/refresh", { refresh_token: t.refresh_token });
       expect(res.status).toBe(200);
-      t = (await res.json()) as Tokens;
+      t = (await res.json()) as TokenResponse;
       seen.push({ kid: kidOf(t.access_token), receivedAt: Date.now() });
       await check(t.access_token); // throws JWKSNoMatchingKey if a token came before its key was known
       await new Promise((r) => setTimeout(r, 25));
@@ -177,7 +169,7 @@ describe("one server, default settings (RS256)", () => {
           url,
           "/oauth/revoke",
           `token=${encodeURIComponent(token)}`,
-          basic("rs1", secrets.rs1 as string),
+          basicAuth("rs1", secrets.rs1 as string),
         ),
         400,
         "unauthorized_client",
@@ -188,7 +180,7 @@ describe("one server, default settings (RS256)", () => {
       url,
       "/oauth/introspect",
       `token=${t.refresh_token}`,
-      basic("rs2", secrets.rs2 as string),
+      basicAuth("rs2", secrets.rs2 as string),
     );
     expect(((await still.json()) as { active: boolean }).active).toBe(true);
     // Its own client (the public client "default") may.
@@ -196,13 +188,13 @@ describe("one server, default settings (RS256)", () => {
     expect((await fetch(`${url}/auth/me`, { headers: bearer(t.access_token) })).status).toBe(401);
     // Unknown or invalid tokens stay 200 for anyone.
     expect(
-      (await form(url, "/oauth/revoke", "token=nonsense", basic("rs1", secrets.rs1 as string))).status,
+      (await form(url, "/oauth/revoke", "token=nonsense", basicAuth("rs1", secrets.rs1 as string))).status,
     ).toBe(200);
   });
 
   it('RFC 7662: token_type "Bearer" for access tokens, exactly {"active":false} when inactive', async () => {
     const t = await login(url);
-    const auth = basic("rs1", secrets.rs1 as string);
+    const auth = basicAuth("rs1", secrets.rs1 as string);
     const access = (await (
       await form(url, "/oauth/introspect", `token=${t.access_token}`, auth)
     ).json()) as Record<string, unknown>;
@@ -247,7 +239,7 @@ describe("one server, default settings (RS256)", () => {
 
   it("duplicate form parameters are a 400", async () => {
     await expectError(
-      await form(url, "/oauth/introspect", "token=a&token=b", basic("rs1", secrets.rs1 as string)),
+      await form(url, "/oauth/introspect", "token=a&token=b", basicAuth("rs1", secrets.rs1 as string)),
       400,
       "invalid_request",
     );
@@ -374,7 +366,7 @@ describe("key withdrawal on two nodes", () => {
     // The refresh token still works (sessions are not keys): it gets a token from the new key.
     const res = await post(b, "/auth/refresh", { refresh_token: t.refresh_token });
     expect(res.status).toBe(200);
-    expect(kidOf(((await res.json()) as Tokens).access_token)).toBe(replacement);
+    expect(kidOf(((await res.json()) as TokenResponse).access_token)).toBe(replacement);
     expect((await store.listKeys()).map((k) => k.kid)).not.toContain(kid);
     expect(await servers[1]?.auth.revokeKey(kid)).toBeNull();
   });

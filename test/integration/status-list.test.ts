@@ -22,7 +22,8 @@ import { postgresStore } from "../../src/stores/postgres/index.js";
 import { redisStore } from "../../src/stores/redis/index.js";
 import { sqliteStore } from "../../src/stores/sqlite/index.js";
 import { statusRegistryFor } from "../../src/stores/status/index.js";
-import { eventually, ROOT } from "../fixtures/server-harness.js";
+import { ROOT } from "../fixtures/server-harness.js";
+import { eventually } from "../helpers/eventually.js";
 import { postgresUnavailableReason, startPostgres } from "../helpers/postgres-server.js";
 import { redisUnavailableReason, startRedis } from "../helpers/redis-server.js";
 

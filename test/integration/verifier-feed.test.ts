@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import * as jose from "jose";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createVerifier, type Verifier } from "../../src/verifier/index.js";
-import { eventually } from "../fixtures/server-harness.js";
+import { eventually } from "../helpers/eventually.js";
 
 let server: http.Server;
 let issuer: string;

@@ -24,7 +24,9 @@ import { idWords } from "../../src/replica/compact-index.js";
 import { createServer, type RevokitServer } from "../../src/server/index.js";
 import { hashSecret } from "../../src/server/passwords.js";
 import { createVerifier, type Verifier } from "../../src/verifier/index.js";
-import { eventually, ROOT } from "../fixtures/server-harness.js";
+import { ROOT } from "../fixtures/server-harness.js";
+import { eventually } from "../helpers/eventually.js";
+import { basicAuth } from "../helpers/server-client.js";
 
 const SECRET = "a long random client secret for the feed";
 const quiet = { warn: () => undefined, error: () => undefined };
@@ -32,9 +34,7 @@ let server: RevokitServer;
 let url: string;
 let verifier: Verifier;
 
-const basic = (id: string, secret: string) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`;
-const feed = (query: string, headers: Record<string, string> = { authorization: basic("rs", SECRET) }) =>
+const feed = (query: string, headers: Record<string, string> = basicAuth("rs", SECRET)) =>
   fetch(`${url}/oauth/revocation-feed${query}`, { headers });
 
 async function outcome(v: TokenVerifier, token: string): Promise<string> {
@@ -86,8 +86,8 @@ describe("the revocation feed endpoint", () => {
     const none = await feed("?snapshot=true", {});
     expect(none.status).toBe(401);
     expect(await none.json()).toMatchObject({ error: "invalid_client" });
-    expect((await feed("?snapshot=true", { authorization: basic("rs", "wrong secret") })).status).toBe(401);
-    expect((await feed("?snapshot=true", { authorization: basic("public-app", "") })).status).toBe(401);
+    expect((await feed("?snapshot=true", basicAuth("rs", "wrong secret"))).status).toBe(401);
+    expect((await feed("?snapshot=true", basicAuth("public-app", ""))).status).toBe(401);
   });
 
   it("refuses malformed parameters with 400 invalid_request", async () => {
@@ -222,7 +222,7 @@ describe("the binary snapshot", () => {
         "the node's replica holds every entry",
         async () => own.auth.replicaSnapshot()?.rows.some((r) => r[1] === "key:retired-kid") ?? false,
       );
-      const authorization = basic("rs", SECRET);
+      const { authorization } = basicAuth("rs", SECRET);
       const res = await fetch(`${ownUrl}/oauth/revocation-feed?snapshot=true`, {
         headers: { authorization, accept: "application/vnd.revokit.snapshot; version=1" },
       });

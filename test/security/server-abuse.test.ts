@@ -13,6 +13,7 @@ import { hashClientSecret } from "../../src/server/clients.js";
 import { createServer, type RevokitServer } from "../../src/server/index.js";
 import { createLogger } from "../../src/server/logger.js";
 import { hashSecret } from "../../src/server/passwords.js";
+import { basicAuth } from "../helpers/server-client.js";
 import { type MissingTarget, openNodes, type StoreTarget, storeTargets } from "./store-targets.js";
 
 const PASSWORD = "correct horse battery staple";
@@ -66,10 +67,6 @@ const form = (url: string, path: string, body: string, headers: Record<string, s
     headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
     body,
   });
-
-const basic = (id: string, secret: string) => ({
-  authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`,
-});
 
 function tally(statuses: number[]): Record<number, number> {
   const out: Record<number, number> = {};
@@ -138,7 +135,7 @@ describe.each(targets)("hostile clients on $name (two nodes, one store)", (targe
           "introspect post",
           await form(at(0), "/oauth/introspect", `token=abc&client_id=${enc}&client_secret=s`),
         ],
-        ["introspect basic", await form(at(1), "/oauth/introspect", "token=abc", basic(id, "secret"))],
+        ["introspect basic", await form(at(1), "/oauth/introspect", "token=abc", basicAuth(id, "secret"))],
         ["revoke public", await form(at(0), "/oauth/revoke", `token=abc&client_id=${enc}`)],
         [
           "token public",
@@ -185,16 +182,16 @@ describe.each(targets)("hostile clients on $name (two nodes, one store)", (targe
     const secret = randomBytes(32).toString("base64url");
     const secretHash = await hashSecret(secret, { N: 2 ** 12, r: 8, p: 1 });
     await store.addClient({ clientId: "legacy", secretHash, createdAt: Date.now() });
-    const res = await form(at(1), "/oauth/introspect", "token=abc", basic("legacy", secret));
+    const res = await form(at(1), "/oauth/introspect", "token=abc", basicAuth("legacy", secret));
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ active: false });
-    const good = await form(at(0), "/oauth/introspect", "token=abc", basic("rs", clientSecret));
+    const good = await form(at(0), "/oauth/introspect", "token=abc", basicAuth("rs", clientSecret));
     expect(good.status).toBe(200);
   });
   it("a flood of wrong client secrets is rate limited per client_id, known or not", async () => {
     const flood = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
-        form(at(i), "/oauth/introspect", "token=abc", basic("rs", `wrong-secret-${i}`)),
+        form(at(i), "/oauth/introspect", "token=abc", basicAuth("rs", `wrong-secret-${i}`)),
       ),
     );
     expect(tally(flood.map((r) => r.status))).toEqual({ 401: 10, 429: 20 });
@@ -203,7 +200,7 @@ describe.each(targets)("hostile clients on $name (two nodes, one store)", (targe
     // An unknown client_id is limited the same way (and costs the same: one HMAC).
     const unknown = await Promise.all(
       Array.from({ length: 15 }, (_, i) =>
-        form(at(i), "/oauth/introspect", "token=abc", basic("nobody", `guess-${i}`)),
+        form(at(i), "/oauth/introspect", "token=abc", basicAuth("nobody", `guess-${i}`)),
       ),
     );
     expect(tally(unknown.map((r) => r.status))).toEqual({ 401: 10, 429: 5 });
@@ -212,7 +209,7 @@ describe.each(targets)("hostile clients on $name (two nodes, one store)", (targe
   it("failed client authentications are limited per IP too (fresh client ids every time)", async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 150 && !statuses.includes(429); i++) {
-      const res = await form(at(i), "/oauth/introspect", "token=abc", basic(`client-${i}`, "guess"));
+      const res = await form(at(i), "/oauth/introspect", "token=abc", basicAuth(`client-${i}`, "guess"));
       statuses.push(res.status);
       await res.arrayBuffer();
     }
@@ -222,10 +219,10 @@ describe.each(targets)("hostile clients on $name (two nodes, one store)", (targe
     const fresh = randomBytes(32).toString("base64url");
     const store = (nodes[0] as Node).server.store;
     await store.addClient({ clientId: "rs-new", secretHash: hashClientSecret(fresh), createdAt: Date.now() });
-    const waits = await form(at(0), "/oauth/introspect", "token=abc", basic("rs-new", fresh));
+    const waits = await form(at(0), "/oauth/introspect", "token=abc", basicAuth("rs-new", fresh));
     expect(waits.status).toBe(429);
     // A client whose secret this node checked a moment ago keeps working (no guess is involved).
-    const known = await form(at(0), "/oauth/introspect", "token=abc", basic("rs", clientSecret));
+    const known = await form(at(0), "/oauth/introspect", "token=abc", basicAuth("rs", clientSecret));
     expect(known.status).toBe(200);
   });
 });

@@ -24,15 +24,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Store } from "../../src/index.js";
 import { sqliteStore } from "../../src/stores/sqlite/index.js";
 import { runCli, type ServeProcess, startServe } from "../fixtures/server-harness.js";
+import { basicAuth, type TokenResponse } from "../helpers/server-client.js";
 
 const PASSWORD = "correct horse battery staple";
 const b64 = (v: unknown) => Buffer.from(typeof v === "string" ? v : JSON.stringify(v)).toString("base64url");
 
-interface Tokens {
-  access_token: string;
-  refresh_token: string;
-  session_id: string;
-}
 interface Reply {
   status: number;
   headers: Headers;
@@ -43,7 +39,7 @@ interface Reply {
 let server: ServeProcess;
 let dir: string;
 let store: Store;
-let alice: Tokens;
+let alice: TokenResponse;
 let aliceId: string;
 let kid: string;
 let ourKey: KeyObject;
@@ -74,9 +70,6 @@ const json = (method: string, path: string, body: unknown, headers: Record<strin
   });
 const form = (path: string, body: string, headers: Record<string, string> = {}) =>
   call("POST", path, { headers: { "content-type": "application/x-www-form-urlencoded", ...headers }, body });
-const basic = (id: string, secret: string) => ({
-  authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`,
-});
 
 /** The documented error shape: exactly `{error, error_description}`, the code, and no token echoed. */
 function expectError(reply: Reply, status: number, code: string, secret?: string): void {
@@ -143,7 +136,7 @@ beforeAll(async () => {
   expect((await json("POST", "/auth/register", { username: "alice", password: PASSWORD })).status).toBe(201);
   expect((await json("POST", "/auth/register", { username: "bob", password: PASSWORD })).status).toBe(201);
   const login = await json("POST", "/auth/login", { username: "alice", password: PASSWORD });
-  alice = login.body as unknown as Tokens;
+  alice = login.body as unknown as TokenResponse;
   aliceId = String(
     (await call("GET", "/auth/me", { headers: { authorization: `Bearer ${alice.access_token}` } })).body
       ?.user_id,
@@ -156,7 +149,7 @@ beforeAll(async () => {
   kid = key.kid;
   ourKey = createPrivateKey({ key: key.privateJwk as JsonWebKey, format: "jwk" });
   const bob = (await json("POST", "/auth/login", { username: "bob", password: PASSWORD }))
-    .body as unknown as Tokens;
+    .body as unknown as TokenResponse;
   expect(
     (await json("POST", "/auth/logout", {}, { authorization: `Bearer ${bob.access_token}` })).status,
   ).toBe(204);
@@ -364,13 +357,13 @@ describe("token-type confusion", () => {
     const reply = await form(
       "/oauth/introspect",
       `token=${alice.refresh_token}&token_type_hint=access_token`,
-      basic("rs1", clients.rs1!),
+      basicAuth("rs1", clients.rs1!),
     );
     expect(reply.status).toBe(200);
     expect(reply.body).toMatchObject({ active: true, sid: alice.session_id });
     expect(reply.body?.token_type).toBeUndefined();
     const forged = signOurs({ alg: "EdDSA", typ: "JWT", kid }, claims());
-    const inactive = await form("/oauth/introspect", `token=${forged}`, basic("rs1", clients.rs1!));
+    const inactive = await form("/oauth/introspect", `token=${forged}`, basicAuth("rs1", clients.rs1!));
     expect(inactive.body).toEqual({ active: false });
   });
 });
@@ -382,8 +375,8 @@ describe("introspection and revocation by the wrong client", () => {
   it.each([
     ["no client authentication", {}, ""],
     ["the public client", {}, "&client_id=default"],
-    ["a wrong secret (basic)", basic("rs1", "wrong-secret"), ""],
-    ["an unknown client", basic("nobody", "whatever"), ""],
+    ["a wrong secret (basic)", basicAuth("rs1", "wrong-secret"), ""],
+    ["an unknown client", basicAuth("nobody", "whatever"), ""],
     ["a wrong secret (post)", {}, "&client_id=rs1&client_secret=wrong"],
   ] as [string, Record<string, string>, string][])(
     "%s: 401 invalid_client",
@@ -394,12 +387,12 @@ describe("introspection and revocation by the wrong client", () => {
   );
 
   it("a secret of another confidential client: 401 invalid_client", async () => {
-    expectError(await introspect(basic("rs1", clients.rs2!)), 401, "invalid_client");
+    expectError(await introspect(basicAuth("rs1", clients.rs2!)), 401, "invalid_client");
   });
 
   it("revocation by a client the token was not issued to: 400 unauthorized_client, and nothing changes", async () => {
     for (const token of [alice.access_token, alice.refresh_token]) {
-      const reply = await form("/oauth/revoke", `token=${token}`, basic("rs1", clients.rs1!));
+      const reply = await form("/oauth/revoke", `token=${token}`, basicAuth("rs1", clients.rs1!));
       expectError(reply, 400, "unauthorized_client", token);
     }
     expect(
@@ -408,7 +401,7 @@ describe("introspection and revocation by the wrong client", () => {
     const active = await form(
       "/oauth/introspect",
       `token=${alice.refresh_token}`,
-      basic("rs2", clients.rs2!),
+      basicAuth("rs2", clients.rs2!),
     );
     expect(active.body).toMatchObject({ active: true });
   });
