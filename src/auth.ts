@@ -41,7 +41,7 @@ export type {
   TokenSet,
   VerifyOptions,
 } from "./auth/types.js";
-export { decisionError } from "./auth/verifier.js";
+export { decisionError } from "./core/evaluate.js";
 
 /**
  * Creates an {@link Auth}: validates the options (bad ones throw `ConfigInvalidError` here, not at the

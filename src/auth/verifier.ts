@@ -1,15 +1,18 @@
 import { type AccessTokenClaims, checkClaims } from "../core/access-token.js";
 import { errorText } from "../core/error-text.js";
 import {
-  type AuthError,
   ClosedError,
   RevocationUnavailableError,
-  SessionRevokedError,
   TokenExpiredError,
   TokenInvalidError,
-  TokenRevokedError,
 } from "../core/errors.js";
-import { type Decision, evaluate, type RevocationFacts, type TokenRef } from "../core/evaluate.js";
+import {
+  type Decision,
+  decisionError,
+  evaluate,
+  type RevocationFacts,
+  type TokenRef,
+} from "../core/evaluate.js";
 import type { JwsVerifyOptions } from "../core/jws.js";
 import { verifyCompactJws } from "../core/jws.js";
 import { deepFreeze, type TokenCache } from "../core/token-cache.js";
@@ -185,22 +188,5 @@ export class Verifier {
       this.#metrics.count(this.#metrics.verify, "unavailable");
       throw new RevocationUnavailableError("revocation state is unavailable", 1, { cause: error });
     }
-  }
-}
-
-/**
- * The error `verify` throws for a decision other than `valid` (shared with the remote verifier).
- * @example decisionError("revoked_session").code // "ERR_SESSION_REVOKED"
- */
-export function decisionError(decision: Exclude<Decision, "valid">): AuthError {
-  switch (decision) {
-    case "expired":
-      return new TokenExpiredError();
-    case "revoked_session":
-    case "revoked_user":
-      return new SessionRevokedError();
-    case "revoked_token":
-    case "revoked_global":
-      return new TokenRevokedError();
   }
 }

@@ -3,6 +3,7 @@
  * No I/O, no clock: `now` is passed in.
  */
 
+import { type AuthError, SessionRevokedError, TokenExpiredError, TokenRevokedError } from "./errors.js";
 import type { UserCutoff } from "./model.js";
 import { isCutOff, tokenAuthTime } from "./user-cutoff.js";
 
@@ -73,4 +74,21 @@ export function evaluate(
 /** The first `iat` second not covered by a global cutoff at `cutoff` ms. */
 export function cutoffSecond(cutoff: number): number {
   return Math.ceil(cutoff / 1000);
+}
+
+/**
+ * The error `verify` throws for a decision other than `valid` (`Auth` and the remote verifier).
+ * @example decisionError("revoked_session").code // "ERR_SESSION_REVOKED"
+ */
+export function decisionError(decision: Exclude<Decision, "valid">): AuthError {
+  switch (decision) {
+    case "expired":
+      return new TokenExpiredError();
+    case "revoked_session":
+    case "revoked_user":
+      return new SessionRevokedError();
+    case "revoked_token":
+    case "revoked_global":
+      return new TokenRevokedError();
+  }
 }

@@ -14,7 +14,6 @@
  * app.get("/orders", requireAuth(verifier), handler);
  */
 
-import { decisionError } from "../auth.js";
 import { type AccessTokenClaims, checkClaims } from "../core/access-token.js";
 import { type Duration, parseDuration } from "../core/duration.js";
 import {
@@ -24,12 +23,13 @@ import {
   TokenExpiredError,
   TokenInvalidError,
 } from "../core/errors.js";
-import { evaluate } from "../core/evaluate.js";
+import { decisionError, evaluate } from "../core/evaluate.js";
 import { type JwsVerifyOptions, verifyCompactJws } from "../core/jws.js";
 import { type Algorithm, isAlgorithm, type KeyEntry, KeyRing } from "../core/keys.js";
 import type { Logger } from "../core/logger.js";
 import { deepFreeze, TokenCache } from "../core/token-cache.js";
 import type { TokenVerifier } from "../core/token-verifier.js";
+import { STDERR_LOGGER } from "../loggers.js";
 import { AuthMetrics } from "../metrics.js";
 import { Replica, type ReplicaStatus } from "../replica/replica.js";
 import { HttpClient } from "./http.js";
@@ -98,11 +98,6 @@ const DEFAULT_ALGORITHMS: Algorithm[] = ["RS256", "ES256", "EdDSA"];
 const KID_RELOAD_MS = 5000;
 const HTTP_TIMEOUT_MS = 10_000;
 const SNAPSHOT_TIMEOUT_MS = 120_000;
-
-const STDERR_LOGGER: Logger = {
-  warn: (obj, msg) => process.stderr.write(`${JSON.stringify({ level: "warn", ...obj, msg })}\n`),
-  error: (obj, msg) => process.stderr.write(`${JSON.stringify({ level: "error", ...obj, msg })}\n`),
-};
 
 /**
  * Creates a {@link Verifier} and starts following the server: metadata, JWKS, then the revocation
