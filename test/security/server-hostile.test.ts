@@ -310,7 +310,15 @@ describe("RFC 8725 attack classes against every protected endpoint", () => {
     ["four parts", () => `${alice.access_token}.e30`],
     ["a padded signature", () => `${alice.access_token}=`],
     ["a padded signature (two)", () => `${alice.access_token}==`],
-    ["standard base64 alphabet", () => alice.access_token.replaceAll("-", "+").replaceAll("_", "/")],
+    [
+      "standard base64 alphabet",
+      () => {
+        // Never a no-op: a token with neither "-" nor "_" gets a "+" in its signature instead.
+        const t = alice.access_token;
+        const swapped = t.replaceAll("-", "+").replaceAll("_", "/");
+        return swapped !== t ? swapped : `${t.slice(0, -2)}+${t.slice(-1)}`;
+      },
+    ],
     ["a header that is a JSON array", () => `${b64([1, 2])}.${b64(claims())}.c2ln`],
     ["a header that is not JSON", () => `${b64("{alg")}.${b64(claims())}.c2ln`],
     ["an overlong token (over 8 KiB, under the header limit)", () => `${"a".repeat(9000)}.b.c`],
