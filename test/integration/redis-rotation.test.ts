@@ -9,28 +9,14 @@
  */
 import { randomUUID } from "node:crypto";
 import fc from "fast-check";
-import { Cluster, Redis } from "ioredis";
-import { afterAll, describe, expect, it } from "vitest";
+import type { Cluster, Redis } from "ioredis";
+import { expect } from "vitest";
 import type { SessionRecord, UserCutoff } from "../../src/core/model.js";
 import { planRotation } from "../../src/core/refresh.js";
 import type { Store } from "../../src/stores/contract.js";
-import { encodeKeyPart, redisStore } from "../../src/stores/redis/index.js";
-import {
-  type RedisCluster,
-  type RedisServer,
-  redisUnavailableReason,
-  startRedis,
-  startRedisCluster,
-} from "../helpers/redis-server.js";
+import { encodeKeyPart } from "../../src/stores/redis/index.js";
+import { feedRecorder, onRedisAndCluster } from "../helpers/redis-differential.js";
 
-const server: RedisServer | undefined = await startRedis();
-const cluster: RedisCluster | undefined = await startRedisCluster();
-afterAll(async () => {
-  await server?.stop();
-  await cluster?.stop();
-});
-
-const quiet = { warn: () => undefined, error: () => undefined };
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 
@@ -101,13 +87,8 @@ async function differential(store: Store, raw: Redis | Cluster, numRuns: number)
   const prefix = "rot:";
   let base = Date.UTC(2025, 0, 1);
   let cutoff = 0;
-  let cursor = "0-0";
   /** The feed entries recorded since the last call (without their seq). */
-  const recorded = async () => {
-    const batch = await store.changes(cursor, { waitMs: 0, limit: 1_000 });
-    cursor = batch.cursor;
-    return batch.entries.map(({ seq: _seq, ...e }) => e);
-  };
+  const recorded = feedRecorder(store);
   await fc.assert(
     fc.asyncProperty(cases, async (c: Case) => {
       base += 10 * DAY; // every case later than the last: the global cutoff only moves forward
@@ -195,35 +176,4 @@ async function differential(store: Store, raw: Redis | Cluster, numRuns: number)
   );
 }
 
-describe.skipIf(!server)(`redis rotation script ${server ? "" : `(${redisUnavailableReason})`}`, () => {
-  it("executes planRotation exactly: status, resulting session, token generation, feed entry", async () => {
-    if (!server) return;
-    const store = redisStore({ url: server.url }, { prefix: "rot:", logger: quiet });
-    const raw = new Redis(server.url);
-    await store.open();
-    try {
-      await differential(store, raw, 150);
-    } finally {
-      raw.disconnect();
-      await store.close();
-    }
-  });
-});
-
-describe.skipIf(!cluster)(
-  `redis rotation script on Cluster ${cluster ? "" : `(${redisUnavailableReason})`}`,
-  () => {
-    it("executes planRotation exactly there too (dry run, deferred reuse, published entry)", async () => {
-      if (!cluster) return;
-      const store = redisStore({ nodes: cluster.nodes }, { prefix: "rot:", logger: quiet });
-      const raw = new Cluster(cluster.nodes);
-      await store.open();
-      try {
-        await differential(store, raw, 60);
-      } finally {
-        raw.disconnect();
-        await store.close();
-      }
-    }, 120_000);
-  },
-);
+await onRedisAndCluster("redis rotation script", "rot:", { standalone: 150, cluster: 60 }, differential);

@@ -10,29 +10,15 @@
  */
 import { randomUUID } from "node:crypto";
 import fc from "fast-check";
-import { Cluster, Redis } from "ioredis";
-import { afterAll, describe, expect, it } from "vitest";
+import type { Cluster, Redis } from "ioredis";
+import { expect } from "vitest";
 import type { UserCutoff } from "../../src/core/model.js";
 import { planUserCutoff } from "../../src/core/user-cutoff.js";
 import type { Store } from "../../src/stores/contract.js";
-import { encodeKeyPart, redisStore } from "../../src/stores/redis/index.js";
+import { encodeKeyPart } from "../../src/stores/redis/index.js";
 import { sessionRecord } from "../helpers/records.mjs";
-import {
-  type RedisCluster,
-  type RedisServer,
-  redisUnavailableReason,
-  startRedis,
-  startRedisCluster,
-} from "../helpers/redis-server.js";
+import { feedRecorder, onRedisAndCluster } from "../helpers/redis-differential.js";
 
-const server: RedisServer | undefined = await startRedis();
-const cluster: RedisCluster | undefined = await startRedisCluster();
-afterAll(async () => {
-  await server?.stop();
-  await cluster?.stop();
-});
-
-const quiet = { warn: () => undefined, error: () => undefined };
 const PREFIX = "cut:";
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
@@ -65,12 +51,8 @@ const cases = fc.record({
 
 /** Runs the differential on a store and a raw client of the same Redis (standalone or Cluster). */
 async function differential(store: Store, raw: Redis | Cluster, numRuns: number): Promise<void> {
-  let cursor = "0-0";
-  const recorded = async () => {
-    const batch = await store.changes(cursor, { waitMs: 0, limit: 1_000 });
-    cursor = batch.cursor;
-    return batch.entries.map(({ seq: _seq, ...e }) => e);
-  };
+  /** The feed entries recorded since the last call (without their seq). */
+  const recorded = feedRecorder(store);
   await fc.assert(
     fc.asyncProperty(cases, async (c: Case) => {
       const userId = `user-${randomUUID()}`;
@@ -133,35 +115,4 @@ async function differential(store: Store, raw: Redis | Cluster, numRuns: number)
   );
 }
 
-describe.skipIf(!server)(`redis user-cutoff script ${server ? "" : `(${redisUnavailableReason})`}`, () => {
-  it("executes planUserCutoff exactly: cutoff, spared session, expiry, feed entry", async () => {
-    if (!server) return;
-    const store = redisStore({ url: server.url }, { prefix: PREFIX, logger: quiet });
-    const raw = new Redis(server.url);
-    await store.open();
-    try {
-      await differential(store, raw, 200);
-    } finally {
-      raw.disconnect();
-      await store.close();
-    }
-  });
-});
-
-describe.skipIf(!cluster)(
-  `redis user-cutoff script on Cluster ${cluster ? "" : `(${redisUnavailableReason})`}`,
-  () => {
-    it("executes planUserCutoff exactly there too (deferred, published entry)", async () => {
-      if (!cluster) return;
-      const store = redisStore({ nodes: cluster.nodes }, { prefix: PREFIX, logger: quiet });
-      const raw = new Cluster(cluster.nodes);
-      await store.open();
-      try {
-        await differential(store, raw, 100);
-      } finally {
-        raw.disconnect();
-        await store.close();
-      }
-    }, 120_000);
-  },
-);
+await onRedisAndCluster("redis user-cutoff script", PREFIX, { standalone: 200, cluster: 100 }, differential);

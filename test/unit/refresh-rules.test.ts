@@ -6,25 +6,19 @@ import {
   isSessionLive,
   type RotationDecision,
 } from "../../src/core/refresh.js";
+import { sessionRecord } from "../helpers/records.mjs";
 
 const T = 1_800_000_000_000;
-const base: SessionRecord = {
+const base: SessionRecord = sessionRecord({
   id: "s",
   userId: "u",
-  clientId: "default",
-  createdAt: T - 60_000,
+  at: T - 60_000,
+  ttl: 86_400_000 + 60_000,
   lastUsedAt: T - 5_000,
-  expiresAt: T + 86_400_000,
   idleExpiresAt: T + 3_600_000,
-  userAgent: null,
-  ip: null,
-  claims: null,
-  scope: null,
   generation: 3,
   rotatedAt: T - 5_000,
-  revokedAt: null,
-  revokeReason: null,
-};
+});
 
 const cases: [string, Partial<SessionRecord>, number, number, RotationDecision, number?][] = [
   ["current generation rotates", {}, 3, T, "rotate"],

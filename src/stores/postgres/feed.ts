@@ -4,6 +4,7 @@
  * against the hash chain, point checks, token lifetimes, and the purge of expired rows.
  * @module
  */
+import { resyncBatch } from "../../core/feed.js";
 import type {
   ChangeBatch,
   NewRevocation,
@@ -245,20 +246,7 @@ export class PostgresFeed {
    */
   async #resync(): Promise<ChangeBatch> {
     const snap = await this.#snapshot(Math.min(this.#db.lastNow ?? 0, Date.now()));
-    const entries = [...snap.entries];
-    if (snap.globalCutoff > 0) {
-      entries.push({
-        seq: snap.cursor.split(".")[0] ?? "0",
-        kind: "global",
-        subject: "",
-        cutoff: snap.globalCutoff,
-        expiresAt: Number.MAX_SAFE_INTEGER,
-        reason: "feed_resync",
-        actor: "system",
-        at: snap.globalCutoff,
-      });
-    }
-    return { entries, cursor: snap.cursor, epoch: snap.epoch };
+    return resyncBatch(snap, snap.cursor.split(".")[0] ?? "0");
   }
 
   async check(

@@ -3,6 +3,7 @@
  * Stream, long-polled on the dedicated connection), snapshots of the active index, point checks, the
  * recorded token lifetimes, and purging what expired.
  */
+import { resyncBatch } from "../../core/feed.js";
 import type {
   ChangeBatch,
   NewRevocation,
@@ -189,20 +190,7 @@ async function poll(
 /** A reader whose cursor points before trimmed entries gets every active entry and the cutoff again. */
 async function resync(ctx: RedisContext): Promise<ChangeBatch> {
   const snap = await snapshot(ctx, 0);
-  const entries = [...snap.entries];
-  if (snap.globalCutoff > 0) {
-    entries.push({
-      seq: snap.cursor,
-      kind: "global",
-      subject: "",
-      cutoff: snap.globalCutoff,
-      expiresAt: Number.MAX_SAFE_INTEGER,
-      reason: "feed_resync",
-      actor: "system",
-      at: snap.globalCutoff,
-    });
-  }
-  return { entries, cursor: snap.cursor, epoch: snap.epoch };
+  return resyncBatch(snap, snap.cursor);
 }
 
 /** XREAD BLOCK on the dedicated connection; guarded so a silent server cannot hold it forever. */
