@@ -3,10 +3,11 @@ import type { RevocationFacts } from "../core/evaluate.js";
 import { keyWithdrawalSubject, withdrawnKid } from "../core/keys.js";
 import type { RevocationEntry, UserCutoff } from "../core/model.js";
 import { laterUserCutoff } from "../core/user-cutoff.js";
+import { loadCheckpoint } from "./checkpoint.js";
 import { CompactIndex } from "./compact-index.js";
 import type { RevocationFeed } from "./feed.js";
 import type { RevocationIndex } from "./index.js";
-import { encodeSnapshot, SnapshotDecoder } from "./snapshot-codec.js";
+import { encodeSnapshot } from "./snapshot-codec.js";
 
 /** Options of {@link Replica}. */
 export interface ReplicaOptions {
@@ -241,34 +242,20 @@ export class Replica {
    * another epoch than the feed, or it cannot be read: the caller then reads the full snapshot.
    */
   async #fromCheckpoint(): Promise<boolean> {
-    const read = this.#store.readCheckpoint;
-    if (!read || !this.jtis.addWords || !this.sessions.addWords) return false;
+    if (!this.#store.readCheckpoint || !this.jtis.addWords || !this.sessions.addWords) return false;
     try {
-      const checkpoint = await read.call(this.#store);
-      if (!checkpoint || this.#closed) return false;
-      const decoder = new SnapshotDecoder({
-        jtis: this.jtis,
-        sessions: this.sessions,
-        row: (r) => this.#snapshotRow(r[0], r[1], r[2], r[3]),
-      });
-      decoder.push(
-        Buffer.from(checkpoint.data.buffer, checkpoint.data.byteOffset, checkpoint.data.byteLength),
+      const loaded = await loadCheckpoint(
+        this.#store,
+        {
+          jtis: this.jtis,
+          sessions: this.sessions,
+          row: (r) => this.#snapshotRow(r[0], r[1], r[2], r[3]),
+          put: (e) => this.#put(e),
+        },
+        { now: this.#opts.now, closed: () => this.#closed, batch: BATCH },
       );
-      const head = decoder.end();
-      let cursor = head.cursor;
-      let confirmedAt: number;
-      for (;;) {
-        const started = this.#opts.now();
-        const batch = await this.#store.changes(cursor, { waitMs: 0, limit: BATCH });
-        if (this.#closed) return false;
-        if (batch.epoch !== head.epoch) throw new Error("the checkpoint is of another epoch than the feed");
-        for (const e of batch.entries) this.#put(e);
-        cursor = batch.cursor;
-        if (batch.entries.length < BATCH) {
-          confirmedAt = started;
-          break;
-        }
-      }
+      if (!loaded) return false;
+      const { head, cursor, confirmedAt } = loaded;
       this.#globalCutoff = Math.max(this.#globalCutoff, head.globalCutoff);
       this.#cursor = cursor;
       this.#epoch = head.epoch;
