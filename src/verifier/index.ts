@@ -16,6 +16,7 @@
 
 import { type AccessTokenClaims, checkClaims } from "../core/access-token.js";
 import { type Duration, parseDuration } from "../core/duration.js";
+import { errorText } from "../core/error-text.js";
 import {
   ClosedError,
   ConfigInvalidError,
@@ -229,7 +230,7 @@ export class Verifier implements TokenVerifier {
       onKeyWithdrawn: (kid) => this.#onKeyWithdrawn(kid),
       onError: (error) => {
         this.metrics.storeErrors++;
-        this.#lastError = errorText(error);
+        this.#lastError = errorText(error, { withMessage: true });
       },
       onDataLoss: (cutoff) =>
         this.#log.error(
@@ -284,7 +285,7 @@ export class Verifier implements TokenVerifier {
           started,
         );
       } catch (error) {
-        this.#lastError = errorText(error);
+        this.#lastError = errorText(error, { withMessage: true });
         this.metrics.storeErrors++;
         throw error;
       } finally {
@@ -433,8 +434,4 @@ function metadataUrl(issuer: string): URL {
   const url = new URL(issuer);
   const path = url.pathname === "/" ? "" : url.pathname.replace(/\/$/, "");
   return new URL(`${url.origin}/.well-known/oauth-authorization-server${path}`);
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -60,7 +60,9 @@ export class RemoteFeed implements RevocationFeed {
       let code = "";
       try {
         code = String((JSON.parse(answer.body) as { error?: unknown }).error ?? "");
-      } catch {}
+      } catch {
+        // A body that is not JSON (a proxy's error page): the status alone is reported.
+      }
       throw new StoreUnavailableError(
         `the revocation feed answered ${answer.status}${code ? ` ${code}` : ""}`,
       );
