@@ -209,7 +209,9 @@ try {
               const vs = r.rps / none.rps;
               target = ">= 0.95x no check at all; >> recipe";
               const met = status(vs, 0.95, { higher: true, format: (d) => `${d.toFixed(2)}x` });
-              state = `${met}; ${ratio(r.rps / recipe.rps)} recipe`;
+              const noop = of("/noop");
+              const besideNoop = noop ? `; ${ratio(r.rps / noop.rps)} a do-nothing middleware` : "";
+              state = `${met}; ${ratio(r.rps / recipe.rps)} recipe${besideNoop}`;
             }
             const result = `${rate(r.rps, " req/s")}, p99 ${r.p99} ms, ${r.cpuUs.toFixed(0)} µs CPU/req`;
             const measure = many ? `${usersText}: ${r.route}` : r.route;
@@ -218,7 +220,7 @@ try {
         }
       }
       notes.push(
-        `http: autocannon on loopback, 10 connections, ${SIZES.httpSeconds} s per route (medians of 3 interleaved rounds) after a 0.5 s warm-up; the server in its own process, autocannon in this one (one core each). requireAuth runs on a Redis-backed Auth with the default algorithm (RS256); the recipe verifies the same tokens. Rows without a user count: one token for every request (a client reuses its token: with the default cache, every request after the first skips the signature check). "${usersText}": ${usersText} logged in, their tokens sent round-robin, one per request, to every route of those rows (no check at all included). "JWT verified, no revocation check" is the same requireAuth on an Auth whose revocation index is switched off. CPU/req is the server process's CPU time per request. The recipe is jose.jwtVerify against the JWKS plus one awaited \`EXISTS\` on the same Redis.`,
+        `http: autocannon on loopback, 10 connections, ${SIZES.httpSeconds} s per route (medians of 3 interleaved rounds) after a 0.5 s warm-up; the server in its own process, autocannon in this one (one core each). requireAuth runs on a Redis-backed Auth with the default algorithm (RS256); the recipe verifies the same tokens. Rows without a user count: one token for every request (a client reuses its token: with the default cache, every request after the first skips the signature check). "${usersText}": ${usersText} logged in, their tokens sent round-robin, one per request, to every route of those rows (no check at all included); before those rows every user's token went once through the cached route (a server up for a while: each active user has presented their token before), so "cache on" is the steady state with as many users as the cache holds, and "cache off" is what every first request of a token costs. "a middleware that does nothing" is the framework's own cost of one middleware on the route (Express \`(req, res, next) => next()\`, a Fastify \`preHandler\`, Hono \`(c, next) => next()\`), which requireAuth cannot avoid; the requireAuth rows give their ratio to it as well. "JWT verified, no revocation check" is the same requireAuth on an Auth whose revocation index is switched off. CPU/req is the server process's CPU time per request. The recipe is jose.jwtVerify against the JWKS plus one awaited \`EXISTS\` on the same Redis.`,
       );
     }
   }

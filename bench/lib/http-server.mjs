@@ -1,6 +1,7 @@
 // One HTTP server process of the bench (Express, Fastify or Hono), with five routes answering the
 // same small JSON body:
 //   /none          no check at all;
+//   /noop          a middleware that does nothing (what the framework charges for any middleware);
 //   /jwt-only      requireAuth on an Auth whose revocation index is switched off (always "not revoked"):
 //                  the same app, JWT verification and all, with no revocation check;
 //   /auth          requireAuth(auth) from revokit (default options: verified-token cache on);
@@ -55,6 +56,11 @@ async function express() {
   app.set("etag", false);
   app.set("x-powered-by", false);
   app.get("/none", (_req, res) => res.json(body("anonymous")));
+  app.get(
+    "/noop",
+    (_req, _res, next) => next(),
+    (_req, res) => res.json(body("anonymous")),
+  );
   app.get("/jwt-only", requireAuth(authJwtOnly), (req, res) => res.json(body(req.auth.sub)));
   app.get("/auth", requireAuth(auth), (req, res) => res.json(body(req.auth.sub)));
   app.get("/auth-nocache", requireAuth(authNoCache), (req, res) => res.json(body(req.auth.sub)));
@@ -75,6 +81,7 @@ async function fastify() {
   const app = Fastify({ logger: false });
   await app.register(revokit, { auth });
   app.get("/none", async () => body("anonymous"));
+  app.get("/noop", { preHandler: async () => undefined }, async () => body("anonymous"));
   app.get("/jwt-only", { preHandler: requireAuth(authJwtOnly) }, async (request) => body(request.auth.sub));
   app.get("/auth", { preHandler: requireAuth(auth) }, async (request) => body(request.auth.sub));
   app.get("/auth-nocache", { preHandler: requireAuth(authNoCache) }, async (request) =>
@@ -95,6 +102,11 @@ async function hono() {
   const { requireAuth } = await import("../../dist/http/hono.js");
   const app = new Hono();
   app.get("/none", (c) => c.json(body("anonymous")));
+  app.get(
+    "/noop",
+    (_c, next) => next(),
+    (c) => c.json(body("anonymous")),
+  );
   app.get("/jwt-only", requireAuth(authJwtOnly), (c) => c.json(body(c.get("auth").sub)));
   app.get("/auth", requireAuth(auth), (c) => c.json(body(c.get("auth").sub)));
   app.get("/auth-nocache", requireAuth(authNoCache), (c) => c.json(body(c.get("auth").sub)));
