@@ -35,3 +35,24 @@ export function sessionRecord(overrides = {}) {
     ...fields,
   };
 }
+
+/** The time of {@link ruleSession}. */
+export const RULE_T = 1_800_000_000_000;
+
+/**
+ * The session the rule tables start from: id `s` of user `u`, authenticated a minute before
+ * {@link RULE_T}, at generation 3, rotated and used 5 s before it, idle end an hour after it.
+ * @returns {SessionRecord}
+ */
+export function ruleSession() {
+  return sessionRecord({
+    id: "s",
+    userId: "u",
+    at: RULE_T - 60_000,
+    ttl: 86_400_000 + 60_000,
+    lastUsedAt: RULE_T - 5_000,
+    idleExpiresAt: RULE_T + 3_600_000,
+    generation: 3,
+    rotatedAt: RULE_T - 5_000,
+  });
+}

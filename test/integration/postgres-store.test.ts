@@ -25,6 +25,18 @@ function session(userId = randomUUID()): SessionRecord {
   return sessionRecord({ userId, at: T0 });
 }
 
+/** A logger that keeps what it is given: warnings and errors in `warned`, info lines in `back`. */
+function recordingLogger() {
+  const warned: Record<string, unknown>[] = [];
+  const back: Record<string, unknown>[] = [];
+  const logger = {
+    warn: (obj: object) => void warned.push({ ...obj }),
+    error: (obj: object) => void warned.push({ ...obj }),
+    info: (obj: object) => void back.push({ ...obj }),
+  };
+  return { warned, back, logger };
+}
+
 /** Reads the whole feed after `cursor`, `limit` at a time, without waiting. */
 async function drain(store: Store, cursor: string, limit = 50): Promise<RevocationEntry[]> {
   const out: RevocationEntry[] = [];
@@ -192,13 +204,7 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
   it("logs a lost LISTEN connection once per outage, by SQLSTATE, never with the driver's message", async () => {
     const schema = newSchema();
     const app = `jr-log-${randomBytes(3).toString("hex")}`;
-    const warned: Record<string, unknown>[] = [];
-    const back: Record<string, unknown>[] = [];
-    const logger = {
-      warn: (obj: object) => void warned.push({ ...obj }),
-      error: (obj: object) => void warned.push({ ...obj }),
-      info: (obj: object) => void back.push({ ...obj }),
-    };
+    const { warned, back, logger } = recordingLogger();
     const store = make(schema, { applicationName: app, logger });
     await store.open();
     const kill = async () =>
@@ -500,13 +506,7 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
 
   it("logs a failing timed purge once until it works again", async () => {
     const schema = newSchema();
-    const warned: Record<string, unknown>[] = [];
-    const back: Record<string, unknown>[] = [];
-    const logger = {
-      warn: (obj: object) => void warned.push({ ...obj }),
-      error: (obj: object) => void warned.push({ ...obj }),
-      info: (obj: object) => void back.push({ ...obj }),
-    };
+    const { warned, back, logger } = recordingLogger();
     const store = make(schema, { purgeInterval: "50ms", logger });
     await store.open();
     // A table the purge needs goes missing (and the schema is not recreated: its migrations are there).

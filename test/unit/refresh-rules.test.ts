@@ -6,19 +6,10 @@ import {
   isSessionLive,
   type RotationDecision,
 } from "../../src/core/refresh.js";
-import { sessionRecord } from "../helpers/records.mjs";
+import { RULE_T, ruleSession } from "../helpers/records.mjs";
 
-const T = 1_800_000_000_000;
-const base: SessionRecord = sessionRecord({
-  id: "s",
-  userId: "u",
-  at: T - 60_000,
-  ttl: 86_400_000 + 60_000,
-  lastUsedAt: T - 5_000,
-  idleExpiresAt: T + 3_600_000,
-  generation: 3,
-  rotatedAt: T - 5_000,
-});
+const T = RULE_T;
+const base: SessionRecord = ruleSession();
 
 const cases: [string, Partial<SessionRecord>, number, number, RotationDecision, number?][] = [
   ["current generation rotates", {}, 3, T, "rotate"],

@@ -7,19 +7,10 @@ import { describe, expect, it } from "vitest";
 import type { RevocationMeta, SessionRecord } from "../../src/core/model.js";
 import { planRotation, planSessionRevocation } from "../../src/core/refresh.js";
 import { planUserCutoff } from "../../src/core/user-cutoff.js";
-import { sessionRecord } from "../helpers/records.mjs";
+import { RULE_T, ruleSession } from "../helpers/records.mjs";
 
-const T = 1_800_000_000_000;
-const session: SessionRecord = sessionRecord({
-  id: "s",
-  userId: "u",
-  at: T - 60_000,
-  ttl: 86_400_000 + 60_000,
-  lastUsedAt: T - 5_000,
-  idleExpiresAt: T + 3_600_000,
-  generation: 3,
-  rotatedAt: T - 5_000,
-});
+const T = RULE_T;
+const session: SessionRecord = ruleSession();
 const reuseMeta: RevocationMeta = { reason: "refresh_token_reuse", actor: "system", at: T, ttl: 900_000 };
 const input = { now: T, graceMs: 10_000, idleTtlMs: 7_200_000, reuseMeta };
 
