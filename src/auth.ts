@@ -183,6 +183,24 @@ export class Auth {
   }
 
   /**
+   * {@link verify} synchronously, without I/O and without a promise: the claims of a valid token, or
+   * a throw with the same errors. It answers from the in-memory replica and the verified-token cache
+   * only, so where `verify` would ask the store (the replica not current within `maxStaleness`, or a
+   * key id this node has not loaded yet) it throws `RevocationUnavailableError`
+   * (`ERR_REVOCATION_UNAVAILABLE`, retry after a second) instead, whatever `failMode` says; a key
+   * reload is then started in the background. No `strict` option: strict means asking the store.
+   * @example
+   * try {
+   *   const claims = auth.verifySync(token); // e.g. in a WebSocket upgrade or a sync callback
+   * } catch (e) {
+   *   if (e instanceof RevocationUnavailableError) retryLater(e.retryAfter); else refuse(e.code);
+   * }
+   */
+  verifySync(token: string): AccessTokenClaims {
+    return this.#verifier.verifySync(token);
+  }
+
+  /**
    * For revokit's middleware: {@link verify} without a promise when the answer needs no I/O (the
    * usual case: a fresh replica, a known key, not strict). Returns the claims, or a promise of them
    * when the store or the key set must be read; throws what `verify` rejects with.

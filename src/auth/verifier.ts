@@ -78,6 +78,37 @@ export class Verifier {
     return this.#verifyKeysLoaded(token, strict, now);
   }
 
+  /**
+   * {@link verify} without I/O, ever: the claims, or a throw. Where `verify` would read the store (a
+   * replica not shown current within `maxStaleness`, or a key id not loaded yet) it throws
+   * `RevocationUnavailableError` instead, whatever `failMode` says; the key reload such a token calls
+   * for is started in the background (at most once a second), so a retry finds the key.
+   */
+  verifySync(token: string): AccessTokenClaims {
+    if (this.#ctx.closed) throw new ClosedError();
+    const now = this.#now();
+    let claims: AccessTokenClaims;
+    const cached = this.#cache?.get(token, now);
+    try {
+      claims = cached ? checkClaims(cached, this.#claimRules, now / 1000) : this.#checkToken(token, now);
+    } catch (error) {
+      if (error instanceof TokenInvalidError && error.reason === "kid" && now - this.#keys.loadedAt >= 1000) {
+        this.#keys.reload().catch(() => undefined);
+        throw this.#unavailable("the token's signing key is not loaded yet (reloading the keys)");
+      }
+      this.#countFailure(error);
+      throw error;
+    }
+    // A bad or expired token is refused without revocation state; a good one needs it current.
+    if (!this.#replica.isFresh(now)) throw this.#unavailable("the revocation replica is not current");
+    return this.#decide(claims, this.#replicaFacts(claims, now), now);
+  }
+
+  #unavailable(message: string): RevocationUnavailableError {
+    this.#metrics.count(this.#metrics.verify, "unavailable");
+    return new RevocationUnavailableError(`${message}; verifySync does no I/O, retry or use verify`, 1);
+  }
+
   /** The revocation decision for a token already checked, from the replica only (no I/O). */
   decide(token: TokenRef): Decision {
     const now = this.#now();
