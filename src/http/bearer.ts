@@ -171,29 +171,34 @@ export function readBearer(input: BearerInput): BearerResult {
 }
 
 /**
- * The `Authorization` header of a Node request, as {@link BearerInput} takes it: Node keeps only the
- * first of several `Authorization` lines in `headers`, so `rawHeaders` is looked through (no
- * allocation, unlike `headersDistinct`) and every line comes back when there are more than one.
+ * The `Authorization` header of a Node request, as {@link BearerInput} takes it, read from
+ * `rawHeaders`: Node builds `req.headers` only when it is first read (an object of every header, a
+ * few microseconds a request), and keeps only the first of several `Authorization` lines there; here
+ * every line comes back when there are more than one. Without `rawHeaders` (an adapter), `headers`.
  */
 export function nodeAuthorization(req: {
   headers: { authorization?: string | undefined };
-  rawHeaders: string[];
+  rawHeaders?: string[];
 }): string | string[] | undefined {
-  const first = req.headers.authorization;
-  if (first === undefined) return undefined;
   const raw = req.rawHeaders;
-  if (!Array.isArray(raw)) return first; // an adapter without raw headers: the first is all there is
-  let count = 0;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 13 && name.toLowerCase() === "authorization") count++;
+  if (!Array.isArray(raw)) return req.headers.authorization;
+  let first: string | undefined;
+  let all: string[] | undefined;
+  for (let i = 0; i < raw.length - 1; i += 2) {
+    if (!isAuthorizationName(raw[i]!)) continue;
+    const value = raw[i + 1]!;
+    if (first === undefined) first = value;
+    else (all ??= [first]).push(value);
   }
-  if (count <= 1) return first;
-  const all: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.length === 13 && raw[i]!.toLowerCase() === "authorization") all.push(raw[i + 1]!);
-  }
-  return all;
+  return all ?? first;
+}
+
+/** Whether a raw header name is `Authorization`, in any case (the usual spellings without allocating). */
+function isAuthorizationName(name: string): boolean {
+  return (
+    name.length === 13 &&
+    (name === "authorization" || name === "Authorization" || name.toLowerCase() === "authorization")
+  );
 }
 
 /** The one header value, `undefined` when absent or empty, `null` when the request has several. */
@@ -302,16 +307,59 @@ export function authenticateNow(
   input: BearerInput,
   options: ResolvedAuthOptions<never>,
 ): AuthenticateResult | Promise<AuthenticateResult> {
+  // The usual request, one `Bearer <token>` header and no cookie to weigh, goes straight to verify:
+  // a token that verifies has the b64token syntax, so the header's syntax is checked (by readBearer)
+  // only when the answer is a refusal, which then becomes exactly what readBearer would have said.
+  const usual = usualBearerToken(input);
+  if (usual === undefined) return verifyRead(auth, readBearer(input), options);
+  const result = verifyToken(auth, usual, options);
+  if (result instanceof Promise)
+    return result.then((r) => ("claims" in r ? r : recheck(auth, input, usual, r, options)));
+  return "claims" in result ? result : recheck(auth, input, usual, result, options);
+}
+
+/** The token of a lone `Authorization: Bearer <token>` with no cookie in play; `undefined` otherwise. */
+function usualBearerToken(input: BearerInput): string | undefined {
+  const header = input.authorization;
+  if (typeof header !== "string" || header.length < 8 || !header.startsWith("Bearer ")) return undefined;
+  if (input.cookieName !== undefined && input.cookieHeader) return undefined;
+  return header.slice(7);
+}
+
+/** A refusal of the usual path, made what the full reading of the request gives. */
+function recheck(
+  auth: Auth,
+  input: BearerInput,
+  verified: string,
+  refusal: Refusal,
+  options: ResolvedAuthOptions<never>,
+): AuthenticateResult | Promise<AuthenticateResult> {
   const read = readBearer(input);
+  return "token" in read && read.token === verified ? refusal : verifyRead(auth, read, options);
+}
+
+function verifyRead(
+  auth: Auth,
+  read: BearerResult,
+  options: ResolvedAuthOptions<never>,
+): AuthenticateResult | Promise<AuthenticateResult> {
   if ("missing" in read) return { error: missingTokenError(options.realm), reason: "no_token" };
   if ("error" in read) return { error: read.error, reason: "invalid_request" };
+  return verifyToken(auth, read.token, options);
+}
+
+function verifyToken(
+  auth: Auth,
+  token: string,
+  options: ResolvedAuthOptions<never>,
+): AuthenticateResult | Promise<AuthenticateResult> {
   let claims: AccessTokenClaims | Promise<AccessTokenClaims>;
   try {
     const now = auth[verifyNow];
     claims =
       now !== undefined
-        ? now.call(auth, read.token, options.strict)
-        : auth.verify(read.token, { strict: options.strict });
+        ? now.call(auth, token, options.strict)
+        : auth.verify(token, { strict: options.strict });
   } catch (error) {
     return refusalFor(error);
   }

@@ -102,7 +102,7 @@ function isNodeRequest(
   return (
     typeof value === "object" &&
     value !== null &&
-    Array.isArray((value as { rawHeaders?: unknown }).rawHeaders) &&
-    typeof (value as { headers?: unknown }).headers === "object"
+    // Not `headers`: Node builds that object only when it is first read.
+    Array.isArray((value as { rawHeaders?: unknown }).rawHeaders)
   );
 }

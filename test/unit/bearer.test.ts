@@ -209,8 +209,21 @@ describe("nodeAuthorization", () => {
     expect(nodeAuthorization(req(["Authorization", "Bearer a", "Authorizatio_", "Bearer b"]))).toBe(
       "Bearer a",
     );
+    expect(nodeAuthorization(req(["Cache-Control", "no-cache", "authorization", "Bearer a"]))).toBe(
+      "Bearer a",
+    );
     expect(
       nodeAuthorization({ headers: { authorization: "Bearer a" }, rawHeaders: undefined as never }),
     ).toBe("Bearer a");
+  });
+
+  it("never reads req.headers when rawHeaders are there (Node builds that object on first read)", () => {
+    const req = {
+      rawHeaders: ["Host", "x", "Authorization", "Bearer a"],
+      get headers(): { authorization?: string } {
+        throw new Error("req.headers was read");
+      },
+    };
+    expect(nodeAuthorization(req)).toBe("Bearer a");
   });
 });
