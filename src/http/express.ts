@@ -6,9 +6,10 @@
  * import { authErrorHandler, requireAuth } from "revokit/express";
  * app.get("/me", requireAuth(auth), (req, res) => res.json({ user: req.auth?.sub }));
  * app.get("/admin", requireAuth(auth, { scope: "admin", strict: true }), adminHandler);
+ * app.get("/me", withAuth(auth, (req, res) => res.json(req.auth))); // the same inside the handler
  * app.use(authErrorHandler());
  */
-import type { ErrorRequestHandler, NextFunction, Request, RequestHandler } from "express";
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from "express";
 import type { AccessTokenClaims } from "../core/access-token.js";
 import type { TokenVerifier as Auth } from "../core/token-verifier.js";
 import {
@@ -52,6 +53,38 @@ export function requireAuth(auth: Auth, options?: RequireAuthOptions<Request>): 
       (r) => settle(req, next, r, resolved),
       (error: unknown) => next(error),
     );
+  };
+}
+
+/**
+ * {@link requireAuth} as part of the route's handler rather than a middleware before it: the same
+ * checks, `req.auth`, and refusals handed to `next` for {@link authErrorHandler}. What the handler
+ * returns is returned (Express 5 answers a rejected promise with `next(error)`).
+ * @example
+ * app.get("/me", withAuth(auth, (req, res) => res.json(req.auth)));
+ */
+export function withAuth(
+  auth: Auth,
+  handler: RequestHandler,
+  options?: RequireAuthOptions<Request>,
+): RequestHandler {
+  const resolved = resolveAuthOptions(auth, options);
+  if (typeof handler !== "function") throw new TypeError("withAuth: handler must be a function");
+  const pass = (req: Request, res: Response, next: NextFunction, result: AuthenticateResult) => {
+    if (!("claims" in result)) return settle(req, next, result, resolved);
+    req.auth = result.claims;
+    return handler(req, res, next);
+  };
+  return function withAuth(req, res, next) {
+    let result: AuthenticateResult | Promise<AuthenticateResult>;
+    try {
+      result = authenticateNow(auth, readInput(req, resolved.cookie), resolved);
+    } catch (error) {
+      return next(error);
+    }
+    if (!(result instanceof Promise)) return pass(req, res, next, result);
+    // Also an error of the handler's own promise goes to `next` (Express 4 would not catch it).
+    return result.then((r) => pass(req, res, next, r)).catch((error: unknown) => next(error));
   };
 }
 

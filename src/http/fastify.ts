@@ -8,8 +8,16 @@
  * await app.register(revokit, { auth });
  * app.get("/me", { preHandler: requireAuth(auth) }, async (request) => request.auth);
  * app.get("/admin", { preHandler: requireAuth(auth, { scope: "admin", strict: true }) }, adminHandler);
+ * // The same inside the handler, with no hook step:
+ * app.get("/me", withAuth(auth, async (request) => request.auth));
  */
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
+import type {
+  FastifyInstance,
+  FastifyPluginAsync,
+  FastifyReply,
+  FastifyRequest,
+  preHandlerAsyncHookHandler,
+} from "fastify";
 import fp from "fastify-plugin";
 import type { AccessTokenClaims } from "../core/access-token.js";
 import type { TokenVerifier as Auth } from "../core/token-verifier.js";
@@ -67,15 +75,7 @@ export function requireAuth(
   return function requireAuth(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     let result: AuthenticateResult | Promise<AuthenticateResult>;
     try {
-      result = authenticateNow(
-        auth,
-        {
-          authorization: nodeAuthorization(request.raw),
-          cookieHeader: resolved.cookie === undefined ? undefined : request.headers.cookie,
-          cookieName: resolved.cookie,
-        },
-        resolved,
-      );
+      result = authenticateNow(auth, readInput(request, resolved.cookie), resolved);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -91,6 +91,41 @@ export function requireAuth(
 }
 
 const PASS: Promise<undefined> = Promise.resolve(undefined);
+
+/**
+ * {@link requireAuth} as part of the route's handler rather than a `preHandler` hook: the same checks,
+ * answers and `request.auth` (register the {@link revokit} plugin), with no hook to run. A refusal is
+ * answered here and the handler is not called.
+ * @example
+ * app.get("/me", withAuth(auth, async (request) => request.auth));
+ * app.post("/admin/wipe", withAuth(auth, wipe, { scope: "admin", strict: true }));
+ */
+export function withAuth<Req extends FastifyRequest, Rep extends FastifyReply, R>(
+  auth: Auth,
+  handler: (this: FastifyInstance, request: Req, reply: Rep) => R,
+  options?: RequireAuthOptions<FastifyRequest>,
+): (this: FastifyInstance, request: Req, reply: Rep) => R | Promise<R | undefined> | undefined {
+  const resolved = resolveAuthOptions(auth, options);
+  if (typeof handler !== "function") throw new TypeError("withAuth: handler must be a function");
+  function pass(self: FastifyInstance, request: Req, reply: Rep, result: AuthenticateResult): R | undefined {
+    // A refusal is answered here; the handler is not called and nothing more is sent.
+    if (settle(request, reply, result, resolved) !== undefined) return undefined;
+    return handler.call(self, request, reply);
+  }
+  return function withAuth(this: FastifyInstance, request: Req, reply: Rep) {
+    const result = authenticateNow(auth, readInput(request, resolved.cookie), resolved);
+    if (result instanceof Promise) return result.then((r) => pass(this, request, reply, r));
+    return pass(this, request, reply, result);
+  };
+}
+
+function readInput(request: FastifyRequest, cookieName: string | undefined) {
+  return {
+    authorization: nodeAuthorization(request.raw),
+    cookieHeader: cookieName === undefined ? undefined : request.headers.cookie,
+    cookieName,
+  };
+}
 
 /** Lets the request through (`undefined`), or answers the refusal and returns the reply. */
 function settle(

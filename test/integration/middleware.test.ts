@@ -145,6 +145,56 @@ const FRAMEWORKS: { name: string; start(auth: Auth): Promise<Running> }[] = [
       return listen(createAdaptorServer({ fetch: app.fetch }) as http.Server);
     },
   },
+  // withAuth: the same checks inside the route's one handler; every case must answer alike.
+  {
+    name: "express withAuth",
+    start(auth) {
+      const app = express();
+      for (const [path, options] of Object.entries(ROUTES)) {
+        app.get(
+          path,
+          expressAuth.withAuth(
+            auth,
+            (req, res) => {
+              res.json(req.auth);
+            },
+            options,
+          ),
+        );
+      }
+      app.use(expressAuth.authErrorHandler());
+      return listen(http.createServer(app));
+    },
+  },
+  {
+    name: "fastify withAuth",
+    async start(auth) {
+      const app = Fastify();
+      await app.register(fastifyAuth.revokit, { auth });
+      for (const [path, options] of Object.entries(ROUTES)) {
+        app.get(
+          path,
+          fastifyAuth.withAuth(auth, async (request) => request.auth, options),
+        );
+      }
+      await app.listen({ port: 0, host: "127.0.0.1" });
+      const { port } = app.server.address() as AddressInfo;
+      return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
+    },
+  },
+  {
+    name: "hono withAuth",
+    start(auth) {
+      const app = new Hono();
+      for (const [path, options] of Object.entries(ROUTES)) {
+        app.get(
+          path,
+          honoAuth.withAuth(auth, (c) => c.json(c.get("auth")), options),
+        );
+      }
+      return listen(createAdaptorServer({ fetch: app.fetch }) as http.Server);
+    },
+  },
 ];
 
 // ---- requests ----------------------------------------------------------------------------------

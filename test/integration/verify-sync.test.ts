@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { type Auth, type AuthOptions, createAuth, memoryStore, type Store } from "../../src/index.js";
-import { testClock } from "../helpers/clock.js";
+import { type TestClock, testClock } from "../helpers/clock.js";
 import { eventually } from "../helpers/eventually.js";
 import { faultyStore } from "../helpers/faulty-store.js";
 
@@ -14,7 +14,9 @@ afterEach(async () => {
   await Promise.all(opened.splice(0).map((a) => a.close()));
 });
 
-async function make(options: Partial<AuthOptions> & { store?: Store } = {}) {
+async function make(
+  options: Partial<Omit<AuthOptions, "clock">> & { store?: Store; clock?: TestClock } = {},
+) {
   const clock = options.clock ?? testClock();
   const store = options.store ?? memoryStore();
   const auth = await createAuth({ issuer: "https://issuer.test", audience: "api", clock, ...options, store });

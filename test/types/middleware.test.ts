@@ -7,7 +7,7 @@
 import express, { type Request, type RequestHandler } from "express";
 import Fastify, { type FastifyRequest, type preHandlerAsyncHookHandler } from "fastify";
 import { type Context, Hono, type MiddlewareHandler } from "hono";
-import { afterAll, beforeAll, describe, expectTypeOf, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
 import * as expressAuth from "../../src/http/express.js";
 import * as fastifyAuth from "../../src/http/fastify.js";
 import * as honoAuth from "../../src/http/hono.js";
@@ -40,6 +40,47 @@ describe("Express", () => {
         expectTypeOf(req).toEqualTypeOf<Request>();
       },
     });
+  });
+});
+
+describe("withAuth (the check inside the one handler)", () => {
+  it("keeps each framework's handler types and what the handler sees", async () => {
+    const ex = express();
+    ex.get(
+      "/me",
+      expressAuth.withAuth(auth, (req, res) => {
+        expectTypeOf(req.auth).toEqualTypeOf<AccessTokenClaims | undefined>();
+        res.json({ sub: req.auth?.sub });
+      }),
+    );
+    expectTypeOf(expressAuth.withAuth(auth, () => undefined)).toEqualTypeOf<RequestHandler>();
+    const fa = Fastify();
+    await fa.register(fastifyAuth.revokit, { auth });
+    fa.get(
+      "/me",
+      fastifyAuth.withAuth(auth, async (request) => {
+        expectTypeOf(request.auth).toEqualTypeOf<AccessTokenClaims | null>();
+        return { sub: request.auth?.sub };
+      }),
+    );
+    await fa.close();
+    const ho = new Hono();
+    ho.get(
+      "/me",
+      honoAuth.withAuth(auth, (c) => {
+        expectTypeOf(c.get("auth")).toEqualTypeOf<AccessTokenClaims>();
+        return c.json({ sub: c.get("auth").sub });
+      }),
+    );
+    honoAuth.withAuth(auth, (c) => c.text("ok"), {
+      scope: "admin",
+      onRefused: (_refusal, c) => expectTypeOf(c).toEqualTypeOf<Context>(),
+    });
+    const mistakes = () => {
+      // @ts-expect-error the handler comes before the options
+      honoAuth.withAuth(auth, { scope: "admin" });
+    };
+    expect(mistakes).toBeTypeOf("function");
   });
 });
 

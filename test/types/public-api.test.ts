@@ -58,6 +58,9 @@ describe("Auth", () => {
   it("verify() gives the access-token claims", () => {
     expectTypeOf<Auth["verify"]>().parameters.toEqualTypeOf<[token: string, options?: VerifyOptions]>();
     expectTypeOf<Auth["verify"]>().returns.resolves.toEqualTypeOf<AccessTokenClaims>();
+    // verifySync: the same claims, no promise, no options (strict would mean I/O).
+    expectTypeOf<Auth["verifySync"]>().parameters.toEqualTypeOf<[token: string]>();
+    expectTypeOf<Auth["verifySync"]>().returns.toEqualTypeOf<AccessTokenClaims>();
     expectTypeOf<AccessTokenClaims>().toHaveProperty("sid").toBeString();
     expectTypeOf<AccessTokenClaims>().toHaveProperty("exp").toBeNumber();
     expectTypeOf<AccessTokenClaims["aud"]>().toEqualTypeOf<string | string[]>();
