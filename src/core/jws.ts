@@ -1,7 +1,8 @@
 import { isUtf8 } from "node:buffer";
-import { createHmac, verify as cryptoVerify, timingSafeEqual } from "node:crypto";
+import { verify as cryptoVerify, timingSafeEqual } from "node:crypto";
 import { decodeBase64urlAlphabetChecked, decodeBase64urlStrict } from "./base64url.js";
 import { TokenInvalidError } from "./errors.js";
+import { HMAC_BLOCK, HmacSha256 } from "./hmac.js";
 import type { Algorithm, KeyEntry } from "./keys.js";
 
 /** Header parameters that carry or point to a key; a token must never choose its own key (RFC 8725 §3.10). */
@@ -42,8 +43,11 @@ const RECENT_HEADER_TEXT = 512;
 /** The payload and signature parts, with the dot between them: base64url only (sticky: from `lastIndex` to the end). */
 const PAYLOAD_AND_SIGNATURE = /[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$/y;
 
-/** Where the signing input is written (verification is synchronous, so one buffer serves every call). */
-let scratch = Buffer.allocUnsafeSlow(8192);
+/**
+ * Where the signing input is written, after {@link HMAC_BLOCK} bytes that HMAC-SHA-256 uses for its
+ * inner pad (verification is synchronous, so one buffer serves every call).
+ */
+let scratch = Buffer.allocUnsafeSlow(HMAC_BLOCK + 8192);
 
 /**
  * Verifies a compact JWS synchronously on node:crypto and returns its header and payload. The
@@ -100,9 +104,10 @@ export function verifyCompactJws(token: unknown, options: JwsVerifyOptions): Ver
   const signature = decodeBase64urlAlphabetChecked(token.slice(dot2 + 1));
   const payloadBytes = decodeBase64urlAlphabetChecked(token.slice(dot1 + 1, dot2));
   if (!signature || !payloadBytes) throw new TokenInvalidError("malformed");
-  if (scratch.length < dot2) scratch = Buffer.allocUnsafeSlow(Math.max(dot2, 2 * scratch.length));
-  scratch.write(token, 0, dot2, "latin1");
-  if (!checkSignature(key, scratch.subarray(0, dot2), signature)) throw new TokenInvalidError("signature");
+  if (scratch.length < HMAC_BLOCK + dot2)
+    scratch = Buffer.allocUnsafeSlow(Math.max(HMAC_BLOCK + dot2, 2 * scratch.length));
+  scratch.write(token, HMAC_BLOCK, dot2, "latin1");
+  if (!checkSignature(key, dot2, signature)) throw new TokenInvalidError("signature");
 
   const payload = parseObject(payloadBytes);
   if (!payload) throw new TokenInvalidError("malformed");
@@ -123,13 +128,15 @@ function checkHeader(header: Record<string, unknown>, options: JwsVerifyOptions)
   if (typeof kid !== "string" || kid.length === 0 || kid.length > 256) throw new TokenInvalidError("kid");
 }
 
-function checkSignature(key: KeyEntry, data: Buffer, signature: Buffer): boolean {
+/** Checks `signature` over the `length` bytes of signing input at `scratch[HMAC_BLOCK..]`. */
+function checkSignature(key: KeyEntry, length: number, signature: Buffer): boolean {
+  if (key.alg === "HS256") {
+    if (signature.length !== 32) return false;
+    const mac = HmacSha256.for(key.verifyKey).macAfterBlock(scratch.subarray(0, HMAC_BLOCK + length));
+    return timingSafeEqual(mac, signature);
+  }
+  const data = scratch.subarray(HMAC_BLOCK, HMAC_BLOCK + length);
   switch (key.alg) {
-    case "HS256": {
-      if (signature.length !== 32) return false;
-      const mac = createHmac("sha256", key.verifyKey).update(data).digest();
-      return timingSafeEqual(mac, signature);
-    }
     case "EdDSA":
       return signature.length === 64 && cryptoVerify(null, data, key.verifyKey, signature);
     case "ES256":
