@@ -1,5 +1,6 @@
 // Shared helpers of `npm run bench`: timing, statistics, deterministic ids, child processes.
-import { fork } from "node:child_process";
+import { execFileSync, fork } from "node:child_process";
+import { availableParallelism } from "node:os";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 
 export const ISSUER = "https://bench.example";
@@ -62,7 +63,9 @@ export async function opsPerSecond(fn, inputs, ms, isAsync, cursor = { at: 0 }) 
 
 /**
  * Measures several contenders side by side: `rounds` rounds, each running every contender for
- * `ms` (in a rotating order, so drift in machine load spreads evenly); returns the median ops/s of each.
+ * `ms` (in a rotating order, so drift in machine load spreads evenly). Returns, per contender, the
+ * median ops/s and the median of its per-round ratios to contender 0 (paired within each round, so
+ * that the machine's drift between rounds cancels out): `[{ ops, vsFirst }]`.
  * Each contender walks through `inputs` in turn across its runs (it resumes where its last run
  * stopped), so with many inputs every one is used, not only the first few.
  */
@@ -77,7 +80,10 @@ export async function sideBySide(contenders, inputs, { rounds = 5, ms = 200 } = 
       results[k].push(await opsPerSecond(c.fn, inputs, ms, c.async, cursors[k]));
     }
   }
-  return results.map((r) => median(r));
+  return results.map((r) => ({
+    ops: median(r),
+    vsFirst: median(r.map((ops, round) => ops / results[0][round])),
+  }));
 }
 
 /**
@@ -104,14 +110,43 @@ function fmix32(h) {
   return h >>> 0;
 }
 
+/** Whether processes can be pinned to CPUs here: `taskset` exists and there are at least two CPUs. */
+export function pinning() {
+  if (availableParallelism() < 2) return false;
+  try {
+    execFileSync("taskset", ["-p", String(process.pid)], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Pins this process to `cpus` (a taskset list such as "0" or "0-3") and returns a function that
+ * restores its previous CPUs; a no-op where {@link pinning} is false.
+ */
+export function pinSelf(cpus) {
+  if (!pinning()) return () => undefined;
+  const before = execFileSync("taskset", ["-cp", String(process.pid)], { encoding: "utf8" })
+    .trim()
+    .split(": ")
+    .pop();
+  execFileSync("taskset", ["-a", "-cp", cpus, String(process.pid)], { stdio: "ignore" });
+  return () => execFileSync("taskset", ["-a", "-cp", before, String(process.pid)], { stdio: "ignore" });
+}
+
 /**
  * A child Node process running `script` with JSON `config`, spoken to over IPC: `call(op, ...args)`
  * resolves with the child's answer; `on(type, fn)` receives unsolicited messages.
  */
-export async function startChild(script, config, { execArgv = [] } = {}) {
+export async function startChild(script, config, { execArgv = [], cpu } = {}) {
+  // On a given CPU: through taskset, which execs node in place (same pid, same IPC channel).
+  const pinned = cpu !== undefined && pinning();
   const child = fork(script, [JSON.stringify(config)], {
     stdio: ["ignore", "ignore", "inherit", "ipc"],
-    execArgv,
+    ...(pinned
+      ? { execPath: "taskset", execArgv: ["-c", String(cpu), process.execPath, ...execArgv] }
+      : { execArgv }),
   });
   const pending = new Map();
   const listeners = new Map();

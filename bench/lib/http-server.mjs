@@ -5,6 +5,7 @@
 //   /jwt-only      requireAuth on an Auth whose revocation index is switched off (always "not revoked"):
 //                  the same app, JWT verification and all, with no revocation check;
 //   /auth          requireAuth(auth) from revokit (default options: verified-token cache on);
+//   /with          withAuth(auth, handler): the same check inside the route's one handler;
 //   /auth-nocache  requireAuth on an Auth with the verified-token cache off;
 //   /recipe        the common recipe: jose.jwtVerify against the JWKS, then one Redis EXISTS per request.
 // Config (argv[2], JSON): { framework, redisUrl, prefix }.
@@ -51,7 +52,7 @@ const body = (sub) => ({ ok: true, sub });
 
 async function express() {
   const { default: createApp } = await import("express");
-  const { authErrorHandler, requireAuth } = await import("../../dist/http/express.js");
+  const { authErrorHandler, requireAuth, withAuth } = await import("../../dist/http/express.js");
   const app = createApp();
   app.set("etag", false);
   app.set("x-powered-by", false);
@@ -63,6 +64,10 @@ async function express() {
   );
   app.get("/jwt-only", requireAuth(authJwtOnly), (req, res) => res.json(body(req.auth.sub)));
   app.get("/auth", requireAuth(auth), (req, res) => res.json(body(req.auth.sub)));
+  app.get(
+    "/with",
+    withAuth(auth, (req, res) => res.json(body(req.auth.sub))),
+  );
   app.get("/auth-nocache", requireAuth(authNoCache), (req, res) => res.json(body(req.auth.sub)));
   app.get("/recipe", async (req, res) => {
     const claims = await recipe(req.headers.authorization);
@@ -77,13 +82,17 @@ async function express() {
 
 async function fastify() {
   const { default: Fastify } = await import("fastify");
-  const { revokit, requireAuth } = await import("../../dist/http/fastify.js");
+  const { revokit, requireAuth, withAuth } = await import("../../dist/http/fastify.js");
   const app = Fastify({ logger: false });
   await app.register(revokit, { auth });
   app.get("/none", async () => body("anonymous"));
   app.get("/noop", { preHandler: async () => undefined }, async () => body("anonymous"));
   app.get("/jwt-only", { preHandler: requireAuth(authJwtOnly) }, async (request) => body(request.auth.sub));
   app.get("/auth", { preHandler: requireAuth(auth) }, async (request) => body(request.auth.sub));
+  app.get(
+    "/with",
+    withAuth(auth, async (request) => body(request.auth.sub)),
+  );
   app.get("/auth-nocache", { preHandler: requireAuth(authNoCache) }, async (request) =>
     body(request.auth.sub),
   );
@@ -99,7 +108,7 @@ async function fastify() {
 async function hono() {
   const { Hono } = await import("hono");
   const { serve } = await import("@hono/node-server");
-  const { requireAuth } = await import("../../dist/http/hono.js");
+  const { requireAuth, withAuth } = await import("../../dist/http/hono.js");
   const app = new Hono();
   app.get("/none", (c) => c.json(body("anonymous")));
   app.get(
@@ -109,6 +118,10 @@ async function hono() {
   );
   app.get("/jwt-only", requireAuth(authJwtOnly), (c) => c.json(body(c.get("auth").sub)));
   app.get("/auth", requireAuth(auth), (c) => c.json(body(c.get("auth").sub)));
+  app.get(
+    "/with",
+    withAuth(auth, (c) => c.json(body(c.get("auth").sub))),
+  );
   app.get("/auth-nocache", requireAuth(authNoCache), (c) => c.json(body(c.get("auth").sub)));
   app.get("/recipe", async (c) => {
     const claims = await recipe(c.req.header("authorization"));

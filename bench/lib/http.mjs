@@ -1,17 +1,18 @@
 // Section 3: HTTP on loopback with autocannon, for Express, Fastify and Hono: no check at all, JWT
 // verification without revocation check, requireAuth (cache on, the default, and off), and the common
 // recipe (jose + one Redis EXISTS per request); with one client token, and with 10,000 users whose
-// tokens go round-robin through the requests. The server runs in its own process; autocannon runs
-// here, so each has one of the two cores.
+// tokens go round-robin through the requests. The server runs in its own process, pinned to CPU 1;
+// autocannon runs here, pinned to CPU 0 (where taskset exists), so neither takes the other's core.
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { createAuth } from "../../dist/index.js";
 import { redisStore } from "../../dist/stores/redis/index.js";
-import { AUTH_OPTIONS, log, median, QUIET, startChild } from "./common.mjs";
+import { AUTH_OPTIONS, log, median, pinning, pinSelf, QUIET, startChild } from "./common.mjs";
 
 const SERVER = fileURLToPath(new URL("./http-server.mjs", import.meta.url));
 export const FRAMEWORKS = ["express", "fastify", "hono"];
-const ROUNDS = 3;
+/** Interleaved rounds per framework: every route runs once a round, for `seconds`. */
+export const ROUNDS = 7;
 /** Distinct users of the many-users runs. */
 export const HTTP_USERS = 10_000;
 /** Every run: a route, with one token (`many: false`) or the users' tokens in turn. */
@@ -20,10 +21,12 @@ export const ROUTES = [
   { path: "/noop", name: "a middleware that does nothing", many: false },
   { path: "/jwt-only", name: "JWT verified, no revocation check", many: false },
   { path: "/auth", name: "requireAuth (cache on, default)", many: false },
+  { path: "/with", name: "withAuth (cache on, default)", many: false },
   { path: "/auth-nocache", name: "requireAuth (cache off)", many: false },
   { path: "/recipe", name: "common recipe: jose + Redis EXISTS", many: false },
   { path: "/none", name: "no check at all", many: true },
   { path: "/auth", name: "requireAuth (cache on, default)", many: true },
+  { path: "/with", name: "withAuth (cache on, default)", many: true },
   { path: "/auth-nocache", name: "requireAuth (cache off)", many: true },
   { path: "/recipe", name: "common recipe: jose + Redis EXISTS", many: true },
 ];
@@ -101,9 +104,16 @@ async function loginMany(auth, n) {
   return tokens;
 }
 
-/** Returns rows `{ framework, route, path, many, rps, p99, cpuUs }` (medians of the rounds) and the user count. */
+/**
+ * Returns rows `{ framework, route, path, many, rps, p99, cpuUs, vsNone }` and the user count: `rps`,
+ * `p99` and `cpuUs` are medians of the rounds; `vsNone` is the median of the rounds' ratios of `rps`
+ * to the no-check route of the same mix in the same round (paired, so that the machine's drift between
+ * rounds cancels out). `pinned` tells whether the processes ran on CPUs of their own.
+ */
 export async function benchHttp({ redisUrl, seconds, users = HTTP_USERS }) {
   const prefix = "bench-http:";
+  const pinned = pinning();
+  const unpin = pinSelf("0");
   const auth = await createAuth({
     ...AUTH_OPTIONS,
     store: redisStore({ url: redisUrl }, { prefix, logger: QUIET }),
@@ -116,7 +126,7 @@ export async function benchHttp({ redisUrl, seconds, users = HTTP_USERS }) {
     const many = await loginMany(auth, users);
     const tokensOf = (route) => (route.many ? many : [accessToken]);
     for (const framework of FRAMEWORKS) {
-      const server = await startChild(SERVER, { framework, redisUrl, prefix });
+      const server = await startChild(SERVER, { framework, redisUrl, prefix }, { cpu: 1 });
       try {
         const port = await server.call("port");
         const url = (route) => `http://127.0.0.1:${port}${route.path}`;
@@ -126,13 +136,14 @@ export async function benchHttp({ redisUrl, seconds, users = HTTP_USERS }) {
         // One pass of all the users' tokens through the cached route, so that its many-users row
         // measures the steady state, not the first pass (which costs what the cache-off row shows).
         await sendEach(url({ path: "/auth" }), many);
+        await sendEach(url({ path: "/with" }), many);
         // Short interleaved rounds, so that a change in machine load hits every route alike.
         const results = ROUTES.map(() => []);
         for (let round = 0; round < ROUNDS; round++) {
           for (let j = 0; j < ROUTES.length; j++) {
             const k = (j + round) % ROUTES.length;
             const cpu0 = await server.call("cpu");
-            const r = await cannon(url(ROUTES[k]), tokensOf(ROUTES[k]), seconds / ROUNDS);
+            const r = await cannon(url(ROUTES[k]), tokensOf(ROUTES[k]), seconds);
             const cpu = (await server.call("cpu")) - cpu0;
             if (r.failed > 0) {
               throw new Error(
@@ -145,8 +156,11 @@ export async function benchHttp({ redisUrl, seconds, users = HTTP_USERS }) {
         // verify must never have needed the store: the replica stayed fresh throughout.
         const storeChecks = await server.call("storeChecks");
         if (storeChecks > 0) throw new Error(`${framework}: ${storeChecks} verifications asked the store`);
+        const noneOf = (many) => ROUTES.findIndex((r) => r.path === "/none" && r.many === many);
         for (const [k, route] of ROUTES.entries()) {
+          const none = results[noneOf(route.many)];
           rows.push({
+            vsNone: median(results[k].map((r, round) => r.rps / none[round].rps)),
             framework,
             route: route.name,
             path: route.path,
@@ -162,6 +176,7 @@ export async function benchHttp({ redisUrl, seconds, users = HTTP_USERS }) {
     }
   } finally {
     await auth.close();
+    unpin();
   }
-  return { rows, users };
+  return { rows, users, pinned };
 }
