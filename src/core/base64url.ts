@@ -22,6 +22,23 @@ export function decodeBase64urlAlphabetChecked(input: string): Buffer | undefine
   return Buffer.from(input, "base64url");
 }
 
+/**
+ * {@link decodeBase64urlStrict} for input known to be ASCII (the caller checked, perhaps for a whole
+ * token at once), without a pass over the alphabet: Node's decoder skips every character outside it
+ * and stops at `=`, so any such character leaves the output shorter than the length implies; `+` and
+ * `/`, which it takes as base64, are looked for. (The ASCII gate matters: Node reads a character
+ * above U+00FF by its low byte, so "Ł" would decode as "A".)
+ */
+export function decodeBase64urlAscii(input: string): Buffer | undefined {
+  const rem = input.length % 4;
+  if (rem === 1 || input.includes("+") || input.includes("/")) return undefined;
+  const bytes = Buffer.from(input, "base64url");
+  if (bytes.length !== (input.length * 3) >>> 2) return undefined;
+  if (rem !== 0 && (VALUE[input.charCodeAt(input.length - 1) & 127]! & (rem === 2 ? 15 : 3)) !== 0)
+    return undefined;
+  return bytes;
+}
+
 /** ASCII code to its base64url value (the caller has checked the alphabet; other codes map to 0). */
 const VALUE = new Uint8Array(128);
 for (let i = 0; i < 64; i++) {

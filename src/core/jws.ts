@@ -1,6 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import { verify as cryptoVerify, timingSafeEqual } from "node:crypto";
-import { decodeBase64urlAlphabetChecked, decodeBase64urlStrict } from "./base64url.js";
+import { decodeBase64urlAscii, decodeBase64urlStrict } from "./base64url.js";
 import { TokenInvalidError } from "./errors.js";
 import { HMAC_BLOCK, HmacSha256 } from "./hmac.js";
 import type { Algorithm, KeyEntry } from "./keys.js";
@@ -40,8 +40,6 @@ interface RecentHeader {
 }
 const RECENT_HEADERS = 4;
 const RECENT_HEADER_TEXT = 512;
-/** The payload and signature parts, with the dot between them: base64url only (sticky: from `lastIndex` to the end). */
-const PAYLOAD_AND_SIGNATURE = /[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$/y;
 
 /**
  * Where the signing input is written, after {@link HMAC_BLOCK} bytes that HMAC-SHA-256 uses for its
@@ -97,13 +95,13 @@ export function verifyCompactJws(token: unknown, options: JwsVerifyOptions): Ver
     if (recentHeaders.length > RECENT_HEADERS) recentHeaders.pop();
   }
 
-  // The whole rest is checked to be base64url before the signature: the signing input is written
-  // as latin1, which is the token's exact bytes only when every character is base64url.
-  PAYLOAD_AND_SIGNATURE.lastIndex = dot1 + 1;
-  if (!PAYLOAD_AND_SIGNATURE.test(token)) throw new TokenInvalidError("malformed");
-  const signature = decodeBase64urlAlphabetChecked(token.slice(dot2 + 1));
-  const payloadBytes = decodeBase64urlAlphabetChecked(token.slice(dot1 + 1, dot2));
-  if (!signature || !payloadBytes) throw new TokenInvalidError("malformed");
+  // The payload and signature are strict base64url before the signature is checked: the signing
+  // input is written as latin1, which is the token's exact bytes only for ASCII (one UTF-8 byte a
+  // character), and the strict decoding refuses whatever ASCII is not base64url.
+  if (Buffer.byteLength(token, "utf8") !== token.length) throw new TokenInvalidError("malformed");
+  const signature = decodeBase64urlAscii(token.slice(dot2 + 1));
+  const payloadBytes = decodeBase64urlAscii(token.slice(dot1 + 1, dot2));
+  if (!signature || signature.length === 0 || !payloadBytes) throw new TokenInvalidError("malformed");
   if (scratch.length < HMAC_BLOCK + dot2)
     scratch = Buffer.allocUnsafeSlow(Math.max(HMAC_BLOCK + dot2, 2 * scratch.length));
   scratch.write(token, HMAC_BLOCK, dot2, "latin1");

@@ -1,5 +1,6 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeBase64urlStrict } from "../../src/core/base64url.js";
+import { decodeBase64urlAscii, decodeBase64urlStrict } from "../../src/core/base64url.js";
 import { parseDuration } from "../../src/core/duration.js";
 import { ConfigInvalidError } from "../../src/core/errors.js";
 
@@ -23,6 +24,52 @@ describe("decodeBase64urlStrict", () => {
     ["dot", "YW.I"],
   ])("refuses %s", (_name, input) => {
     expect(decodeBase64urlStrict(input)).toBeUndefined();
+  });
+});
+
+describe("decodeBase64urlAscii (no alphabet pass; Node's decoder and the length do the check)", () => {
+  const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+  it("refuses every ASCII character outside the alphabet, wherever it stands", () => {
+    const valid = Buffer.from("a revokit payload of some length").toString("base64url");
+    for (let code = 0; code < 128; code++) {
+      const c = String.fromCharCode(code);
+      if (ALPHABET.includes(c)) continue;
+      for (const at of [0, 1, 7, valid.length - 1, valid.length]) {
+        for (const input of [
+          valid.slice(0, at) + c + valid.slice(at),
+          valid.slice(0, at) + c + valid.slice(at + 1),
+        ]) {
+          expect(decodeBase64urlAscii(input), JSON.stringify(input)).toBeUndefined();
+        }
+      }
+    }
+  });
+
+  it("agrees with decodeBase64urlStrict on any ASCII input and on every encoding", () => {
+    const ascii = fc.string({
+      unit: fc.integer({ min: 0, max: 127 }).map((c) => String.fromCharCode(c)),
+      maxLength: 40,
+    });
+    const nearValid = fc
+      .tuple(
+        fc.uint8Array({ maxLength: 40 }),
+        fc.string({ unit: fc.constantFrom(..."+/=. \n!~"), maxLength: 2 }),
+        fc.nat(),
+      )
+      .map(([bytes, noise, at]) => {
+        const text = Buffer.from(bytes).toString("base64url");
+        const i = at % (text.length + 1);
+        return text.slice(0, i) + noise + text.slice(i);
+      });
+    fc.assert(
+      fc.property(fc.oneof(ascii, nearValid), (input) => {
+        const strict = decodeBase64urlStrict(input);
+        const fast = decodeBase64urlAscii(input);
+        expect(fast === undefined ? undefined : fast.toString("hex")).toEqual(strict?.toString("hex"));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
 

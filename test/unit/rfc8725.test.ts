@@ -188,6 +188,32 @@ describe("RFC 8725 attack classes", () => {
     expect(await reasonOf(`${h}.${b64(claims({ sub: "admin" }))}.${s}`)).toBe("signature");
   });
 
+  it("one genuine token respelled is refused: a character swapped for one sharing its low byte, or for a base64 twin", async () => {
+    const [h, p, sig] = good.split(".") as [string, string, string];
+    const twin = (c: string) => String.fromCharCode(c.charCodeAt(0) + 0x100); // "A" -> "Ā"
+    for (const at of [0, 5, p.length - 1]) {
+      expect(await reasonOf(`${h}.${p.slice(0, at)}${twin(p[at]!)}${p.slice(at + 1)}.${sig}`)).toBe(
+        "malformed",
+      );
+    }
+    for (const at of [0, 9, sig.length - 1]) {
+      expect(await reasonOf(`${h}.${p}.${sig.slice(0, at)}${twin(sig[at]!)}${sig.slice(at + 1)}`)).toBe(
+        "malformed",
+      );
+    }
+    // "-" and "_" written as base64's "+" and "/", padding, a space: the same bytes to a lax decoder.
+    const i = sig.search(/[-_]/);
+    if (i >= 0) {
+      const swapped = sig[i] === "-" ? "+" : "/";
+      expect(await reasonOf(`${h}.${p}.${sig.slice(0, i)}${swapped}${sig.slice(i + 1)}`)).toBe("malformed");
+    }
+    expect(await reasonOf(`${h}.${p}.${sig}==`)).toBe("malformed");
+    expect(await reasonOf(`${h}.${p}.${sig.slice(0, 10)} ${sig.slice(10)}`)).toBe("malformed");
+    expect(await reasonOf(`${h}.${p}.`)).toBe("malformed");
+    // The genuine spelling still verifies.
+    await expect(auth.verify(good)).resolves.toMatchObject({ sub: "u1" });
+  });
+
   it("a truncated or re-encoded signature is refused", async () => {
     expect(await reasonOf(good.slice(0, -2))).toMatch(/signature|malformed/);
   });
