@@ -29,7 +29,7 @@ import { type JwsVerifyOptions, verifyCompactJws } from "../core/jws.js";
 import { type Algorithm, isAlgorithm, type KeyEntry, KeyRing } from "../core/keys.js";
 import type { Logger } from "../core/logger.js";
 import { deepFreeze, TokenCache } from "../core/token-cache.js";
-import type { TokenVerifier } from "../core/token-verifier.js";
+import { type TokenVerifier, verifyNow } from "../core/token-verifier.js";
 import { STDERR_LOGGER } from "../loggers.js";
 import { AuthMetrics } from "../metrics.js";
 import { Replica, type ReplicaStatus } from "../replica/replica.js";
@@ -331,6 +331,28 @@ export class Verifier implements TokenVerifier {
    * `strict` changes nothing here: every answer already needs proven-current state.
    */
   async verify(token: string, _options?: { strict?: boolean }): Promise<AccessTokenClaims> {
+    return this.#verify(token, false);
+  }
+
+  /**
+   * {@link verify} synchronously, without a promise and without I/O: the same answers, except that a
+   * key id this verifier has not loaded yet (which `verify` reads the JWKS again for) throws
+   * `RevocationUnavailableError` (`ERR_REVOCATION_UNAVAILABLE`, retry after a second) while the JWKS
+   * is read again in the background.
+   * @example
+   * const claims = verifier.verifySync(token); // or throws AuthError, as verify rejects
+   */
+  verifySync(token: string): AccessTokenClaims {
+    return this.#verify(token, true) as AccessTokenClaims;
+  }
+
+  /** For revokit's middleware: the answer without a promise unless the JWKS must be read. @internal */
+  [verifyNow](token: string, _strict: boolean): AccessTokenClaims | Promise<AccessTokenClaims> {
+    return this.#verify(token, false);
+  }
+
+  /** The verify path: synchronous unless an unknown kid calls for reading the JWKS (and not `sync`). */
+  #verify(token: string, sync: boolean): AccessTokenClaims | Promise<AccessTokenClaims> {
     this.#assertOpen();
     const now = this.#now();
     let claims: AccessTokenClaims;
@@ -348,14 +370,30 @@ export class Verifier implements TokenVerifier {
         this.#countFailure(error);
         throw error;
       }
-      await this.#reloadKeys().catch(() => undefined);
-      try {
-        claims = this.#checkToken(token, now);
-      } catch (again) {
-        this.#countFailure(again);
-        throw again;
+      const reload = this.#reloadKeys().catch(() => undefined);
+      if (sync) {
+        this.metrics.count(this.metrics.verify, "unavailable");
+        throw new RevocationUnavailableError(
+          "the token's signing key is not loaded yet (reading the JWKS again); verifySync does no I/O, retry or use verify",
+          1,
+        );
       }
+      return reload.then(() => {
+        let again: AccessTokenClaims;
+        try {
+          again = this.#checkToken(token, now);
+        } catch (error) {
+          this.#countFailure(error);
+          throw error;
+        }
+        return this.#decide(again, now);
+      });
     }
+    return this.#decide(claims, now);
+  }
+
+  /** Revocation from the replica (fail closed when it is not current, unless `failMode: "open"`). */
+  #decide(claims: AccessTokenClaims, now: number): AccessTokenClaims {
     if (!this.#replica.isFresh(now)) {
       if (!(this.failMode === "open" && this.#replica.loaded)) {
         this.metrics.count(this.metrics.verify, "unavailable");

@@ -37,9 +37,24 @@ let verifier: Verifier;
 const feed = (query: string, headers: Record<string, string> = basicAuth("rs", SECRET)) =>
   fetch(`${url}/oauth/revocation-feed${query}`, { headers });
 
+/** What `verify` answers ("valid" or the code); a remote verifier's `verifySync` must answer the same, at the same moment. */
 async function outcome(v: TokenVerifier, token: string): Promise<string> {
+  const sync = v instanceof Object && "verifySync" in v ? syncOutcome(v as Verifier, token) : undefined;
+  let answer: string;
   try {
     await v.verify(token);
+    answer = "valid";
+  } catch (error) {
+    answer = (error as { code: string }).code;
+  }
+  if (sync !== undefined) expect(sync, "verifySync").toBe(answer);
+  return answer;
+}
+
+function syncOutcome(v: Verifier, token: string): string {
+  try {
+    const claims = v.verifySync(token);
+    expect(claims).not.toBeInstanceOf(Promise);
     return "valid";
   } catch (error) {
     return (error as { code: string }).code;
@@ -483,6 +498,39 @@ describe("revokit/verifier", () => {
         urls.filter((u) => u.includes(driver)),
         driver,
       ).toEqual([]);
+    }
+  });
+});
+
+describe("verifySync of a remote verifier", () => {
+  it("a key not loaded yet: ERR_REVOCATION_UNAVAILABLE while the JWKS is read again, then valid", async () => {
+    // A clock that can jump ahead: unknown key ids read the JWKS again at most every 5 s.
+    let offset = 0;
+    const v = await createVerifier({
+      issuer: server.issuer,
+      audience: "api",
+      clientId: "rs",
+      clientSecret: SECRET,
+      maxStaleness: "30s",
+      logger: quiet,
+      clock: () => Date.now() + offset,
+    });
+    try {
+      await v.ready();
+      const { kid } = await server.auth.rotateKeys({ immediate: true });
+      const t = await server.auth.login("rotated");
+      const header = JSON.parse(Buffer.from(t.accessToken.split(".")[0] ?? "", "base64url").toString()) as {
+        kid: string;
+      };
+      expect(header.kid).toBe(kid);
+      // Keys read a moment ago: the unknown kid is refused outright, by verify and verifySync alike.
+      expect(await outcome(v, t.accessToken)).toBe("ERR_TOKEN_INVALID");
+      offset += 5_100;
+      expect(syncOutcome(v, t.accessToken)).toBe("ERR_REVOCATION_UNAVAILABLE");
+      await eventually("the new key verifies", () => syncOutcome(v, t.accessToken) === "valid");
+      expect(await outcome(v, t.accessToken)).toBe("valid");
+    } finally {
+      await v.close();
     }
   });
 });
