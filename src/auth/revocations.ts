@@ -92,6 +92,10 @@ export class Revocations {
       at: meta.at,
     };
     ctx.applied(entry, "user", meta.reason);
+    // The cutoff's own millisecond is cut off too. A node that has not heard of this cutoff yet stamps
+    // a login with its clock, so a login started after this returns must not start in that
+    // millisecond: wait for the clock to pass it (under a millisecond, and only when it has not).
+    await untilPast(ctx.now, cut.cutoff);
     return cut;
   }
 
@@ -161,4 +165,14 @@ export class Revocations {
 /** Whether the store keeps user records too (then a deleted user's record goes with the sessions). */
 function keepsAccounts(store: RevocationStore): store is RevocationStore & Pick<AccountStore, "deleteUser"> {
   return typeof (store as Partial<AccountStore>).deleteUser === "function";
+}
+
+/**
+ * Waits (a millisecond at a time, a few at most) until `now()` is past `t`. Gives up when `t` is
+ * further ahead (a cutoff from a node whose clock runs ahead) or the clock does not move (a test's).
+ */
+async function untilPast(now: () => number, t: number): Promise<void> {
+  for (let i = 0; i < 3 && now() <= t && t - now() < 3; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
 }

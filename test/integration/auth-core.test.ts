@@ -405,3 +405,26 @@ describe("configuration and claims", () => {
     }
   });
 });
+
+describe("a login right after a logout-all, on a node that has not heard of it yet", () => {
+  it("is never stale: logout-all returns only once its millisecond has passed", async () => {
+    const store = memoryStore();
+    const deaf = faultyStore(store);
+    const a = await createAuth({ issuer: "https://i", audience: "api", store });
+    const b = await createAuth({ issuer: "https://i", audience: "api", store: deaf, maxStaleness: "1m" });
+    opened.push(a, b);
+    await b.ready();
+    // b hears nothing of a's cutoffs (its feed is held), as a node whose feed is a moment behind.
+    deaf.feedPaused = true;
+    await new Promise((r) => setTimeout(r, 50));
+    for (let round = 0; round < 40; round++) {
+      const user = `quick-${round}`;
+      const old = await a.login(user);
+      await a.logoutAll(user);
+      const fresh = await b.login(user);
+      expect(await code(a.verify(old.accessToken))).toBe("ERR_SESSION_REVOKED");
+      await expect(a.verify(fresh.accessToken)).resolves.toMatchObject({ sub: user });
+    }
+    deaf.feedPaused = false;
+  });
+});
