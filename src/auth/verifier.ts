@@ -1,11 +1,6 @@
-import { type AccessTokenClaims, checkClaims } from "../core/access-token.js";
+import type { AccessTokenClaims } from "../core/access-token.js";
 import { errorText } from "../core/error-text.js";
-import {
-  ClosedError,
-  RevocationUnavailableError,
-  TokenExpiredError,
-  TokenInvalidError,
-} from "../core/errors.js";
+import { ClosedError, RevocationUnavailableError, TokenExpiredError } from "../core/errors.js";
 import {
   type Decision,
   decisionError,
@@ -13,9 +8,8 @@ import {
   type RevocationFacts,
   type TokenRef,
 } from "../core/evaluate.js";
-import type { JwsVerifyOptions } from "../core/jws.js";
-import { verifyCompactJws } from "../core/jws.js";
-import { deepFreeze, type TokenCache } from "../core/token-cache.js";
+import type { TokenCache } from "../core/token-cache.js";
+import { checkedClaims, type TokenChecks } from "../core/token-checks.js";
 import { laterUserCutoff } from "../core/user-cutoff.js";
 import type { AuthMetrics } from "../metrics.js";
 import type { Replica } from "../replica/replica.js";
@@ -38,10 +32,8 @@ export class Verifier {
   readonly #replica: Replica;
   readonly #metrics: AuthMetrics;
   readonly #now: () => number;
-  readonly #cache: TokenCache<AccessTokenClaims> | undefined;
-  /** What `verifyCompactJws` and `checkClaims` are given on every call (built once). */
-  readonly #jwsRules: JwsVerifyOptions;
-  readonly #claimRules: { issuer: string; audience: string; toleranceSec: number };
+  /** The signature and claims step's cache and rules (built once). */
+  readonly #checks: TokenChecks;
   readonly #maxStalenessMs: number;
   readonly #toleranceMs: number;
   readonly #failOpen: boolean;
@@ -54,9 +46,12 @@ export class Verifier {
     this.#replica = ctx.replica;
     this.#metrics = ctx.metrics;
     this.#now = ctx.now;
-    this.#cache = cache;
-    this.#jwsRules = keys.jwsRules;
-    this.#claimRules = { issuer: o.issuer, audience: o.audience, toleranceSec: o.clockToleranceMs / 1000 };
+    this.#checks = {
+      cache,
+      jws: keys.jwsRules,
+      claims: { issuer: o.issuer, audience: o.audience, toleranceSec: o.clockToleranceMs / 1000 },
+      refused: (error) => this.#countFailure(error),
+    };
     this.#maxStalenessMs = o.maxStalenessMs;
     this.#toleranceMs = o.clockToleranceMs;
     this.#failOpen = o.failMode === "open";
@@ -87,21 +82,19 @@ export class Verifier {
   verifySync(token: string): AccessTokenClaims {
     if (this.#ctx.closed) throw new ClosedError();
     const now = this.#now();
-    let claims: AccessTokenClaims;
-    const cached = this.#cache?.get(token, now);
-    try {
-      claims = cached ? checkClaims(cached, this.#claimRules, now / 1000) : this.#checkToken(token, now);
-    } catch (error) {
-      if (error instanceof TokenInvalidError && error.reason === "kid" && now - this.#keys.loadedAt >= 1000) {
-        this.#keys.reload().catch(() => undefined);
-        throw this.#unavailable("the token's signing key is not loaded yet (reloading the keys)");
-      }
-      this.#countFailure(error);
-      throw error;
+    const claims = checkedClaims(token, now, this.#checks, this.#mayReloadKeys(now));
+    if (claims === undefined) {
+      this.#keys.reload().catch(() => undefined);
+      throw this.#unavailable("the token's signing key is not loaded yet (reloading the keys)");
     }
     // A bad or expired token is refused without revocation state; a good one needs it current.
     if (!this.#replica.isFresh(now)) throw this.#unavailable("the revocation replica is not current");
     return this.#decide(claims, this.#replicaFacts(claims, now), now);
+  }
+
+  /** An unknown kid may be a key published since the keys were read: read them again, at most once a second. */
+  #mayReloadKeys(now: number): boolean {
+    return now - this.#keys.loadedAt >= 1000;
   }
 
   #unavailable(message: string): RevocationUnavailableError {
@@ -120,18 +113,8 @@ export class Verifier {
     strict: boolean,
     now: number,
   ): AccessTokenClaims | Promise<AccessTokenClaims> {
-    let claims: AccessTokenClaims;
-    const cached = this.#cache?.get(token, now);
-    try {
-      // A cached token skips the signature check; its time claims are checked again, at `now`.
-      claims = cached ? checkClaims(cached, this.#claimRules, now / 1000) : this.#checkToken(token, now);
-    } catch (error) {
-      if (error instanceof TokenInvalidError && error.reason === "kid" && now - this.#keys.loadedAt >= 1000) {
-        return this.#verifyAfterKeyReload(token, strict, now);
-      }
-      this.#countFailure(error);
-      throw error;
-    }
+    const claims = checkedClaims(token, now, this.#checks, this.#mayReloadKeys(now));
+    if (claims === undefined) return this.#verifyAfterKeyReload(token, strict, now);
     if (strict || !this.#replica.isFresh(now)) return this.#decideWithStore(claims, now);
     return this.#decide(claims, this.#replicaFacts(claims, now), now);
   }
@@ -139,25 +122,9 @@ export class Verifier {
   /** An unknown kid may be a key published since the last reload: reload and retry, once. */
   async #verifyAfterKeyReload(token: string, strict: boolean, now: number): Promise<AccessTokenClaims> {
     await this.#keys.reload().catch(() => undefined);
-    let claims: AccessTokenClaims;
-    try {
-      claims = this.#checkToken(token, now);
-    } catch (again) {
-      this.#countFailure(again);
-      throw again;
-    }
+    const claims = checkedClaims(token, now, this.#checks, false) as AccessTokenClaims;
     if (strict || !this.#replica.isFresh(now)) return this.#decideWithStore(claims, now);
     return this.#decide(claims, this.#replicaFacts(claims, now), now);
-  }
-
-  #checkToken(token: string, now: number): AccessTokenClaims {
-    const { payload } = verifyCompactJws(token, this.#jwsRules);
-    const claims = checkClaims(payload, this.#claimRules, now / 1000);
-    const cache = this.#cache;
-    // Only what the cache keeps is shared between calls, so only that is frozen (freezing costs a
-    // few hundred nanoseconds, a tenth of an HS256 check).
-    if (cache?.admits()) cache.set(token, deepFreeze(claims));
-    return claims;
   }
 
   /** What the replica knows about the revocations that could cover a token (no I/O). */

@@ -14,7 +14,7 @@
  * app.get("/orders", requireAuth(verifier), handler);
  */
 
-import { type AccessTokenClaims, checkClaims } from "../core/access-token.js";
+import type { AccessTokenClaims } from "../core/access-token.js";
 import { type Duration, parseDuration } from "../core/duration.js";
 import { errorText } from "../core/error-text.js";
 import {
@@ -22,13 +22,12 @@ import {
   ConfigInvalidError,
   RevocationUnavailableError,
   TokenExpiredError,
-  TokenInvalidError,
 } from "../core/errors.js";
 import { decisionError, evaluate } from "../core/evaluate.js";
-import { type JwsVerifyOptions, verifyCompactJws } from "../core/jws.js";
 import { type Algorithm, isAlgorithm, type KeyEntry, KeyRing } from "../core/keys.js";
 import type { Logger } from "../core/logger.js";
-import { deepFreeze, TokenCache } from "../core/token-cache.js";
+import { TokenCache } from "../core/token-cache.js";
+import { checkedClaims, type TokenChecks } from "../core/token-checks.js";
 import { type TokenVerifier, verifyNow } from "../core/token-verifier.js";
 import { STDERR_LOGGER } from "../loggers.js";
 import { AuthMetrics } from "../metrics.js";
@@ -136,8 +135,8 @@ export class Verifier implements TokenVerifier {
   readonly #log: Logger;
   readonly #http = new HttpClient();
   readonly #cache: TokenCache<AccessTokenClaims> | undefined;
-  readonly #jwsRules: JwsVerifyOptions;
-  readonly #claimRules: { issuer: string; audience: string; toleranceSec: number };
+  /** The signature and claims step's cache and rules (built once), shared with a node's verify path. */
+  readonly #checks: TokenChecks;
   readonly #replica: Replica;
   readonly #feed: RemoteFeed;
   /** Key ids withdrawn by the server (a key event on the feed): refused even if a JWKS still lists them. */
@@ -208,16 +207,16 @@ export class Verifier implements TokenVerifier {
     if (cacheSize !== false && (!Number.isInteger(cacheSize) || cacheSize < 0))
       throw new ConfigInvalidError("verifyCache", "must be a number of entries (0 or more) or false");
     this.#cache = cacheSize === false || cacheSize === 0 ? undefined : new TokenCache(cacheSize);
-    this.#jwsRules = {
-      algorithms: this.#algorithms,
-      key: (kid) => (this.#withdrawn.has(kid) ? undefined : this.#ring.get(kid)),
-      maxLength,
-      typ: "at+jwt",
-    };
-    this.#claimRules = {
-      issuer: this.issuer,
-      audience: this.audience,
-      toleranceSec: this.#toleranceMs / 1000,
+    this.#checks = {
+      cache: this.#cache,
+      jws: {
+        algorithms: this.#algorithms,
+        key: (kid) => (this.#withdrawn.has(kid) ? undefined : this.#ring.get(kid)),
+        maxLength,
+        typ: "at+jwt",
+      },
+      claims: { issuer: this.issuer, audience: this.audience, toleranceSec: this.#toleranceMs / 1000 },
+      refused: (error) => this.#countFailure(error),
     };
     this.#feed = new RemoteFeed({
       authorization: this.#authorization,
@@ -355,41 +354,19 @@ export class Verifier implements TokenVerifier {
   #verify(token: string, sync: boolean): AccessTokenClaims | Promise<AccessTokenClaims> {
     this.#assertOpen();
     const now = this.#now();
-    let claims: AccessTokenClaims;
-    const cached = this.#cache?.get(token, now);
-    try {
-      claims = cached ? checkClaims(cached, this.#claimRules, now / 1000) : this.#checkToken(token, now);
-    } catch (error) {
-      if (
-        !(
-          error instanceof TokenInvalidError &&
-          error.reason === "kid" &&
-          now - this.#keysLoadedAt >= KID_RELOAD_MS
-        )
-      ) {
-        this.#countFailure(error);
-        throw error;
-      }
-      const reload = this.#reloadKeys().catch(() => undefined);
-      if (sync) {
-        this.metrics.count(this.metrics.verify, "unavailable");
-        throw new RevocationUnavailableError(
-          "the token's signing key is not loaded yet (reading the JWKS again); verifySync does no I/O, retry or use verify",
-          1,
-        );
-      }
-      return reload.then(() => {
-        let again: AccessTokenClaims;
-        try {
-          again = this.#checkToken(token, now);
-        } catch (error) {
-          this.#countFailure(error);
-          throw error;
-        }
-        return this.#decide(again, now);
-      });
+    const claims = checkedClaims(token, now, this.#checks, now - this.#keysLoadedAt >= KID_RELOAD_MS);
+    if (claims !== undefined) return this.#decide(claims, now);
+    const reload = this.#reloadKeys().catch(() => undefined);
+    if (sync) {
+      this.metrics.count(this.metrics.verify, "unavailable");
+      throw new RevocationUnavailableError(
+        "the token's signing key is not loaded yet (reading the JWKS again); verifySync does no I/O, retry or use verify",
+        1,
+      );
     }
-    return this.#decide(claims, now);
+    return reload.then(() =>
+      this.#decide(checkedClaims(token, now, this.#checks, false) as AccessTokenClaims, now),
+    );
   }
 
   /** Revocation from the replica (fail closed when it is not current, unless `failMode: "open"`). */
@@ -416,13 +393,6 @@ export class Verifier implements TokenVerifier {
     );
     this.metrics.count(this.metrics.verify, decision);
     if (decision !== "valid") throw decisionError(decision);
-    return claims;
-  }
-
-  #checkToken(token: string, now: number): AccessTokenClaims {
-    const { payload } = verifyCompactJws(token, this.#jwsRules);
-    const claims = checkClaims(payload, this.#claimRules, now / 1000);
-    if (this.#cache) this.#cache.set(token, deepFreeze(claims));
     return claims;
   }
 
