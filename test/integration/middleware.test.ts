@@ -104,97 +104,60 @@ async function listen(server: http.Server): Promise<Running> {
   };
 }
 
+/** Each framework's app, with the check as a middleware (`requireAuth`) or inside the one handler (`withAuth`). */
+type Form = "requireAuth" | "withAuth";
+
+function expressApp(auth: Auth, form: Form): Promise<Running> {
+  const app = express();
+  for (const [path, options] of Object.entries(ROUTES)) {
+    const handler = (req: express.Request, res: express.Response) => {
+      res.json(req.auth);
+    };
+    if (form === "withAuth") app.get(path, expressAuth.withAuth(auth, handler, options));
+    else app.get(path, expressAuth.requireAuth(auth, options), handler);
+  }
+  app.use(expressAuth.authErrorHandler());
+  return listen(http.createServer(app));
+}
+
+async function fastifyApp(auth: Auth, form: Form): Promise<Running> {
+  const app = Fastify();
+  await app.register(fastifyAuth.revokit, { auth });
+  for (const [path, options] of Object.entries(ROUTES)) {
+    if (form === "withAuth")
+      app.get(
+        path,
+        fastifyAuth.withAuth(auth, async (request) => request.auth, options),
+      );
+    else
+      app.get(path, { preHandler: fastifyAuth.requireAuth(auth, options) }, async (request) => request.auth);
+  }
+  await app.listen({ port: 0, host: "127.0.0.1" });
+  const { port } = app.server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
+}
+
+function honoApp(auth: Auth, form: Form): Promise<Running> {
+  const app = new Hono();
+  for (const [path, options] of Object.entries(ROUTES)) {
+    if (form === "withAuth")
+      app.get(
+        path,
+        honoAuth.withAuth(auth, (c) => c.json(c.get("auth")), options),
+      );
+    else app.get(path, honoAuth.requireAuth(auth, options), (c) => c.json(c.get("auth")));
+  }
+  return listen(createAdaptorServer({ fetch: app.fetch }) as http.Server);
+}
+
+// withAuth does the same checks inside the route's one handler: every case must answer alike.
 const FRAMEWORKS: { name: string; start(auth: Auth): Promise<Running> }[] = [
-  {
-    name: "express",
-    start(auth) {
-      const app = express();
-      for (const [path, options] of Object.entries(ROUTES)) {
-        app.get(path, expressAuth.requireAuth(auth, options), (req, res) => {
-          res.json(req.auth);
-        });
-      }
-      app.use(expressAuth.authErrorHandler());
-      return listen(http.createServer(app));
-    },
-  },
-  {
-    name: "fastify",
-    async start(auth) {
-      const app = Fastify();
-      await app.register(fastifyAuth.revokit, { auth });
-      for (const [path, options] of Object.entries(ROUTES)) {
-        app.get(
-          path,
-          { preHandler: fastifyAuth.requireAuth(auth, options) },
-          async (request) => request.auth,
-        );
-      }
-      await app.listen({ port: 0, host: "127.0.0.1" });
-      const { port } = app.server.address() as AddressInfo;
-      return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
-    },
-  },
-  {
-    name: "hono",
-    start(auth) {
-      const app = new Hono();
-      for (const [path, options] of Object.entries(ROUTES)) {
-        app.get(path, honoAuth.requireAuth(auth, options), (c) => c.json(c.get("auth")));
-      }
-      return listen(createAdaptorServer({ fetch: app.fetch }) as http.Server);
-    },
-  },
-  // withAuth: the same checks inside the route's one handler; every case must answer alike.
-  {
-    name: "express withAuth",
-    start(auth) {
-      const app = express();
-      for (const [path, options] of Object.entries(ROUTES)) {
-        app.get(
-          path,
-          expressAuth.withAuth(
-            auth,
-            (req, res) => {
-              res.json(req.auth);
-            },
-            options,
-          ),
-        );
-      }
-      app.use(expressAuth.authErrorHandler());
-      return listen(http.createServer(app));
-    },
-  },
-  {
-    name: "fastify withAuth",
-    async start(auth) {
-      const app = Fastify();
-      await app.register(fastifyAuth.revokit, { auth });
-      for (const [path, options] of Object.entries(ROUTES)) {
-        app.get(
-          path,
-          fastifyAuth.withAuth(auth, async (request) => request.auth, options),
-        );
-      }
-      await app.listen({ port: 0, host: "127.0.0.1" });
-      const { port } = app.server.address() as AddressInfo;
-      return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
-    },
-  },
-  {
-    name: "hono withAuth",
-    start(auth) {
-      const app = new Hono();
-      for (const [path, options] of Object.entries(ROUTES)) {
-        app.get(
-          path,
-          honoAuth.withAuth(auth, (c) => c.json(c.get("auth")), options),
-        );
-      }
-      return listen(createAdaptorServer({ fetch: app.fetch }) as http.Server);
-    },
-  },
+  { name: "express", start: (auth) => expressApp(auth, "requireAuth") },
+  { name: "fastify", start: (auth) => fastifyApp(auth, "requireAuth") },
+  { name: "hono", start: (auth) => honoApp(auth, "requireAuth") },
+  { name: "express withAuth", start: (auth) => expressApp(auth, "withAuth") },
+  { name: "fastify withAuth", start: (auth) => fastifyApp(auth, "withAuth") },
+  { name: "hono withAuth", start: (auth) => honoApp(auth, "withAuth") },
 ];
 
 // ---- requests ----------------------------------------------------------------------------------
