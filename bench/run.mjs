@@ -194,12 +194,27 @@ try {
         rows: h,
         users,
         pinned,
+        own,
       } = await benchHttp({
         redisUrl: redis.url,
         seconds: SIZES.httpSeconds,
         users: SIZES.httpUsers,
       });
       const usersText = `${users.toLocaleString("en-US")} users`;
+      // revokit's own part of a request, against the CPU a no-check request costs each framework.
+      const noneCpu = FRAMEWORKS.map(
+        (fw) => h.find((r) => r.framework === fw && r.path === "/none" && !r.many).cpuUs,
+      );
+      const share = (us) =>
+        `${((100 * us) / Math.max(...noneCpu)).toFixed(1)}% to ${((100 * us) / Math.min(...noneCpu)).toFixed(1)}%`;
+      row(
+        "http in process",
+        `requireAuth's own work per request (bearer, cache hit, revocation check), one token / ${usersText}`,
+        `${own.one.toFixed(2)} µs / ${own.many.toFixed(2)} µs`,
+        `${share(own.one)} / ${share(own.many)} of a no-check request's CPU`,
+        "reported",
+        "reported",
+      );
       for (const fw of FRAMEWORKS) {
         for (const many of [false, true]) {
           const of = (path) => h.find((r) => r.framework === fw && r.path === path && r.many === many);
@@ -221,7 +236,7 @@ try {
         }
       }
       notes.push(
-        `http: autocannon on loopback, 10 connections, ${HTTP_ROUNDS} interleaved rounds in which every route runs ${SIZES.httpSeconds} s, after a 0.5 s warm-up of each; req/s, p99 and CPU/req are medians of the rounds, and the ratio to "no check at all" is the median of the rounds' ratios (each route against the no-check route of the same mix in the same round, so that drift in the machine's speed between rounds cancels out). The server runs in its own process, autocannon in this one${pinned ? ", each pinned to a CPU of its own (taskset)" : " (not pinned: taskset or a second CPU is missing)"}. requireAuth and withAuth run on one Redis-backed Auth with the default algorithm (RS256); the recipe verifies the same tokens. Rows without a user count: one token for every request (a client reuses its token: with the default cache, every request after the first skips the signature check). "${usersText}": ${usersText} logged in, their tokens sent round-robin, one per request, to every route of those rows (no check at all included); before those rows every user's token went once through the cached routes (a server up for a while: each active user has presented their token before), so "cache on" is the steady state with as many users as the cache holds, and "cache off" is what every first request of a token costs. "a middleware that does nothing" is the framework's own cost of one middleware on the route (Express \`(req, res, next) => next()\`, a Fastify async \`preHandler\`, Hono \`(c, next) => next()\`), which requireAuth pays too; withAuth is the same check inside the route's one handler, which pays no such step. "JWT verified, no revocation check" is the same requireAuth on an Auth whose revocation index is switched off. CPU/req is the server process's CPU time per request. The recipe is jose.jwtVerify against the JWKS plus one awaited \`EXISTS\` on the same Redis.`,
+        `http: autocannon on loopback, 10 connections, ${HTTP_ROUNDS} interleaved rounds in which every route runs ${SIZES.httpSeconds} s, after a 0.5 s warm-up of each; req/s, p99 and CPU/req are medians of the rounds, and the ratio to "no check at all" is the median of the rounds' ratios (each route against the no-check route of the same mix in the same round, so that drift in the machine's speed between rounds cancels out). The server runs in its own process, autocannon in this one${pinned ? ", each pinned to a CPU of its own (taskset)" : " (not pinned: taskset or a second CPU is missing)"}. requireAuth and withAuth run on one Redis-backed Auth with the default algorithm (RS256); the recipe verifies the same tokens. Rows without a user count: one token for every request (a client reuses its token: with the default cache, every request after the first skips the signature check). "${usersText}": ${usersText} logged in, their tokens sent round-robin, one per request, to every route of those rows (no check at all included); before those rows every user's token went once through the cached routes (a server up for a while: each active user has presented their token before), so "cache on" is the steady state with as many users as the cache holds, and "cache off" is what every first request of a token costs. "a middleware that does nothing" is the framework's own cost of one middleware on the route (Express \`(req, res, next) => next()\`, a Fastify async \`preHandler\`, Hono \`(c, next) => next()\`), which requireAuth pays too; withAuth is the same check inside the route's one handler, which pays no such step. "JWT verified, no revocation check" is the same requireAuth on an Auth whose revocation index is switched off. CPU/req is the server process's CPU time per request. The recipe is jose.jwtVerify against the JWKS plus one awaited \`EXISTS\` on the same Redis. "http in process" is what requireAuth itself does per request (reading the bearer header, the verified-token cache, the revocation check), timed in this process on fresh header strings in the steady state, beside the CPU a request with no check costs the three frameworks.`,
       );
     }
   }
