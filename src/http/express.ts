@@ -39,21 +39,7 @@ declare module "express-serve-static-core" {
  * app.get("/me", requireAuth(auth), (req, res) => res.json(req.auth));
  */
 export function requireAuth(auth: Auth, options?: RequireAuthOptions<Request>): RequestHandler {
-  const resolved = resolveAuthOptions(auth, options);
-  return function requireAuth(req, _res, next) {
-    let result: AuthenticateResult | Promise<AuthenticateResult>;
-    try {
-      result = authenticateNow(auth, readInput(req, resolved.cookie), resolved);
-    } catch (error) {
-      return next(error);
-    }
-    // Usually answered at once (no I/O): the request goes on without an asynchronous step.
-    if (!(result instanceof Promise)) return settle(req, next, result, resolved);
-    result.then(
-      (r) => settle(req, next, r, resolved),
-      (error: unknown) => next(error),
-    );
-  };
+  return checked(auth, resolveAuthOptions(auth, options), (_req, _res, next) => next());
 }
 
 /**
@@ -70,12 +56,20 @@ export function withAuth(
 ): RequestHandler {
   const resolved = resolveAuthOptions(auth, options);
   if (typeof handler !== "function") throw new TypeError("withAuth: handler must be a function");
+  return checked(auth, resolved, handler);
+}
+
+/**
+ * The check both forms run: `then` (the next middleware's step, or the route's handler) on a valid
+ * token, the refusal to `next` otherwise. Usually answered at once (no I/O), with no asynchronous step.
+ */
+function checked(auth: Auth, resolved: ResolvedAuthOptions<Request>, then: RequestHandler): RequestHandler {
   const pass = (req: Request, res: Response, next: NextFunction, result: AuthenticateResult) => {
-    if (!("claims" in result)) return settle(req, next, result, resolved);
+    if (!("claims" in result)) return refuse(req, next, result, resolved);
     req.auth = result.claims;
-    return handler(req, res, next);
+    return then(req, res, next);
   };
-  return function withAuth(req, res, next) {
+  return function requireAuth(req, res, next) {
     let result: AuthenticateResult | Promise<AuthenticateResult>;
     try {
       result = authenticateNow(auth, readInput(req, resolved.cookie), resolved);
@@ -88,17 +82,13 @@ export function withAuth(
   };
 }
 
-function settle(
+/** Hands a refusal to `next` (after `onRefused`). */
+function refuse(
   req: Request,
   next: NextFunction,
-  result: AuthenticateResult,
+  result: Exclude<AuthenticateResult, { claims: unknown }>,
   options: ResolvedAuthOptions<Request>,
 ): void {
-  if ("claims" in result) {
-    req.auth = result.claims;
-    next();
-    return;
-  }
   const refusal = refusalError(result);
   try {
     options.onRefused?.(refusal, req);

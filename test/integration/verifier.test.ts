@@ -27,6 +27,7 @@ import { createVerifier, type Verifier } from "../../src/verifier/index.js";
 import { ROOT } from "../fixtures/server-harness.js";
 import { eventually } from "../helpers/eventually.js";
 import { basicAuth } from "../helpers/server-client.js";
+import { syncOutcome } from "../helpers/sync-outcome.js";
 
 const SECRET = "a long random client secret for the feed";
 const quiet = { warn: () => undefined, error: () => undefined };
@@ -49,16 +50,6 @@ async function outcome(v: TokenVerifier, token: string): Promise<string> {
   }
   if (sync !== undefined) expect(sync, "verifySync").toBe(answer);
   return answer;
-}
-
-function syncOutcome(v: Verifier, token: string): string {
-  try {
-    const claims = v.verifySync(token);
-    expect(claims).not.toBeInstanceOf(Promise);
-    return "valid";
-  } catch (error) {
-    return (error as { code: string }).code;
-  }
 }
 
 beforeAll(async () => {
