@@ -9,6 +9,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ConfigInvalidError, StoreUnavailableError } from "../../src/core/errors.js";
 import type { NewRevocation, RevocationEntry, SessionRecord } from "../../src/core/model.js";
 import type { Store } from "../../src/stores/contract.js";
+import { eventOutboxFor } from "../../src/stores/outbox/index.js";
 import { postgresStore } from "../../src/stores/postgres/index.js";
 import { eventually } from "../helpers/eventually.js";
 import { type PostgresServer, postgresUnavailableReason, startPostgres } from "../helpers/postgres-server.js";
@@ -231,9 +232,43 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
     const stores = Array.from({ length: 6 }, () => make(schema));
     await Promise.all(stores.map((s) => s.open()));
     const versions = await pg.sql(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
-    expect(versions).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+    expect(versions).toEqual([1, 2, 3, 4, 5].map((version) => ({ version })));
     const epochs = new Set(await Promise.all(stores.map(async (s) => (await s.snapshot(T0)).epoch)));
     expect(epochs.size).toBe(1);
+    // The server's outbox and status tables come with the schema: nothing is created on first use,
+    // where nodes starting together could race on the catalog.
+    const tables = await pg.sql(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`,
+      [schema],
+    );
+    expect(tables.map((t) => t.table_name)).toEqual(
+      expect.arrayContaining([
+        "event_outbox",
+        "event_receivers",
+        "event_state",
+        "status_entries",
+        "status_lists",
+      ]),
+    );
+  });
+
+  it("keeps the outbox and status tables a store of the previous version created on first use", async () => {
+    const schema = newSchema();
+    const first = make(schema);
+    await first.open();
+    const outbox = eventOutboxFor(first);
+    await outbox.setReceiver("client-a", "https://rp.example/events", T0);
+    await first.close();
+    // As the previous version left it: the tables there, migration 5 not recorded.
+    await pg.sql(`DELETE FROM "${schema}".schema_migrations WHERE version = 5`);
+    const store = make(schema);
+    await store.open();
+    expect(await eventOutboxFor(store).receivers()).toEqual([
+      { clientId: "client-a", url: "https://rp.example/events", since: T0 },
+    ]);
+    const versions = await pg.sql(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
+    expect(versions.at(-1)).toEqual({ version: 5 });
+    await store.close();
   });
 
   it("refuses to open a schema migrated by a newer version, with a clear message", async () => {

@@ -18,19 +18,8 @@ export class PostgresOutbox implements EventOutbox {
     this.#s = access.schema;
   }
 
-  async init(): Promise<void> {
-    const s = this.#s;
-    await this.#q(
-      `CREATE TABLE IF NOT EXISTS ${s}.event_receivers (client_id text PRIMARY KEY, url text NOT NULL, since bigint NOT NULL)`,
-    );
-    await this.#q(
-      `CREATE TABLE IF NOT EXISTS ${s}.event_state (name text PRIMARY KEY, value text NOT NULL, until bigint NOT NULL DEFAULT 0)`,
-    );
-    await this.#q(`CREATE TABLE IF NOT EXISTS ${s}.event_outbox (
-      id text PRIMARY KEY, client_id text NOT NULL, jwt text NOT NULL, created_at bigint NOT NULL,
-      next_at bigint NOT NULL, attempts integer NOT NULL, state text NOT NULL, last_error text)`);
-    await this.#q(`CREATE INDEX IF NOT EXISTS event_outbox_due ON ${s}.event_outbox (state, next_at)`);
-  }
+  /** Nothing to do: the tables come with the store's schema (its migrations, under their lock). */
+  async init(): Promise<void> {}
 
   async setReceiver(clientId: string, url: string | null, now: number): Promise<void> {
     if (url === null) {

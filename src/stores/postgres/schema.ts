@@ -130,6 +130,27 @@ const MIGRATIONS: { version: number; sql: (s: string) => string }[] = [
       );
     `,
   },
+  {
+    // The server's security-event outbox and status lists. They were created on first use, outside
+    // the migration lock, where two nodes starting at once could both try (a duplicate-key error
+    // from the catalog); IF NOT EXISTS keeps the tables of a store that already has them.
+    version: 5,
+    sql: (s) => `
+      CREATE TABLE IF NOT EXISTS ${s}.event_receivers (
+        client_id text PRIMARY KEY, url text NOT NULL, since bigint NOT NULL);
+      CREATE TABLE IF NOT EXISTS ${s}.event_state (
+        name text PRIMARY KEY, value text NOT NULL, until bigint NOT NULL DEFAULT 0);
+      CREATE TABLE IF NOT EXISTS ${s}.event_outbox (
+        id text PRIMARY KEY, client_id text NOT NULL, jwt text NOT NULL, created_at bigint NOT NULL,
+        next_at bigint NOT NULL, attempts integer NOT NULL, state text NOT NULL, last_error text);
+      CREATE INDEX IF NOT EXISTS event_outbox_due ON ${s}.event_outbox (state, next_at);
+      CREATE TABLE IF NOT EXISTS ${s}.status_lists (
+        list bigint PRIMARY KEY, next bigint NOT NULL, keep_until bigint NOT NULL);
+      CREATE TABLE IF NOT EXISTS ${s}.status_entries (
+        list bigint NOT NULL, idx bigint NOT NULL, jti text NOT NULL, sid text NOT NULL, sub text NOT NULL,
+        iat bigint NOT NULL, exp bigint NOT NULL, auth_time bigint NOT NULL, PRIMARY KEY (list, idx));
+    `,
+  },
 ];
 
 /**

@@ -11,14 +11,8 @@ export class PostgresStatusRegistry implements StatusRegistry {
     this.#s = access.schema;
   }
 
-  async init(): Promise<void> {
-    await this.#q(
-      `CREATE TABLE IF NOT EXISTS ${this.#s}.status_lists (list bigint PRIMARY KEY, next bigint NOT NULL, keep_until bigint NOT NULL)`,
-    );
-    await this.#q(`CREATE TABLE IF NOT EXISTS ${this.#s}.status_entries (
-      list bigint NOT NULL, idx bigint NOT NULL, jti text NOT NULL, sid text NOT NULL, sub text NOT NULL,
-      iat bigint NOT NULL, exp bigint NOT NULL, auth_time bigint NOT NULL, PRIMARY KEY (list, idx))`);
-  }
+  /** Nothing to do: the tables come with the store's schema (its migrations, under their lock). */
+  async init(): Promise<void> {}
 
   async allocate(list: number, t: Omit<StatusEntry, "idx">, keepUntil: number): Promise<number> {
     const rows = await this.#q(
