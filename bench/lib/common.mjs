@@ -1,6 +1,6 @@
 // Shared helpers of `npm run bench`: timing, statistics, deterministic ids, child processes.
 import { execFileSync, fork } from "node:child_process";
-import { availableParallelism } from "node:os";
+import { cpus } from "node:os";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 
 export const ISSUER = "https://bench.example";
@@ -110,16 +110,26 @@ function fmix32(h) {
   return h >>> 0;
 }
 
-/** Whether processes can be pinned to CPUs here: `taskset` exists and there are at least two CPUs. */
+/**
+ * Whether processes can be pinned to CPUs here: `taskset` exists and the machine has at least two
+ * CPUs. Decided once, before anything is pinned: the number of CPUs a process may use
+ * (`availableParallelism`) drops to one once {@link pinSelf} has pinned it, which must not turn
+ * the pinning of its children off.
+ */
 export function pinning() {
-  if (availableParallelism() < 2) return false;
-  try {
-    execFileSync("taskset", ["-p", String(process.pid)], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
+  pinnable ??= (() => {
+    if (cpus().length < 2) return false;
+    try {
+      execFileSync("taskset", ["-p", String(process.pid)], { stdio: "ignore" });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  return pinnable;
 }
+let pinnable;
+pinning();
 
 /**
  * Pins this process to `cpus` (a taskset list such as "0" or "0-3") and returns a function that
