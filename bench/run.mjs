@@ -192,6 +192,8 @@ try {
     } else {
       const {
         rows: h,
+        serverBound,
+        wrk,
         users,
         pinned,
         own,
@@ -234,10 +236,27 @@ try {
             row(`http ${fw}`, measure, result, `${ratio(r.vsNone)} no check`, target, state);
           }
         }
+        for (const r of serverBound.filter((x) => x.framework === fw)) {
+          const checked = r.path === "/auth" || r.path === "/with";
+          row(
+            `http ${fw} server-bound`,
+            r.many ? `${usersText}: ${r.route}` : r.route,
+            `${rate(r.rps, " req/s")}, ${r.cpuUs.toFixed(1)} µs CPU/req`,
+            `${ratio(r.vsNone)} no check`,
+            checked ? ">= 0.95x no check at all" : "",
+            checked ? status(r.vsNone, 0.95, { higher: true, format: (d) => `${d.toFixed(2)}x` }) : "",
+          );
+        }
       }
+      if (!wrk) row("http server-bound", "all frameworks", "not measured: wrk not installed");
       notes.push(
         `http: autocannon on loopback, 10 connections, ${HTTP_ROUNDS} interleaved rounds in which every route runs ${SIZES.httpSeconds} s, after a 0.5 s warm-up of each; req/s, p99 and CPU/req are medians of the rounds, and the ratio to "no check at all" is the median of the rounds' ratios (each route against the no-check route of the same mix in the same round, so that drift in the machine's speed between rounds cancels out). The server runs in its own process, autocannon in this one${pinned ? ", each pinned to a CPU of its own (taskset)" : " (not pinned: taskset or a second CPU is missing)"}. requireAuth and withAuth run on one Redis-backed Auth with the default algorithm (RS256); the recipe verifies the same tokens. Rows without a user count: one token for every request (a client reuses its token: with the default cache, every request after the first skips the signature check). "${usersText}": ${usersText} logged in, their tokens sent round-robin, one per request, to every route of those rows (no check at all included); before those rows every user's token went once through the cached routes (a server up for a while: each active user has presented their token before), so "cache on" is the steady state with as many users as the cache holds, and "cache off" is what every first request of a token costs. "a middleware that does nothing" is the framework's own cost of one middleware on the route (Express \`(req, res, next) => next()\`, a Fastify async \`preHandler\`, Hono \`(c, next) => next()\`), which requireAuth pays too; withAuth is the same check inside the route's one handler, which pays no such step. "JWT verified, no revocation check" is the same requireAuth on an Auth whose revocation index is switched off. CPU/req is the server process's CPU time per request. The recipe is jose.jwtVerify against the JWKS plus one awaited \`EXISTS\` on the same Redis. "http in process" is what requireAuth itself does per request (reading the bearer header, the verified-token cache, the revocation check), timed in this process on fresh header strings in the steady state, beside the CPU a request with no check costs the three frameworks.`,
       );
+      if (wrk) {
+        notes.push(
+          `http server-bound: the routes with and without the check again, driven by wrk (one thread, 10 connections${pinned ? ", pinned to the CPU autocannon used" : ""}) instead of autocannon: wrk sends faster than the server answers, so the server's CPU is saturated and the ratio of two routes is the inverse ratio of what a request costs the server (autocannon, in Node on one CPU, is slower than Fastify and Hono, and its rows mix the client's pace into the ratio). The same ${HTTP_ROUNDS} interleaved rounds of ${Math.max(1, Math.round(SIZES.httpSeconds))} s, medians and paired ratios; the many-users rows send the users' tokens round-robin, one per request.`,
+        );
+      }
     }
   }
 

@@ -3,11 +3,14 @@
 // recipe (jose + one Redis EXISTS per request); with one client token, and with 10,000 users whose
 // tokens go round-robin through the requests. The server runs in its own process, pinned to CPU 1;
 // autocannon runs here, pinned to CPU 0 (where taskset exists), so neither takes the other's core.
+// Where wrk is installed, the check routes run again server-bound: wrk (pinned to CPU 0) keeps the
+// server's CPU saturated, so their ratio is the ratio of what they cost the server.
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { createAuth } from "../../dist/index.js";
 import { redisStore } from "../../dist/stores/redis/index.js";
 import { AUTH_OPTIONS, log, median, pinning, pinSelf, QUIET, startChild } from "./common.mjs";
+import { wrkAvailable, wrkRunner } from "./wrk.mjs";
 
 const SERVER = fileURLToPath(new URL("./http-server.mjs", import.meta.url));
 export const FRAMEWORKS = ["express", "fastify", "hono"];
@@ -30,6 +33,11 @@ export const ROUTES = [
   { path: "/auth-nocache", name: "requireAuth (cache off)", many: true },
   { path: "/recipe", name: "common recipe: jose + Redis EXISTS", many: true },
 ];
+
+/** The routes also measured server-bound (wrk), where what they cost the server sets the rate. */
+export const SERVER_BOUND_ROUTES = ROUTES.filter((r) =>
+  ["/none", "/noop", "/auth", "/with"].includes(r.path),
+);
 
 /**
  * autocannon on `url` with 10 connections. With one token, every request carries it. With many, each
@@ -154,7 +162,9 @@ async function loginMany(auth, n) {
 }
 
 /**
- * Returns rows `{ framework, route, path, many, rps, p99, cpuUs, vsNone }` and the user count: `rps`,
+ * Returns rows `{ framework, route, path, many, rps, p99, cpuUs, vsNone }` (autocannon), the same
+ * without `p99` for the server-bound runs (`serverBound`, wrk; empty when wrk is not installed), and
+ * the user count: `rps`,
  * `p99` and `cpuUs` are medians of the rounds; `vsNone` is the median of the rounds' ratios of `rps`
  * to the no-check route of the same mix in the same round (paired, so that the machine's drift between
  * rounds cancels out). `pinned` tells whether the processes ran on CPUs of their own.
@@ -168,6 +178,10 @@ export async function benchHttp({ redisUrl, seconds, users = HTTP_USERS }) {
     store: redisStore({ url: redisUrl }, { prefix, logger: QUIET }),
   });
   const rows = [];
+  /** The same as `rows` (no p99) for {@link SERVER_BOUND_ROUTES} under wrk; empty without wrk. */
+  const serverBound = [];
+  /** wrk runners for one token and for the users' tokens, when wrk is installed. */
+  let wrk;
   /** revokit's own work per request, µs (see ownCostUs). */
   const own = { one: Number.NaN, many: Number.NaN };
   try {
@@ -178,6 +192,10 @@ export async function benchHttp({ redisUrl, seconds, users = HTTP_USERS }) {
     const tokensOf = (route) => (route.many ? many : [accessToken]);
     own.one = await ownCostUs(auth, [accessToken]);
     own.many = await ownCostUs(auth, many);
+    if (wrkAvailable()) {
+      const cpu = pinned ? 0 : undefined;
+      wrk = { one: wrkRunner([accessToken], { cpu }), many: wrkRunner(many, { cpu }) };
+    }
     for (const framework of FRAMEWORKS) {
       const server = await startChild(SERVER, { framework, redisUrl, prefix }, { cpu: 1 });
       try {
@@ -206,6 +224,38 @@ export async function benchHttp({ redisUrl, seconds, users = HTTP_USERS }) {
             results[k].push({ rps: r.rps, p99: r.p99, cpuUs: cpu / r.total });
           }
         }
+        if (wrk) {
+          log(`http: ${framework}, server-bound (wrk)`);
+          const runnerOf = (route) => (route.many ? wrk.many : wrk.one);
+          for (const route of SERVER_BOUND_ROUTES) await runnerOf(route).run(url(route), 1); // warm-up
+          const bound = SERVER_BOUND_ROUTES.map(() => []);
+          for (let round = 0; round < ROUNDS; round++) {
+            for (let j = 0; j < SERVER_BOUND_ROUTES.length; j++) {
+              const k = (j + round) % SERVER_BOUND_ROUTES.length;
+              const route = SERVER_BOUND_ROUTES[k];
+              const cpu0 = await server.call("cpu");
+              const r = await runnerOf(route).run(url(route), seconds);
+              const cpu = (await server.call("cpu")) - cpu0;
+              if (r.failed > 0)
+                throw new Error(`${framework} ${route.path} (wrk): ${r.failed} failed requests`);
+              bound[k].push({ rps: r.rps, cpuUs: cpu / r.total });
+            }
+          }
+          const noneOf = (many) =>
+            SERVER_BOUND_ROUTES.findIndex((r) => r.path === "/none" && r.many === many);
+          for (const [k, route] of SERVER_BOUND_ROUTES.entries()) {
+            const none = bound[noneOf(route.many)];
+            serverBound.push({
+              vsNone: median(bound[k].map((r, round) => r.rps / none[round].rps)),
+              framework,
+              route: route.name,
+              path: route.path,
+              many: route.many,
+              rps: median(bound[k].map((r) => r.rps)),
+              cpuUs: median(bound[k].map((r) => r.cpuUs)),
+            });
+          }
+        }
         // verify must never have needed the store: the replica stayed fresh throughout.
         const storeChecks = await server.call("storeChecks");
         if (storeChecks > 0) throw new Error(`${framework}: ${storeChecks} verifications asked the store`);
@@ -228,8 +278,10 @@ export async function benchHttp({ redisUrl, seconds, users = HTTP_USERS }) {
       }
     }
   } finally {
+    wrk?.one.close();
+    wrk?.many.close();
     await auth.close();
     unpin();
   }
-  return { rows, users, pinned, own };
+  return { rows, serverBound, wrk: wrk !== undefined, users, pinned, own };
 }
