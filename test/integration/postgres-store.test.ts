@@ -232,7 +232,7 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
     const stores = Array.from({ length: 6 }, () => make(schema));
     await Promise.all(stores.map((s) => s.open()));
     const versions = await pg.sql(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
-    expect(versions).toEqual([1, 2, 3, 4, 5].map((version) => ({ version })));
+    expect(versions).toEqual([1, 2, 3, 4, 5, 6].map((version) => ({ version })));
     const epochs = new Set(await Promise.all(stores.map(async (s) => (await s.snapshot(T0)).epoch)));
     expect(epochs.size).toBe(1);
     // The server's outbox and status tables come with the schema: nothing is created on first use,
@@ -267,8 +267,66 @@ describe.skipIf(!server)(`postgres store${server ? "" : ` (${postgresUnavailable
       { clientId: "client-a", url: "https://rp.example/events", since: T0 },
     ]);
     const versions = await pg.sql(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
-    expect(versions.at(-1)).toEqual({ version: 5 });
-    await store.close();
+    expect(versions).toContainEqual({ version: 5 });
+  });
+
+  it("never reads a checkpoint mixed from two writes, while nodes keep writing new ones", async () => {
+    const schema = newSchema();
+    const writers = [make(schema), make(schema)];
+    const reader = make(schema);
+    await Promise.all([...writers, reader].map((s) => s.open()));
+    let done = false;
+    // Each checkpoint is one byte value over several chunks, its length telling the value apart.
+    const write = async (w: Store, first: number) => {
+      for (let i = first; i < 40; i += 2) {
+        await w.writeCheckpoint?.({ takenAt: T0 + i, data: Buffer.alloc(3 * 16 * 1024 + i, i) });
+      }
+    };
+    const reads: { takenAt: number; ok: boolean }[] = [];
+    const read = async () => {
+      while (!done) {
+        const cp = await reader.readCheckpoint?.();
+        if (!cp) continue;
+        const data = Buffer.from(cp.data);
+        const i = cp.takenAt - T0;
+        reads.push({
+          takenAt: cp.takenAt,
+          ok: data.length === 3 * 16 * 1024 + i && data.every((b) => b === i),
+        });
+      }
+    };
+    const reading = read();
+    await Promise.all([write(writers[0] as Store, 0), write(writers[1] as Store, 1)]);
+    done = true;
+    await reading;
+    expect(reads.length).toBeGreaterThan(0);
+    expect(reads.filter((r) => !r.ok)).toEqual([]);
+    expect((await reader.readCheckpoint?.())?.takenAt).toBe(T0 + 39);
+  });
+
+  it("stores a checkpoint in chunks, and still reads one the previous version wrote in its row", async () => {
+    const schema = newSchema();
+    const store = make(schema);
+    await store.open();
+    const big = randomBytes(5 * 16 * 1024 + 7);
+    expect(await store.writeCheckpoint?.({ takenAt: T0 + 10, data: big })).toBe(true);
+    const chunks = await pg.sql(`SELECT i, length(data) AS n FROM "${schema}".checkpoint_chunks ORDER BY i`);
+    expect(chunks.map((c) => Number(c.n))).toEqual([16384, 16384, 16384, 16384, 16384, 7]);
+    expect(Buffer.from((await store.readCheckpoint?.())?.data ?? []).equals(big)).toBe(true);
+    // A node of the previous version writes a newer one the old way: the row's data, chunks untouched.
+    const old = randomBytes(1000);
+    await pg.sql(`UPDATE "${schema}".checkpoint SET taken_at = $1, data = $2 WHERE id = 1`, [T0 + 20, old]);
+    const read = await store.readCheckpoint?.();
+    expect(read?.takenAt).toBe(T0 + 20);
+    expect(Buffer.from(read?.data ?? []).equals(old)).toBe(true);
+    // The next chunked write replaces it and drops the stale chunks.
+    const next = randomBytes(20_000);
+    expect(await store.writeCheckpoint?.({ takenAt: T0 + 30, data: next })).toBe(true);
+    expect(Buffer.from((await store.readCheckpoint?.())?.data ?? []).equals(next)).toBe(true);
+    const left = await pg.sql(`SELECT DISTINCT taken_at FROM "${schema}".checkpoint_chunks`);
+    expect(left.map((r) => Number(r.taken_at))).toEqual([T0 + 30]);
+    const row = await pg.sql(`SELECT length(data) AS n, chunks FROM "${schema}".checkpoint WHERE id = 1`);
+    expect(row).toEqual([{ n: 0, chunks: 2 }]);
   });
 
   it("refuses to open a schema migrated by a newer version, with a clear message", async () => {
