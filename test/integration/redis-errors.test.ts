@@ -87,3 +87,43 @@ describe("redis connection errors", () => {
     },
   );
 });
+
+describe("a closed redis store", () => {
+  it.skipIf(!server && !process.env.CI)(
+    `rejects every call with ERR_STORE_UNAVAILABLE and leaves no rejection unhandled ${redisUnavailableReason ?? ""}`,
+    async () => {
+      if (!server) throw new Error(redisUnavailableReason);
+      const unhandled: unknown[] = [];
+      const record = (reason: unknown) => unhandled.push(reason);
+      process.on("unhandledRejection", record);
+      try {
+        const store = redisStore({ url: server.url }, { logger: quiet, prefix: `closed-${Date.now()}:` });
+        await store.open();
+        await store.close();
+        // A verification that asks the store while it closes (shutdown under load): `check` reads
+        // several keys at once, and one failing must not orphan the others' rejections.
+        const calls: [string, () => Promise<unknown>][] = [
+          ["check", () => store.check({ jti: "a".repeat(22), sessionId: "b".repeat(22), userId: "u" }, 1)],
+          ["getSession", () => store.getSession("b".repeat(22))],
+          ["listKeys", () => store.listKeys()],
+          ["snapshot", () => store.snapshot(1)],
+        ];
+        for (const [name, call] of calls) {
+          const error = await call().then(
+            () => new Error(`${name} resolved`),
+            (e: unknown) => e as Error & { code?: string },
+          );
+          expect({ name, code: (error as { code?: string }).code }).toEqual({
+            name,
+            code: "ERR_STORE_UNAVAILABLE",
+          });
+        }
+        // Unhandled rejections are reported after the microtask queue drains.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(unhandled).toEqual([]);
+      } finally {
+        process.off("unhandledRejection", record);
+      }
+    },
+  );
+});

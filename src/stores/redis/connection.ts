@@ -106,13 +106,17 @@ export class Connection {
     return this.#cmd;
   }
 
-  /** Sends one command on the command connection. */
-  send(command: string, ...args: Arg[]): Promise<unknown> {
+  /**
+   * Sends one command on the command connection. Async so that a store that is not open rejects
+   * rather than throws: callers build several calls into one `Promise.all`, where a throw from the
+   * second would leave the first's rejection unhandled (and crash the process).
+   */
+  async send(command: string, ...args: Arg[]): Promise<unknown> {
     return this.#c.call(command, ...args);
   }
 
-  /** Sends one command on the command connection; bulk replies come back as Buffers. */
-  sendBuffer(command: string, ...args: Arg[]): Promise<unknown> {
+  /** Sends one command on the command connection; bulk replies come back as Buffers. Rejects as {@link send}. */
+  async sendBuffer(command: string, ...args: Arg[]): Promise<unknown> {
     return this.#c.callBuffer(command, ...args);
   }
 
