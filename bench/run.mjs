@@ -254,7 +254,7 @@ try {
       );
       if (wrk) {
         notes.push(
-          `http server-bound: the routes with and without the check again, driven by wrk (one thread, 10 connections${pinned ? ", pinned to the CPU autocannon used" : ""}) instead of autocannon: wrk sends faster than the server answers, so the server's CPU is saturated and the ratio of two routes is the inverse ratio of what a request costs the server (autocannon, in Node on one CPU, is slower than Fastify and Hono, and its rows mix the client's pace into the ratio). The same ${HTTP_ROUNDS} interleaved rounds of ${Math.max(1, Math.round(SIZES.httpSeconds))} s, medians and paired ratios; the many-users rows send the users' tokens round-robin, one per request.`,
+          `http server-bound: the routes with and without the check again, driven by wrk (one thread, 10 connections${pinned ? ", pinned to the CPU autocannon used" : ""}) instead of autocannon: wrk sends faster than the server answers, so the server's CPU is saturated and the ratio of two routes is the inverse ratio of what a request costs the server (autocannon, in Node on one CPU, sends at about the rate Fastify and Hono answer, so its rows mix the client's pace into the ratio). The same ${HTTP_ROUNDS} interleaved rounds of ${Math.max(1, Math.round(SIZES.httpSeconds))} s, medians and paired ratios; the many-users rows send the users' tokens round-robin, one per request.`,
         );
       }
     }

@@ -110,6 +110,7 @@ async function ownCostUs(auth, tokens) {
   const headers = Array.from({ length: n }, (_, i) =>
     Buffer.from(`Bearer ${tokens[i % tokens.length]}`, "latin1").toString("latin1"),
   );
+  /** One check; `false` when it needed the store (the replica was not shown current at that moment). */
   const once = (h) => {
     const r = authenticateNow(
       auth,
@@ -118,28 +119,41 @@ async function ownCostUs(auth, tokens) {
     );
     if (r instanceof Promise) {
       r.catch(() => undefined);
-      throw new Error("http: the in-process check needed the store (the replica was not current)");
+      return false;
     }
     if (!("claims" in r)) throw new Error("http: the in-process check refused a live token");
+    return true;
   };
   // Logging the users in kept the event loop busy: wait until the replica is shown current again.
-  for (const started = Date.now(); !auth.isFresh(); ) {
-    if (Date.now() - started > 30_000) throw new Error("http: the replica did not become current");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  const untilFresh = async () => {
+    for (const started = Date.now(); !auth.isFresh(); ) {
+      if (Date.now() - started > 30_000) throw new Error("http: the replica did not become current");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  await untilFresh();
   for (const h of headers) once(h);
   const runs = [];
   let at = 0;
-  for (let run = 0; run < 9; run++) {
+  // A run in which the replica was not current for a moment (a check went to the store) measured
+  // something else: it is done again, at most a few times.
+  for (let run = 0, redone = 0; run < 9; run++) {
     let calls = 0;
+    let current = true;
     const start = performance.now();
-    while (performance.now() - start < 100) {
+    while (current && performance.now() - start < 100) {
       for (let k = 0; k < 500; k++) {
-        once(headers[at]);
+        current = once(headers[at]) && current;
         if (++at === n) at = 0;
       }
       calls += 500;
       await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (!current) {
+      if (++redone > 5) throw new Error("http: the replica kept falling behind during the in-process check");
+      run--;
+      await untilFresh();
+      continue;
     }
     runs.push(((performance.now() - start) * 1000) / calls);
   }
