@@ -160,6 +160,48 @@ async function ownCostUs(auth, tokens) {
   return median(runs);
 }
 
+/**
+ * Runs every route once a round, in an order rotating by round, for {@link ROUNDS} rounds; returns
+ * per route the rounds' samples: what `measure(route)` resolved with (`rps`, `total`, ...) and the
+ * server's CPU time per request, `cpuUs`.
+ */
+async function interleaved(server, routes, measure) {
+  const samples = routes.map(() => []);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let j = 0; j < routes.length; j++) {
+      const k = (j + round) % routes.length;
+      const cpu0 = await server.call("cpu");
+      const r = await measure(routes[k]);
+      const cpu = (await server.call("cpu")) - cpu0;
+      samples[k].push({ ...r, cpuUs: cpu / r.total });
+    }
+  }
+  return samples;
+}
+
+/**
+ * One row per route: medians of its samples (`p99` when measured), and `vsNone`, the median of its
+ * rounds' ratios of `rps` to the no-check route of the same mix in the same round (paired, so that
+ * the machine's drift between rounds cancels out).
+ */
+function summarize(framework, routes, samples) {
+  const noneOf = (many) => routes.findIndex((r) => r.path === "/none" && r.many === many);
+  return routes.map((route, k) => {
+    const none = samples[noneOf(route.many)];
+    const of = (key) => median(samples[k].map((r) => r[key]));
+    return {
+      vsNone: median(samples[k].map((r, round) => r.rps / none[round].rps)),
+      framework,
+      route: route.name,
+      path: route.path,
+      many: route.many,
+      rps: of("rps"),
+      ...(samples[k][0].p99 === undefined ? {} : { p99: of("p99") }),
+      cpuUs: of("cpuUs"),
+    };
+  });
+}
+
 /** Logs `n` users in (a few at a time) and returns their access tokens. */
 async function loginMany(auth, n) {
   const tokens = new Array(n);
@@ -223,70 +265,31 @@ export async function benchHttp({ redisUrl, seconds, users = HTTP_USERS }) {
         await sendEach(url({ path: "/auth" }), many);
         await sendEach(url({ path: "/with" }), many);
         // Short interleaved rounds, so that a change in machine load hits every route alike.
-        const results = ROUTES.map(() => []);
-        for (let round = 0; round < ROUNDS; round++) {
-          for (let j = 0; j < ROUTES.length; j++) {
-            const k = (j + round) % ROUTES.length;
-            const cpu0 = await server.call("cpu");
-            const r = await cannon(url(ROUTES[k]), tokensOf(ROUTES[k]), seconds);
-            const cpu = (await server.call("cpu")) - cpu0;
-            if (r.failed > 0) {
-              throw new Error(
-                `${framework} ${ROUTES[k].path}: ${r.failed} failed requests (non-2xx, errors, timeouts)`,
-              );
-            }
-            results[k].push({ rps: r.rps, p99: r.p99, cpuUs: cpu / r.total });
+        const results = await interleaved(server, ROUTES, async (route) => {
+          const r = await cannon(url(route), tokensOf(route), seconds);
+          if (r.failed > 0) {
+            throw new Error(
+              `${framework} ${route.path}: ${r.failed} failed requests (non-2xx, errors, timeouts)`,
+            );
           }
-        }
+          return r;
+        });
         if (wrk) {
           log(`http: ${framework}, server-bound (wrk)`);
           const runnerOf = (route) => (route.many ? wrk.many : wrk.one);
           for (const route of SERVER_BOUND_ROUTES) await runnerOf(route).run(url(route), 1); // warm-up
-          const bound = SERVER_BOUND_ROUTES.map(() => []);
-          for (let round = 0; round < ROUNDS; round++) {
-            for (let j = 0; j < SERVER_BOUND_ROUTES.length; j++) {
-              const k = (j + round) % SERVER_BOUND_ROUTES.length;
-              const route = SERVER_BOUND_ROUTES[k];
-              const cpu0 = await server.call("cpu");
-              const r = await runnerOf(route).run(url(route), seconds);
-              const cpu = (await server.call("cpu")) - cpu0;
-              if (r.failed > 0)
-                throw new Error(`${framework} ${route.path} (wrk): ${r.failed} failed requests`);
-              bound[k].push({ rps: r.rps, cpuUs: cpu / r.total });
-            }
-          }
-          const noneOf = (many) =>
-            SERVER_BOUND_ROUTES.findIndex((r) => r.path === "/none" && r.many === many);
-          for (const [k, route] of SERVER_BOUND_ROUTES.entries()) {
-            const none = bound[noneOf(route.many)];
-            serverBound.push({
-              vsNone: median(bound[k].map((r, round) => r.rps / none[round].rps)),
-              framework,
-              route: route.name,
-              path: route.path,
-              many: route.many,
-              rps: median(bound[k].map((r) => r.rps)),
-              cpuUs: median(bound[k].map((r) => r.cpuUs)),
-            });
-          }
+          const bound = await interleaved(server, SERVER_BOUND_ROUTES, async (route) => {
+            const r = await runnerOf(route).run(url(route), seconds);
+            if (r.failed > 0)
+              throw new Error(`${framework} ${route.path} (wrk): ${r.failed} failed requests`);
+            return r;
+          });
+          serverBound.push(...summarize(framework, SERVER_BOUND_ROUTES, bound));
         }
         // verify must never have needed the store: the replica stayed fresh throughout.
         const storeChecks = await server.call("storeChecks");
         if (storeChecks > 0) throw new Error(`${framework}: ${storeChecks} verifications asked the store`);
-        const noneOf = (many) => ROUTES.findIndex((r) => r.path === "/none" && r.many === many);
-        for (const [k, route] of ROUTES.entries()) {
-          const none = results[noneOf(route.many)];
-          rows.push({
-            vsNone: median(results[k].map((r, round) => r.rps / none[round].rps)),
-            framework,
-            route: route.name,
-            path: route.path,
-            many: route.many,
-            rps: median(results[k].map((r) => r.rps)),
-            p99: median(results[k].map((r) => r.p99)),
-            cpuUs: median(results[k].map((r) => r.cpuUs)),
-          });
-        }
+        rows.push(...summarize(framework, ROUTES, results));
       } finally {
         await server.stop();
       }
