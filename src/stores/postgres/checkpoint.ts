@@ -53,7 +53,8 @@ export class PostgresCheckpoints {
             [takenAt],
           );
           const data = legacy[0]?.[0];
-          // Replaced meanwhile: there is a newer one; the caller may read again.
+          // Replaced between the two reads (only during a rolling upgrade): read as none, so the
+          // replica reads every revocation instead.
           if (data === undefined) return null;
           return { takenAt, data: bytes(data) };
         }
